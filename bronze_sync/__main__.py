@@ -1,0 +1,3 @@
+from bronze_sync.cli import main
+
+main()

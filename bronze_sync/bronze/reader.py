@@ -1,0 +1,136 @@
+"""Read what a sync needs from a bronze Delta table, column by column.
+
+Filters on string columns cannot be pushed into pyarrow datasets over delta-rs files
+(the files carry `string_view` statistics pyarrow 26 cannot compare), so keys are matched
+in memory over projected columns, one file at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
+from deltalake import DeltaTable
+
+from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
+from bronze_sync.diff.classify import as_timestamps
+from bronze_sync.diff.keys import in_keys
+
+FRAGMENT = "__bronze_sync_fragment"
+
+
+@dataclass(frozen=True)
+class BronzeState:
+    """Keys, creation dates and flags of every bronze row at one Delta version."""
+
+    version: int
+    schema: pa.Schema
+    rows: pa.Table
+    watermark: dt.datetime | None
+    dataset: pds.Dataset
+    key_columns: tuple[str, ...]
+    created_column: str | None
+
+    @property
+    def active(self) -> pa.BooleanArray:
+        """Return per row whether it is neither deleted nor purged."""
+        flags = pc.or_(self.rows.column(IS_DELETED), self.rows.column(IS_PURGED))
+        return pc.invert(flags).combine_chunks()
+
+    def counts(self) -> dict[str, int]:
+        """Return total, active, deleted and purged row counts."""
+        return flag_counts(self.rows)
+
+    def rows_for(self, keys: pa.Table) -> pa.Table:
+        """Return the full bronze rows whose key is in `keys`."""
+        wanted = in_keys(self.rows, keys, self.key_columns)
+        fragments = pc.unique(self.rows.column(FRAGMENT).filter(wanted)).to_pylist()
+        all_fragments = list(self.dataset.get_fragments())
+        parts = []
+        for index in sorted(fragments):
+            part = all_fragments[index].to_table(schema=self.dataset.schema)
+            parts.append(part.filter(in_keys(part, keys, self.key_columns)))
+        if not parts:
+            return self.dataset.schema.empty_table()
+        return pa.concat_tables(parts)
+
+
+def read_state(
+    table: DeltaTable,
+    key_columns: Sequence[str],
+    created_column: str | None,
+    modified_column: str | None,
+) -> BronzeState:
+    """Read keys, creation dates, flags and the modified watermark of every row."""
+    dataset = table.to_pyarrow_dataset()
+    names = set(dataset.schema.names)
+    wanted = [*key_columns]
+    if created_column and created_column in names:
+        wanted.append(created_column)
+    wanted += [c for c in (IS_DELETED, IS_PURGED) if c in names]
+    parts: list[pa.Table] = []
+    newest: list[dt.datetime] = []
+    for index, fragment in enumerate(dataset.get_fragments()):
+        columns = wanted + ([modified_column] if modified_column in names else [])
+        part = fragment.to_table(columns=list(dict.fromkeys(columns)), schema=dataset.schema)
+        if modified_column in names:
+            top = pc.max(as_timestamps(part.column(modified_column))).as_py()
+            if top is not None:
+                newest.append(top)
+            part = part.select(wanted)
+        parts.append(
+            part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
+        )
+    schema = pa.schema([dataset.schema.field(c) for c in wanted]).append(
+        pa.field(FRAGMENT, pa.int32())
+    )
+    rows = pa.concat_tables(parts) if parts else schema.empty_table()
+    rows = _fill_flags(rows)
+    return BronzeState(
+        version=table.version(),
+        schema=dataset.schema,
+        rows=rows,
+        watermark=max(newest) if newest else None,
+        dataset=dataset,
+        key_columns=tuple(key_columns),
+        created_column=created_column if created_column in names else None,
+    )
+
+
+def _fill_flags(rows: pa.Table) -> pa.Table:
+    # Tables that predate the tracking columns (or rows written before they were added)
+    # carry nulls: such rows are live.
+    for flag in (IS_DELETED, IS_PURGED):
+        if flag in rows.column_names:
+            filled = pc.fill_null(rows.column(flag), False)
+            rows = rows.set_column(rows.schema.get_field_index(flag), flag, filled)
+        else:
+            rows = rows.append_column(flag, pa.repeat(False, rows.num_rows))
+    return rows
+
+
+def count_flags(table: DeltaTable) -> dict[str, int]:
+    """Return total, active, deleted and purged counts of a bronze table version."""
+    dataset = table.to_pyarrow_dataset()
+    present = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
+    data = (
+        dataset.to_table(columns=present) if present else pa.table({"_": pa.nulls(table.count())})
+    )
+    return flag_counts(_fill_flags(data))
+
+
+def flag_counts(rows: pa.Table) -> dict[str, int]:
+    """Return total, active, deleted and purged counts of rows carrying filled flags."""
+    deleted = pc.sum(rows.column(IS_DELETED)).as_py() or 0
+    purged = pc.sum(rows.column(IS_PURGED)).as_py() or 0
+    total = rows.num_rows
+    return {
+        "total": total,
+        "active": total - deleted - purged,
+        "deleted": deleted,
+        "purged": purged,
+    }

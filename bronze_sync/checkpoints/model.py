@@ -1,0 +1,99 @@
+"""Checkpoint types, retention and names (ARCHITECTURE §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class CheckpointType(StrEnum):
+    """Why a checkpoint was taken; decides how long it is kept."""
+
+    DAILY = "Daily"
+    DAILY_BATCH = "DailyBatch"
+    WEEKLY = "Weekly"
+    MONTHLY = "Monthly"
+    PRE_PURGE = "PrePurge"
+    MANUAL = "Manual"
+    POST_ROLLBACK = "PostRollback"
+    PRE_MAINTENANCE = "PreMaintenance"
+
+
+RETENTION_DAYS: dict[CheckpointType, int] = {
+    CheckpointType.DAILY: 7,
+    CheckpointType.DAILY_BATCH: 7,
+    CheckpointType.WEEKLY: 28,
+    CheckpointType.MONTHLY: 365,
+    CheckpointType.PRE_PURGE: 365,
+    CheckpointType.MANUAL: 30,
+    CheckpointType.POST_ROLLBACK: 30,
+    CheckpointType.PRE_MAINTENANCE: 30,
+}
+
+VALIDATED = "Validated"
+FAILED = "Failed"
+
+
+def daily_name(day: str, table: str) -> str:
+    """Return the name of a table's Daily checkpoint for a sync batch day."""
+    return f"bronze_backup_{day}_{table}"
+
+
+def batch_name(partition_key: str) -> str:
+    """Return the name of a sync batch's DailyBatch checkpoint."""
+    return f"bronze_batch_{partition_key}"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A named set of exact Delta versions of bronze tables."""
+
+    checkpoint_id: str
+    name: str
+    type: CheckpointType
+    created: dt.datetime
+    table_versions: dict[str, int]
+    total_rows: int
+    validation_status: str
+    retention_date: dt.date
+    is_active: bool
+    notes: str | None = None
+    created_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Checkpoint:
+        """Build a checkpoint from a CheckpointHistory row."""
+        return cls(
+            checkpoint_id=row["CheckpointId"],
+            name=row["CheckpointName"],
+            type=CheckpointType(row["CheckpointType"]),
+            created=row["CreatedDate"],
+            table_versions={k: int(v) for k, v in json.loads(row["TableVersions"] or "{}").items()},
+            total_rows=row["TotalRows"] or 0,
+            validation_status=row["ValidationStatus"],
+            retention_date=row["RetentionDate"],
+            is_active=bool(row["IsActive"]),
+            notes=row["Notes"],
+            created_by=row["CreatedBy"],
+        )
+
+    def to_row(self) -> dict[str, Any]:
+        """Return the CheckpointHistory row of this checkpoint."""
+        return {
+            "CheckpointId": self.checkpoint_id,
+            "CheckpointName": self.name,
+            "CheckpointType": self.type.value,
+            "CreatedDate": self.created,
+            "TablesIncluded": len(self.table_versions),
+            "TotalRows": self.total_rows,
+            "ValidationStatus": self.validation_status,
+            "RetentionDate": self.retention_date,
+            "IsActive": self.is_active,
+            "Notes": self.notes,
+            "CreatedBy": self.created_by,
+            "TableVersions": json.dumps(self.table_versions, sort_keys=True),
+        }

@@ -1,0 +1,26 @@
+"""Configuration: the YAML file that declares sources, bronze storage and tables."""
+
+from bronze_sync.config.loader import CONFIG_ENV, load_config, parse_config, resolve_config_path
+from bronze_sync.config.models import (
+    BronzeConfig,
+    Config,
+    SourceConfig,
+    SqlSourceConfig,
+    SyncSettings,
+    TableConfig,
+    TableSettings,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "BronzeConfig",
+    "Config",
+    "SourceConfig",
+    "SqlSourceConfig",
+    "SyncSettings",
+    "TableConfig",
+    "TableSettings",
+    "load_config",
+    "parse_config",
+    "resolve_config_path",
+]

@@ -1,0 +1,171 @@
+"""Load the configuration file: YAML, `${VAR}` expansion, defaults, key-path errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bronze_sync.config.models import Config, TableSettings
+from bronze_sync.errors import ConfigError
+
+CONFIG_ENV = "BRONZE_SYNC_CONFIG"
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TABLE_ONLY_KEYS = {"name", "source"}
+
+
+def default_config_path() -> Path:
+    """Return the bundled demo configuration file."""
+    from bronze_sync.demo.seeds import seeds_dir
+
+    return seeds_dir() / "demo_config.yaml"
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
+    """Return `path`, else $BRONZE_SYNC_CONFIG, else the bundled demo config."""
+    if path:
+        return Path(path)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return default_config_path()
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Load, expand and validate a configuration file."""
+    file = resolve_config_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {file}: {exc.strerror}") from None
+    config = parse_config(text, env=os.environ if env is None else env, origin=str(file))
+    config._file = str(file.resolve())
+    return config
+
+
+def parse_config(text: str, env: Mapping[str, str], origin: str = "<config>") -> Config:
+    """Parse YAML text into a validated Config."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{origin}: malformed YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: the file must hold a mapping with source, bronze, tables")
+    env_refs: dict[str, str] = {}
+    try:
+        expanded = _expand(raw, env, "", env_refs)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    merged = _apply_defaults(expanded)
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, expanded, origin)) from None
+    _check_unique_names(config)
+    config._env_refs = env_refs
+    return config
+
+
+def _expand(value: Any, env: Mapping[str, str], path: str, refs: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, env, _join(path, str(k)), refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{path}[{i}]", refs) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    whole = _WHOLE_VAR.fullmatch(value)
+    if whole:
+        refs[path] = whole.group(1)
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set")
+
+    return _VAR.sub(substitute, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("defaults: must be a mapping of table settings")
+    allowed = set(TableSettings.model_fields)
+    for key in defaults:
+        if key not in allowed:
+            hint = " (it belongs to each table)" if key in _TABLE_ONLY_KEYS else ""
+            raise ConfigError(f"defaults.{key}: unknown setting{hint}")
+    tables = raw.get("tables")
+    if not isinstance(tables, list):
+        return raw
+    merged_tables = [
+        {**defaults, **table} if isinstance(table, dict) else table for table in tables
+    ]
+    return {**raw, "tables": merged_tables}
+
+
+def _describe(exc: ValidationError, raw: dict[str, Any], origin: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        path = _format_loc(loc, raw)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif error["type"] == "union_tag_invalid":
+            path = f"{path}.kind"
+            message = f"{_kind(raw)!r} is not a source kind ({error['ctx']['expected_tags']})"
+        lines.append(f"{path}: {message}")
+    if len(lines) == 1:
+        return f"{origin}: {lines[0]}"
+    return f"{origin}: invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _format_loc(loc: list[Any], raw: dict[str, Any]) -> str:
+    # Discriminated unions add the tag ("sql") to the location; it is not a key in the file.
+    if len(loc) >= 2 and loc[0] == "source" and isinstance(loc[1], str) and loc[1] == _kind(raw):
+        loc = [loc[0], *loc[2:]]
+    if len(loc) >= 3 and loc[0] == "tables" and isinstance(loc[1], int):
+        table = raw["tables"][loc[1]] if loc[1] < len(raw.get("tables", [])) else {}
+        key = loc[2]
+        if isinstance(table, dict) and key not in table and key in (raw.get("defaults") or {}):
+            return f"defaults.{key} (applied to tables[{loc[1]}])"
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind(raw: dict[str, Any]) -> str | None:
+    source = raw.get("source")
+    return source.get("kind") if isinstance(source, dict) else None
+
+
+def _check_unique_names(config: Config) -> None:
+    seen: dict[str, int] = {}
+    for i, table in enumerate(config.tables):
+        if table.name in seen:
+            raise ConfigError(
+                f"tables[{i}].name: {table.name!r} is already used by tables[{seen[table.name]}]"
+            )
+        seen[table.name] = i

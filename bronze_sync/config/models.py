@@ -1,0 +1,168 @@
+"""Pydantic models of the configuration file (ARCHITECTURE §2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from bronze_sync.errors import ConfigError
+from bronze_sync.identifiers import (
+    check_column_name,
+    check_table_name,
+    split_source_name,
+)
+
+
+class StrictModel(BaseModel):
+    """A model that rejects unknown keys and cannot be mutated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _column(value: str) -> str:
+    try:
+        return check_column_name(value, "column")
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("column: ")) from None
+
+
+class SqlSourceConfig(StrictModel):
+    """A SQL database reached through a SQLAlchemy URL."""
+
+    kind: Literal["sql"]
+    url: str = Field(min_length=1)
+    fast_path: Literal["auto", "off"] = "auto"
+    connect_timeout_seconds: int = Field(15, gt=0)
+
+
+SourceConfig = Annotated[SqlSourceConfig, Field(discriminator="kind")]
+
+
+class BronzeConfig(StrictModel):
+    """Where bronze Delta tables live."""
+
+    path: str = Field(min_length=1)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        """Return True when bronze lives on a local file system."""
+        return "://" not in self.path or self.path.startswith("file://")
+
+
+class TableSettings(StrictModel):
+    """Per-table settings; any of them may also be given under `defaults`."""
+
+    primary_key: list[str]
+    created_column: str | None = None
+    modified_column: str | None = None
+    track_deletes: bool = True
+    enabled: bool = True
+    max_delete_fraction: float = Field(0.10, ge=0.0, le=1.0)
+    allow_mass_delete: bool = False
+    watermark_overlap_minutes: int = Field(60, ge=0)
+    batch_size: int = Field(50_000, gt=0)
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _key_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("primary_key")
+    @classmethod
+    def _key_columns(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one key column is required")
+        if len(set(value)) != len(value):
+            raise ValueError("key columns repeat")
+        return [_column(v) for v in value]
+
+    @field_validator("created_column", "modified_column")
+    @classmethod
+    def _optional_column(cls, value: str | None) -> str | None:
+        return None if value is None else _column(value)
+
+
+class TableConfig(TableSettings):
+    """One source table synced into one bronze table."""
+
+    name: str
+    source: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        try:
+            return check_table_name(value, "name")
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("name: ")) from None
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        try:
+            split_source_name(value, "source")
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("source: ")) from None
+        return value
+
+    @property
+    def source_schema(self) -> str | None:
+        """Return the schema part of `source`, if any."""
+        return split_source_name(self.source, "source")[0]
+
+    @property
+    def source_table(self) -> str:
+        """Return the table part of `source`."""
+        return split_source_name(self.source, "source")[1]
+
+
+class SyncSettings(StrictModel):
+    """Run-wide settings of the sync jobs."""
+
+    max_parallel_tables: int = Field(5, ge=1)
+    max_retries: int = Field(3, ge=0)
+    retry_delay_seconds: float = Field(30.0, ge=0.0)
+    staging_path: str | None = None
+
+
+class Config(StrictModel):
+    """The whole configuration file."""
+
+    source: SourceConfig
+    bronze: BronzeConfig
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    tables: list[TableConfig] = Field(min_length=1)
+
+    _file: str | None = PrivateAttr(default=None)
+    _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def file(self) -> str | None:
+        """Return the file this configuration was loaded from."""
+        return self._file
+
+    @property
+    def env_refs(self) -> dict[str, str]:
+        """Return key paths whose whole value was one `${VAR}`, mapped to the variable."""
+        return dict(self._env_refs)
+
+    def enabled_tables(self) -> list[TableConfig]:
+        """Return the tables that are enabled, in file order."""
+        return [t for t in self.tables if t.enabled]
+
+    def table(self, name: str) -> TableConfig:
+        """Return the table called `name` or raise a ConfigError listing the known ones."""
+        for table in self.tables:
+            if table.name == name:
+                return table
+        known = ", ".join(t.name for t in self.tables)
+        raise ConfigError(f"unknown table {name!r} (configured: {known})")
+
+    def select_tables(self, names: list[str] | None) -> list[TableConfig]:
+        """Return the enabled tables, or exactly `names` (each must be configured)."""
+        if not names:
+            return self.enabled_tables()
+        return [self.table(n) for n in names]

@@ -1,0 +1,47 @@
+"""Purge-aware classification of rows that vanished from the source (ARCHITECTURE §4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bronze_sync.clock import as_utc
+
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def purge_mask(
+    created: pa.Array | pa.ChunkedArray | None,
+    last_purge: dt.datetime | None,
+    retained: pa.Array | pa.ChunkedArray | None = None,
+) -> pa.BooleanArray:
+    """Return per vanished row: PURGE (True) or DELETE (False).
+
+    PURGE when a purge is recorded and the row was created before it, or when the source
+    had moved the row to long-term retention (`retained`). A row without a creation date
+    cannot be shown to predate the purge, so it is a DELETE.
+    """
+    n = len(created) if created is not None else (len(retained) if retained is not None else 0)
+    mask: pa.Array = pa.repeat(False, n)
+    if created is not None and last_purge is not None:
+        created_ts = as_timestamps(created)
+        cutoff = pa.scalar(as_utc(last_purge), UTC_TIMESTAMP)
+        mask = pc.fill_null(pc.less(created_ts, cutoff), False)
+    if retained is not None:
+        mask = pc.or_(mask, pc.fill_null(retained, False))
+    return _as_array(mask)
+
+
+def as_timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Return dates or timestamps as UTC timestamps (dates at midnight UTC)."""
+    if pa.types.is_date(values.type):
+        return pc.cast(pc.cast(values, pa.timestamp("us")), UTC_TIMESTAMP)
+    if values.type.tz is None:
+        return pc.cast(values, UTC_TIMESTAMP)
+    return pc.cast(values, UTC_TIMESTAMP)
+
+
+def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values

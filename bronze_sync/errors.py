@@ -1,0 +1,71 @@
+"""The one exception hierarchy of bronze_sync.
+
+Every error raised on purpose derives from `BronzeSyncError`. `retryable` tells the
+orchestration layer whether trying again can help (a network blip) or cannot (bad data,
+a guard that tripped); `exit_code` is what the command line returns for it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class BronzeSyncError(Exception):
+    """Base of every error bronze_sync raises on purpose."""
+
+    retryable: ClassVar[bool] = False
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, table: str | None = None) -> None:
+        self.table = table
+        super().__init__(f"{table}: {message}" if table else message)
+
+
+class ConfigError(BronzeSyncError):
+    """The configuration file or a setting in it is invalid."""
+
+    exit_code = 2
+
+
+class SourceError(BronzeSyncError):
+    """The source refused or failed a request in a way retrying will not fix."""
+
+
+class SourceUnavailableError(SourceError):
+    """The source could not be reached; a later attempt may succeed."""
+
+    retryable = True
+
+
+class SourceSchemaError(SourceError):
+    """A configured table or column does not exist in the source, or has an unusable type."""
+
+
+class SourceDataError(SourceError):
+    """The source holds data that cannot be synced (null or duplicate keys, bad values)."""
+
+
+class BronzeError(BronzeSyncError):
+    """A bronze Delta table cannot be read or written as required."""
+
+
+class SchemaChangeError(BronzeError):
+    """The source schema changed in a way bronze cannot follow without losing data."""
+
+
+class MassDeleteError(BronzeError):
+    """One sync would flag more rows as deleted than the table's guard allows."""
+
+
+class CommitConflictError(BronzeError):
+    """A Delta commit kept conflicting with concurrent writers."""
+
+    retryable = True
+
+
+class MetadataError(BronzeSyncError):
+    """A metadata table cannot be read or written."""
+
+
+class CheckpointError(BronzeSyncError):
+    """A checkpoint is missing, inactive or no longer restorable."""

@@ -1,0 +1,81 @@
+"""The interface every source (SQL, Dataverse) implements for the sync engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+
+import pyarrow as pa
+
+from bronze_sync.config.models import TableConfig
+
+
+@dataclass(frozen=True)
+class ChangeFeed:
+    """Changes since a source-kept position (e.g. Dataverse change tracking)."""
+
+    rows: Iterator[pa.RecordBatch]
+    deleted_keys: pa.Table
+    state: Mapping[str, str]
+    retained_keys: pa.Table | None = None
+
+
+@dataclass(frozen=True)
+class ExtractPlan:
+    """What the engine asks of a source for one sync of one table."""
+
+    table: TableConfig
+    schema: pa.Schema
+    since: dt.datetime | None
+    state: Mapping[str, str] = field(default_factory=dict)
+
+
+class Source(ABC):
+    """A system bronze copies from; every method streams Arrow record batches."""
+
+    kind: str = "source"
+
+    @abstractmethod
+    def describe(self, table: TableConfig) -> pa.Schema:
+        """Return the Arrow schema of the source table, from the source's catalog."""
+
+    @abstractmethod
+    def read_rows(
+        self, table: TableConfig, schema: pa.Schema, since: dt.datetime | None
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield rows (all, or those modified at or after `since`) in `schema`."""
+
+    @abstractmethod
+    def read_keys(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Yield the primary-key columns of every current source row."""
+
+    @abstractmethod
+    def read_rows_by_keys(
+        self, table: TableConfig, schema: pa.Schema, keys: pa.Table
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the current rows whose primary key is in `keys`."""
+
+    def read_changes(self, plan: ExtractPlan) -> ChangeFeed | None:
+        """Return changes since the saved position, or None to use extraction + key scan."""
+        return None
+
+    def count_rows(self, table: TableConfig) -> int | None:
+        """Return the source's row count for `table`, or None when it cannot tell cheaply."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
+        """Release connections."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

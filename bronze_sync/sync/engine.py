@@ -1,0 +1,230 @@
+"""Sync one table: extract changes, diff outside Delta, and write ONE Delta commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from bronze_sync.bronze.commit import add_columns, backfill_tracking, merge_rows
+from bronze_sync.bronze.reader import BronzeState, count_flags, read_state
+from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
+from bronze_sync.config.models import TableConfig
+from bronze_sync.diff.changes import ChangeSet, DiffInput, compute_changes
+from bronze_sync.diff.keys import check_keys, sample_keys
+from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
+from bronze_sync.metadata import pipeline_config
+from bronze_sync.staging import StagingArea
+from bronze_sync.sync.initial import initial_load
+from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.result import SyncResult
+
+COMMIT_ATTEMPTS = 5
+
+
+def sync_table(job: SyncJob, table: TableConfig) -> SyncResult:
+    """Bring bronze table `table` in step with the source; return what changed."""
+    timer = PhaseTimer()
+    job.progress(table.name, "schema", "reading the source schema")
+    with timer("schema"):
+        source_schema = job.source.describe(table)
+        check_source_columns(source_schema, table.name)
+    delta = job.store.open(job.store.table_uri(table.name))
+    if delta is None:
+        plain = pa.schema([pa.field(f.name, f.type) for f in source_schema])
+        try:
+            return initial_load(job, table, plain, timer)
+        except CommitConflictError:
+            # Another writer created the table first: sync against what it wrote.
+            delta = job.store.open(job.store.table_uri(table.name))
+            if delta is None:
+                raise
+    return _incremental(job, table, source_schema, delta, timer)
+
+
+def _incremental(
+    job: SyncJob, table: TableConfig, source_schema: pa.Schema, delta: DeltaTable, timer: PhaseTimer
+) -> SyncResult:
+    started = time.perf_counter()
+    keys = list(table.primary_key)
+    state_row = pipeline_config.read_state(job.meta, table.name) or {}
+    last_purge: dt.datetime | None = state_row.get("LastPurgeDate")
+    with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
+        plan, state = _plan_and_state(delta, source_schema, table, timer)
+        read_schema = pa.schema([plan.target.field(name) for name in source_schema.names])
+        since = _since(table, state)
+        extracted = _extract(job, table, staging, read_schema, since, timer)
+        source_keys = _scan_keys(job, table, staging, read_schema, since, extracted, timer)
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            job.progress(table.name, "diff", f"comparing {extracted.num_rows:,} rows with bronze")
+            with timer("diff"):
+                changes = compute_changes(
+                    DiffInput(
+                        key_columns=tuple(keys),
+                        target=plan.target,
+                        extracted=extracted,
+                        state=state,
+                        source_keys=source_keys,
+                        deleted_keys=None,
+                        last_purge=last_purge,
+                        now=job.clock(),
+                        fetch_source=lambda k: _fetch(job, table, read_schema, k),
+                    )
+                )
+            _guard(job, table, changes)
+            try:
+                version = _commit(job, table, delta, plan, changes, timer)
+                break
+            except CommitConflictError:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                job.progress(table.name, "commit", "another writer committed first; retrying")
+                delta = job.store.open(job.store.table_uri(table.name)) or delta
+                plan, state = _plan_and_state(delta, source_schema, table, timer)
+        with timer("validate"):
+            counts = count_flags(job.store.open(job.store.table_uri(table.name), version) or delta)
+    scanned = source_keys is not None
+    return SyncResult(
+        table=table.name,
+        mode="full" if since is None else "incremental",
+        version=version,
+        committed=version != state.version,
+        inserted=changes.count("inserted"),
+        updated=changes.count("updated"),
+        deleted=changes.count("deleted"),
+        purged=changes.count("purged"),
+        undeleted=changes.count("undeleted"),
+        unchanged=changes.count("unchanged"),
+        late_inserts=changes.count("late_inserts"),
+        extracted_rows=extracted.num_rows,
+        source_rows=(source_keys.num_rows - changes.count("vanished_during_sync"))
+        if scanned
+        else None,
+        full_key_scan=scanned,
+        since=since,
+        seconds=time.perf_counter() - started,
+        counts=counts,
+        columns_added=[f.name for f in plan.added],
+        columns_dropped=list(plan.dropped),
+        tracking_added=bool(plan.missing_tracking),
+        samples={k: sample_keys(v, keys) for k, v in changes.samples.items() if v.num_rows},
+        phases=timer.seconds,
+        retries=attempt - 1,
+    )
+
+
+def _plan_and_state(
+    delta: DeltaTable, source_schema: pa.Schema, table: TableConfig, timer: PhaseTimer
+) -> tuple[SchemaPlan, BronzeState]:
+    with timer("state"):
+        state = read_state(delta, table.primary_key, table.created_column, table.modified_column)
+    plan = plan_schema(source_schema, state.schema, table.name)
+    missing_keys = [k for k in table.primary_key if k not in state.schema.names]
+    if missing_keys:
+        raise BronzeError(
+            f"bronze table has no primary key column {', '.join(missing_keys)}", table=table.name
+        )
+    return plan, state
+
+
+def _since(table: TableConfig, state: BronzeState) -> dt.datetime | None:
+    if not table.modified_column or state.watermark is None:
+        return None
+    return state.watermark - dt.timedelta(minutes=table.watermark_overlap_minutes)
+
+
+def _extract(
+    job: SyncJob,
+    table: TableConfig,
+    staging: StagingArea,
+    schema: pa.Schema,
+    since: dt.datetime | None,
+    timer: PhaseTimer,
+) -> pa.Table:
+    what = f"rows modified since {since.isoformat()}" if since else "all rows"
+    job.progress(table.name, "extract", f"extracting {what}")
+    total = 0
+
+    def count(batch: pa.RecordBatch) -> None:
+        nonlocal total
+        total += batch.num_rows
+        job.progress(table.name, "extract", f"{total:,} rows staged")
+
+    with timer("extract"):
+        rows = staging.stage("rows", job.source.read_rows(table, schema, since), schema, count)
+        check_keys(rows, table.primary_key, table.name, "extracted rows")
+    return rows
+
+
+def _scan_keys(
+    job: SyncJob,
+    table: TableConfig,
+    staging: StagingArea,
+    schema: pa.Schema,
+    since: dt.datetime | None,
+    extracted: pa.Table,
+    timer: PhaseTimer,
+) -> pa.Table | None:
+    if not table.track_deletes:
+        return None
+    if since is None:
+        return extracted.select(table.primary_key)
+    key_schema = pa.schema([schema.field(k) for k in table.primary_key])
+    job.progress(table.name, "keys", "scanning the source's current keys")
+    with timer("keys"):
+        keys = staging.stage("keys", job.source.read_keys(table, schema), key_schema)
+        check_keys(keys, table.primary_key, table.name, "source key scan")
+    return keys
+
+
+def _fetch(job: SyncJob, table: TableConfig, schema: pa.Schema, keys: pa.Table) -> pa.Table:
+    batches = list(job.source.read_rows_by_keys(table, schema, keys))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _guard(job: SyncJob, table: TableConfig, changes: ChangeSet) -> None:
+    deleted, active = changes.count("deleted"), changes.active_before
+    if job.allow_mass_delete or table.allow_mass_delete or not active or not deleted:
+        return
+    share = deleted / active
+    if share > table.max_delete_fraction:
+        raise MassDeleteError(
+            f"this sync would flag {deleted:,} of {active:,} active rows ({share:.1%}) as deleted, "
+            f"above max_delete_fraction {table.max_delete_fraction:.0%} "
+            f"({changes.count('purged'):,} purges not counted); nothing was written. If the source "
+            "really lost these rows, re-run with allow_mass_delete (CLI: --allow-mass-delete)",
+            table=table.name,
+        )
+
+
+def _commit(
+    job: SyncJob,
+    table: TableConfig,
+    delta: DeltaTable,
+    plan: SchemaPlan,
+    changes: ChangeSet,
+    timer: PhaseTimer,
+) -> int:
+    if changes.empty and not plan.changes_schema:
+        job.progress(table.name, "commit", "no changes; nothing to commit")
+        return delta.version()
+    with timer("commit"):
+        if plan.missing_tracking:
+            job.progress(table.name, "commit", "adding tracking columns")
+            add_columns(delta, plan.missing_tracking)
+            backfill_tracking(delta, job.clock())
+        if plan.added:
+            job.progress(table.name, "commit", f"adding columns {[f.name for f in plan.added]}")
+            add_columns(delta, plan.added)
+        if changes.empty:
+            return delta.version()
+        job.progress(table.name, "commit", f"committing {changes.rows.num_rows:,} changed rows")
+        metadata = {
+            "run_id": job.run.run_id,
+            "partition_key": job.run.partition_key,
+            "mode": "sync",
+            **{k: v for k, v in changes.counts.items()},
+        }
+        return merge_rows(delta, changes.rows, table.primary_key, metadata)

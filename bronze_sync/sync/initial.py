@@ -1,0 +1,83 @@
+"""First sync of a table: create the bronze table from a stream of every source row."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pyarrow as pa
+from deltalake.exceptions import DeltaError
+
+from bronze_sync.bronze.commit import create_table
+from bronze_sync.bronze.reader import count_flags
+from bronze_sync.bronze.tracking import SyncOp, bronze_schema, live_rows
+from bronze_sync.config.models import TableConfig
+from bronze_sync.diff.keys import check_keys
+from bronze_sync.errors import BronzeError, BronzeSyncError
+from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.result import SyncResult
+
+
+def initial_load(
+    job: SyncJob, table: TableConfig, read_schema: pa.Schema, timer: PhaseTimer
+) -> SyncResult:
+    """Create bronze table `table` with every source row, in one commit."""
+    started = time.perf_counter()
+    now = job.clock()
+    keys = list(table.primary_key)
+    schema = bronze_schema(read_schema)
+    seen_keys: list[pa.Table] = []
+    failures: list[BaseException] = []
+
+    def rows() -> Iterator[pa.RecordBatch]:
+        count = 0
+        for batch in job.source.read_rows(table, read_schema, None):
+            part = pa.Table.from_batches([batch], schema=read_schema)
+            check_keys(part.select(keys), keys, table.name, "source")
+            seen_keys.append(part.select(keys))
+            count += batch.num_rows
+            job.progress(table.name, "extract", f"{count:,} rows loaded")
+            yield from live_rows(part, SyncOp.INSERT, now).to_batches()
+        # Duplicates can span batches: check the whole key set before the commit happens.
+        check_keys(_concat(seen_keys, keys, read_schema), keys, table.name, "source")
+
+    metadata = {"run_id": job.run.run_id, "partition_key": job.run.partition_key, "mode": "initial"}
+    reader = pa.RecordBatchReader.from_batches(schema, _capture(rows(), failures))
+    with timer("extract"):
+        try:
+            delta = create_table(job.store, job.store.table_uri(table.name), reader, metadata)
+        except DeltaError as exc:
+            if failures:
+                raise failures[0] from None
+            raise BronzeError(f"cannot create the bronze table: {exc}", table=table.name) from None
+    counts = count_flags(delta)
+    return SyncResult(
+        table=table.name,
+        mode="initial",
+        version=delta.version(),
+        committed=True,
+        inserted=counts["total"],
+        extracted_rows=counts["total"],
+        source_rows=counts["total"],
+        full_key_scan=True,
+        seconds=time.perf_counter() - started,
+        counts=counts,
+        phases=timer.seconds,
+    )
+
+
+def _capture(
+    batches: Iterator[pa.RecordBatch], failures: list[BaseException]
+) -> Iterator[pa.RecordBatch]:
+    """Re-yield `batches`, keeping our own error: the Delta writer wraps it in its own."""
+    try:
+        yield from batches
+    except BronzeSyncError as exc:
+        failures.append(exc)
+        raise
+
+
+def _concat(parts: list[pa.Table], keys: list[str], schema: pa.Schema) -> pa.Table:
+    if parts:
+        return pa.concat_tables(parts)
+    return pa.schema([schema.field(k) for k in keys]).empty_table()

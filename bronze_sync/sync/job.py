@@ -1,0 +1,56 @@
+"""What one sync run needs: the source, bronze, metadata, run identity and a clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.clock import Clock, utc_now
+from bronze_sync.metadata.audit import RunInfo
+from bronze_sync.metadata.store import MetadataStore
+from bronze_sync.sources.base import Source
+
+# (table, stage, message): stages are schema, extract, keys, diff, commit, record.
+Progress = Callable[[str, str, str], None]
+
+
+def no_progress(table: str, stage: str, message: str) -> None:
+    """Ignore progress reports."""
+
+
+@dataclass
+class SyncJob:
+    """The run-wide context every table sync shares."""
+
+    source: Source
+    store: BronzeStore
+    meta: MetadataStore
+    run: RunInfo
+    clock: Clock = utc_now
+    allow_mass_delete: bool = False
+    staging_root: str | None = None
+    progress: Progress = no_progress
+    created_by: str = "bronze_sync"
+
+    def day(self) -> str:
+        """Return the sync batch day: the partition key, else today's UTC date."""
+        return self.run.partition_key or self.clock().date().isoformat()
+
+
+@dataclass
+class PhaseTimer:
+    """Wall seconds spent per phase of one table sync."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        """Time the enclosed block as `phase` (repeated phases add up)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
