@@ -73,7 +73,14 @@ def parse_config(text: str, env: Mapping[str, str], origin: str = "<config>") ->
         raise ConfigError(_describe(exc, expanded, origin)) from None
     _check_unique_names(config)
     config._env_refs = env_refs
+    config._raw = raw
     return config
+
+
+def expand_value(value: str, env: Mapping[str, str], path: str) -> str:
+    """Expand `${VAR}` / `${VAR:-default}` in one configuration string."""
+    expanded: str = _expand(value, env, path, {})
+    return expanded
 
 
 def _expand(value: Any, env: Mapping[str, str], path: str, refs: dict[str, str]) -> Any:

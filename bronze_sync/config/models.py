@@ -138,6 +138,7 @@ class Config(StrictModel):
 
     _file: str | None = PrivateAttr(default=None)
     _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def file(self) -> str | None:
@@ -148,6 +149,15 @@ class Config(StrictModel):
     def env_refs(self) -> dict[str, str]:
         """Return key paths whose whole value was one `${VAR}`, mapped to the variable."""
         return dict(self._env_refs)
+
+    def raw_value(self, *path: str) -> Any:
+        """Return a value as written in the file, before `${VAR}` expansion."""
+        node: Any = self._raw
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return node
 
     def enabled_tables(self) -> list[TableConfig]:
         """Return the tables that are enabled, in file order."""

@@ -1,0 +1,71 @@
+"""The `bronze-sync` command line (also `python -m bronze_sync`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from bronze_sync.errors import BronzeSyncError, ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Piped output (CI logs, files) gets a wide page instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+def config_option(func: F) -> F:
+    """Add the --config option every command takes."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Configuration file (default: $BRONZE_SYNC_CONFIG, else the bundled demo config).",
+    )(func)
+
+
+def tables_option(func: F) -> F:
+    """Add the --tables option (comma-separated bronze table names)."""
+    return click.option(
+        "--tables", default=None, help="Comma-separated tables (default: every enabled table)."
+    )(func)
+
+
+def split_tables(value: str | None) -> list[str] | None:
+    """Return the table names of a --tables value."""
+    if not value:
+        return None
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bronze_sync")
+def cli() -> None:
+    """Keep a Delta Lake bronze layer in step with its sources, and keep everything."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; exit 0 on success, 1 when work failed, 2 on bad usage/config."""
+    from bronze_sync.cli import commands  # noqa: F401 - registers the commands
+
+    try:
+        cli.main(args=argv, prog_name="bronze-sync", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except ConfigError as exc:
+        err_console.print(f"[red]configuration error:[/] {exc}")
+        sys.exit(2)
+    except BronzeSyncError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    sys.exit(0)

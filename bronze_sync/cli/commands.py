@@ -1,0 +1,80 @@
+"""The sync and status commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bronze_sync.bronze.reader import count_flags
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.checkpoints import CheckpointType, list_checkpoints
+from bronze_sync.cli import cli, config_option, console, split_tables, tables_option
+from bronze_sync.cli import demo as _demo  # noqa: F401 - registers `demo`
+from bronze_sync.cli.render import print_run, simple_table
+from bronze_sync.cli.runner import dagster_instance, run_daily_sync, today_key
+from bronze_sync.config import load_config
+from bronze_sync.defs.partitions import check_partition_key
+from bronze_sync.metadata import MetadataStore
+from bronze_sync.metadata.pipeline_config import read_all
+
+
+@cli.command()
+@config_option
+@tables_option
+@click.option("--partition", default=None, help="Sync batch key YYYY-MM-DD (default: today, UTC).")
+@click.option("--allow-mass-delete", is_flag=True, help="Override the mass-delete guard once.")
+def sync(
+    config_path: str | None, tables: str | None, partition: str | None, allow_mass_delete: bool
+) -> None:
+    """Sync tables into bronze for one sync batch (runs the daily_sync job)."""
+    config = load_config(config_path)
+    key = check_partition_key(partition or today_key())
+    names = split_tables(tables)
+    config.select_tables(names)  # unknown names fail here, before any work
+    with dagster_instance() as instance:
+        outcome = run_daily_sync(config, instance, key, names, allow_mass_delete)
+    print_run(console, outcome)
+    if not outcome.success:
+        sys.exit(1)
+
+
+@cli.command()
+@config_option
+def status(config_path: str | None) -> None:
+    """Show every table's bronze counts, last sync and latest checkpoint."""
+    config = load_config(config_path)
+    store = BronzeStore.from_config(config.bronze)
+    meta = MetadataStore(store)
+    states = read_all(meta)
+    latest: dict[str, str] = {}
+    for checkpoint in list_checkpoints(meta, kind=CheckpointType.DAILY):
+        for table in checkpoint.table_versions:
+            latest.setdefault(table, checkpoint.name)
+    rows = []
+    for table in config.tables:
+        delta = store.open(store.table_uri(table.name))
+        counts = count_flags(delta) if delta is not None else {}
+        state = states.get(table.name, {})
+        last = state.get("LastDailySync")
+        purge = state.get("LastPurgeDate")
+        rows.append(
+            [
+                table.name,
+                "yes" if table.enabled else "no",
+                delta.version() if delta is not None else None,
+                counts.get("total"),
+                counts.get("active"),
+                counts.get("deleted"),
+                counts.get("purged"),
+                state.get("LastSyncStatus") or "never",
+                last.strftime("%Y-%m-%d %H:%M") if last else "",
+                purge.date().isoformat() if purge else "",
+                latest.get(table.name, ""),
+            ]
+        )
+    columns = [
+        "table", "enabled", "version", "total", "active", "deleted", "purged",
+        "last status", "last sync (UTC)", "last purge", "latest checkpoint",
+    ]  # fmt: skip
+    console.print(simple_table(f"bronze at {store.root}", columns, rows))

@@ -1,0 +1,35 @@
+"""Jobs over the bronze assets."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from bronze_sync.defs.assets import GROUP
+from bronze_sync.defs.partitions import sync_batches
+
+DAILY_SYNC = "daily_sync"
+
+
+def executor(max_parallel_tables: int) -> dg.ExecutorDefinition:
+    """Return the executor: one process per table, at most `max_parallel_tables` at once."""
+    return dg.multiprocess_executor.configured(
+        {"max_concurrent": max_parallel_tables}, name="bronze_sync_executor"
+    )
+
+
+def daily_sync_job(max_parallel_tables: int) -> dg.UnresolvedAssetJobDefinition:
+    """Return the job that syncs every bronze table for one sync batch."""
+    return dg.define_asset_job(
+        DAILY_SYNC,
+        selection=dg.AssetSelection.groups(GROUP),
+        partitions_def=sync_batches,
+        executor_def=executor(max_parallel_tables),
+        description="Sync every enabled table into bronze for one sync batch (a UTC day).",
+    )
+
+
+def load_daily_sync_job() -> dg.JobDefinition:
+    """Return the resolved daily_sync job of the configured code location (reconstructable)."""
+    from bronze_sync.definitions import load_definitions
+
+    return load_definitions().resolve_job_def(DAILY_SYNC)
