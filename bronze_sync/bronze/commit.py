@@ -42,6 +42,10 @@ def create_table(
         )
     except CommitFailedError as exc:
         raise CommitConflictError(f"another writer created {uri} first: {exc}") from None
+    except DeltaError as exc:
+        if "already exists" in str(exc):
+            raise CommitConflictError(f"another writer created {uri} first") from None
+        raise
     table = store.open(uri)
     if table is None:
         raise BronzeError(f"table {uri} was written but cannot be opened")

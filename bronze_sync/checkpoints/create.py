@@ -78,6 +78,9 @@ def create_batch_checkpoint(
     for daily in dailies:
         versions.update(daily.table_versions)
         total += daily.total_rows
+    existing = find_checkpoint(meta, batch_name(partition_key), CheckpointType.DAILY_BATCH)
+    if existing and existing.is_active and existing.table_versions == versions:
+        return existing  # the run's sensor and the CLI may both record the same batch
     return create_checkpoint(
         meta,
         batch_name(partition_key),

@@ -108,11 +108,25 @@ def _table_outcome(result: dg.ExecutionResult, table: str) -> TableOutcome:
             return TableOutcome(table, "Success", figures)
     for event in result.get_step_failure_events():
         if event.step_key == node:
-            data = event.step_failure_data
-            user = data.user_failure_data
-            message = user.description if user and user.description else data.error.message
-            return TableOutcome(table, "Failed", error=(message or "").strip())
+            return TableOutcome(table, "Failed", error=_failure_message(event.step_failure_data))
     return TableOutcome(table, "Skipped", error="the step did not run")
+
+
+def _failure_message(data: Any) -> str:
+    """Return the user-facing reason of a step failure, with the cause after retries."""
+    parts: list[str] = []
+    user = data.user_failure_data
+    if user and user.description:
+        parts.append(user.description.strip())
+    error = data.error
+    while error is not None:
+        text = error.message.strip()
+        if error.cls_name == "Failure" or any(text in p for p in parts):
+            error = error.cause
+            continue
+        parts.append(text)
+        error = error.cause
+    return "; ".join(parts)
 
 
 def today_key() -> str:

@@ -51,26 +51,30 @@ def load_config(
 
 
 def parse_config(text: str, env: Mapping[str, str], origin: str = "<config>") -> Config:
-    """Parse YAML text into a validated Config."""
+    """Parse YAML text into a validated Config; every error names `origin` and the key path."""
+    try:
+        return _parse(text, env)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def _parse(text: str, env: Mapping[str, str]) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{origin}: malformed YAML{where}: {problem}") from None
+        raise ConfigError(f"malformed YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{origin}: the file must hold a mapping with source, bronze, tables")
+        raise ConfigError("the file must hold a mapping with source, bronze, tables")
     env_refs: dict[str, str] = {}
-    try:
-        expanded = _expand(raw, env, "", env_refs)
-    except ConfigError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+    expanded = _expand(raw, env, "", env_refs)
     merged = _apply_defaults(expanded)
     try:
         config = Config.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, expanded, origin)) from None
+        raise ConfigError(_describe(exc, expanded)) from None
     _check_unique_names(config)
     config._env_refs = env_refs
     config._raw = raw
@@ -129,7 +133,7 @@ def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "tables": merged_tables}
 
 
-def _describe(exc: ValidationError, raw: dict[str, Any], origin: str) -> str:
+def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
     lines = []
     for error in exc.errors():
         loc = list(error["loc"])
@@ -144,8 +148,8 @@ def _describe(exc: ValidationError, raw: dict[str, Any], origin: str) -> str:
             message = f"{_kind(raw)!r} is not a source kind ({error['ctx']['expected_tags']})"
         lines.append(f"{path}: {message}")
     if len(lines) == 1:
-        return f"{origin}: {lines[0]}"
-    return f"{origin}: invalid configuration:\n  " + "\n  ".join(lines)
+        return lines[0]
+    return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
 def _format_loc(loc: list[Any], raw: dict[str, Any]) -> str:

@@ -98,9 +98,7 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
 
 def materialization_metadata(result: SyncResult, uri: str) -> dict[str, object]:
     """Return the metadata shown with a bronze materialization."""
-    figures: dict[str, object] = {
-        k: v for k, v in result.metadata().items() if v is not None
-    }
+    figures: dict[str, object] = {k: v for k, v in result.metadata().items() if v is not None}
     figures.update(
         {
             "mode": result.mode,

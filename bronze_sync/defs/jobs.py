@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from bronze_sync.defs.assets import GROUP
-from bronze_sync.defs.partitions import sync_batches
 
 DAILY_SYNC = "daily_sync"
 
@@ -22,7 +21,6 @@ def daily_sync_job(max_parallel_tables: int) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         DAILY_SYNC,
         selection=dg.AssetSelection.groups(GROUP),
-        partitions_def=sync_batches,
         executor_def=executor(max_parallel_tables),
         description="Sync every enabled table into bronze for one sync batch (a UTC day).",
     )

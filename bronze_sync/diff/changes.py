@@ -89,6 +89,7 @@ def compute_changes(diff: DiffInput) -> ChangeSet:
     )
     vanished = state.rows_for(state.rows.filter(vanished_mask).select(keys))
     purge = purge_mask(
+        vanished.num_rows,
         vanished.column(state.created_column) if state.created_column else None,
         diff.last_purge,
         in_keys(vanished, diff.retained_keys, keys) if diff.retained_keys is not None else None,

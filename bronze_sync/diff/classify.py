@@ -13,18 +13,18 @@ UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
 def purge_mask(
+    count: int,
     created: pa.Array | pa.ChunkedArray | None,
     last_purge: dt.datetime | None,
     retained: pa.Array | pa.ChunkedArray | None = None,
 ) -> pa.BooleanArray:
-    """Return per vanished row: PURGE (True) or DELETE (False).
+    """Return, for each of `count` vanished rows, PURGE (True) or DELETE (False).
 
     PURGE when a purge is recorded and the row was created before it, or when the source
     had moved the row to long-term retention (`retained`). A row without a creation date
     cannot be shown to predate the purge, so it is a DELETE.
     """
-    n = len(created) if created is not None else (len(retained) if retained is not None else 0)
-    mask: pa.Array = pa.repeat(False, n)
+    mask: pa.Array = pa.repeat(False, count)
     if created is not None and last_purge is not None:
         created_ts = as_timestamps(created)
         cutoff = pa.scalar(as_utc(last_purge), UTC_TIMESTAMP)

@@ -67,7 +67,8 @@ class SqlSource(Source):
         return self._url.render_as_string(hide_password=True)
 
     def describe(self, table: TableConfig) -> pa.Schema:
-        """Return the Arrow schema of `table` from the database catalog."""
+        """Return the Arrow schema of `table` from the database catalog (read afresh)."""
+        self._types.pop(table.name, None)
         types = self._reflect(table)
         fields = []
         for name, sql_type in types.items():
