@@ -48,7 +48,6 @@ class SqlSourceResource(SourceResource):
         default="auto", description="auto: ADBC for PostgreSQL; off: SQLAlchemy."
     )
     connect_timeout_seconds: int = 15
-    batch_size: int = 50_000
 
     def open_source(self) -> Source:
         """Return a SqlSource."""
@@ -61,7 +60,7 @@ class SqlSourceResource(SourceResource):
             fast_path=self.fast_path,  # type: ignore[arg-type]
             connect_timeout_seconds=self.connect_timeout_seconds,
         )
-        return SqlSource(config, batch_size=self.batch_size)
+        return SqlSource(config)
 
 
 class BronzeStorageResource(dg.ConfigurableResource):

@@ -39,7 +39,7 @@ class SqlSource(Source):
 
     kind = "sql"
 
-    def __init__(self, config: SqlSourceConfig, batch_size: int = 50_000) -> None:
+    def __init__(self, config: SqlSourceConfig) -> None:
         try:
             self._url = sa.engine.make_url(config.url)
         except sa.exc.ArgumentError:
@@ -59,7 +59,6 @@ class SqlSource(Source):
             and pg_adbc.adbc_available()
         )
         self._types: dict[str, SqlTypes] = {}
-        self.batch_size = batch_size
 
     @property
     def display_url(self) -> str:
@@ -140,7 +139,9 @@ class SqlSource(Source):
         self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema
     ) -> Iterator[pa.RecordBatch]:
         try:
-            yield from pg_adbc.stream_select(self._url, stmt, schema, self.batch_size, self._redact)
+            yield from pg_adbc.stream_select(
+                self._url, stmt, schema, table.batch_size, self._redact
+            )
         except SourceError as exc:
             raise type(exc)(str(exc), table=table.name) from None
 
@@ -148,8 +149,8 @@ class SqlSource(Source):
         self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema
     ) -> Iterator[pa.RecordBatch]:
         with self._errors(table), self._engine.connect() as conn:
-            result = conn.execution_options(yield_per=self.batch_size).execute(stmt)
-            for rows in result.partitions(self.batch_size):
+            result = conn.execution_options(yield_per=table.batch_size).execute(stmt)
+            for rows in result.partitions(table.batch_size):
                 try:
                     yield rows_to_batch(rows, schema)
                 except SourceError as exc:

@@ -87,9 +87,8 @@ def test_batches_are_bounded(pg_engine, pg_schema, make_config, fast_path):
         conn.exec_driver_sql(
             f"CREATE TABLE {pg_schema}.big AS SELECT g::text AS id FROM generate_series(1, 5000) g"
         )
-    config, table = table_config(make_config, f"{pg_schema}.big", fast_path)
+    config, table = table_config(make_config, f"{pg_schema}.big", fast_path, batch_size=1000)
     with open_source(config) as source:
-        source.batch_size = 1000
         schema = source.describe(table)
         sizes = [b.num_rows for b in source.read_rows(table, schema, None)]
         key_sizes = [b.num_rows for b in source.read_keys(table, schema)]
