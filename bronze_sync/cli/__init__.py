@@ -48,9 +48,19 @@ def cli() -> None:
     """Keep a Delta Lake bronze layer in step with its sources, and keep everything."""
 
 
+# Each module registers its commands on `cli` when imported; a feature adds its own module.
+COMMAND_MODULES = [
+    "bronze_sync.cli.commands",
+    "bronze_sync.cli.demo",
+]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; exit 0 on success, 1 when work failed, 2 on bad usage/config."""
-    from bronze_sync.cli import commands  # noqa: F401 - registers the commands
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
 
     try:
         cli.main(args=argv, prog_name="bronze-sync", standalone_mode=False)

@@ -10,7 +10,6 @@ from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import CheckpointType, list_checkpoints
 from bronze_sync.cli import cli, config_option, console, split_tables, tables_option
-from bronze_sync.cli import demo as _demo  # noqa: F401 - registers `demo`
 from bronze_sync.cli.render import print_run, simple_table
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync, today_key
 from bronze_sync.config import load_config
