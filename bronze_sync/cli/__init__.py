@@ -52,6 +52,7 @@ def cli() -> None:
 COMMAND_MODULES = [
     "bronze_sync.cli.commands",
     "bronze_sync.cli.demo",
+    "bronze_sync.cli.bench",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The benchmark harness behind `bronze-sync bench` (PostgreSQL source; dlt; notebook-style)."""

@@ -1,0 +1,46 @@
+"""Run one benchmark phase of one tool in this process and print its figures as JSON.
+
+Each phase runs in a fresh subprocess so that its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+TOOLS = {
+    "bronze_sync": "bronze_sync.bench.tool_bronze",
+    "dlt": "bronze_sync.bench.tool_dlt",
+    "notebook": "bronze_sync.bench.tool_notebook",
+}
+
+
+@dataclass(frozen=True)
+class PhaseRequest:
+    """What the parent asks a worker to do."""
+
+    tool: str
+    phase: str
+    pg_url: str
+    source: str
+    workdir: str
+
+
+def main(argv: list[str]) -> None:
+    """Run the phase described by the JSON argument; print one JSON line of figures."""
+    request = PhaseRequest(**json.loads(argv[0]))
+    module = importlib.import_module(TOOLS[request.tool])
+    started = time.perf_counter()
+    details: dict[str, Any] = module.run_phase(request)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **details}, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,253 @@
+"""Copy-on-write commit: rewrite only the data files that hold changed rows, in ONE commit.
+
+A delta-rs MERGE joins the whole target table on every sync. Here the diff already knows,
+per changed key, which data file holds it, so each affected file is read once, its changed
+rows are replaced (only when their values really differ) or flagged in place, and the
+rewritten files plus a file of inserts are committed with their removals as one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import AddAction, RemoveAction
+
+from bronze_sync.bronze.file_stats import file_stats
+from bronze_sync.bronze.tracking import (
+    DELETED_DATE,
+    IS_DELETED,
+    IS_PURGED,
+    LAST_SYNCED,
+    PURGED_DATE,
+    SYNC_OPERATION,
+    TRACKING_NAMES,
+    UTC_TIMESTAMP,
+    SyncOp,
+)
+from bronze_sync.diff.changes import rows_differ
+from bronze_sync.diff.keys import positions
+from bronze_sync.errors import CommitConflictError
+
+FRAGMENT = "__fragment"
+OP = "__op"
+PURGE = "__purge"
+
+
+@dataclass(frozen=True)
+class RowEdits:
+    """The row-level changes of one sync, located by the data file (fragment) holding them.
+
+    `upserts`: full rows (bronze columns) for keys bronze already holds, plus `__op`
+    (UPDATE or UNDELETE) and `__fragment`; an UPDATE is only written if a value differs.
+    `flags`: key columns plus `__purge` and `__fragment` for active rows that vanished.
+    `inserts`: full rows for keys bronze does not hold yet.
+    """
+
+    upserts: pa.Table
+    flags: pa.Table
+    inserts: pa.Table
+
+
+@dataclass
+class RewriteResult:
+    """What a rewrite committed."""
+
+    version: int
+    committed: bool
+    updated: int = 0
+    undeleted: int = 0
+    unchanged: int = 0
+    files_rewritten: int = 0
+    files_added: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _FileOutcome:
+    remove: RemoveAction | None = None
+    add: AddAction | None = None
+    updated: int = 0
+    undeleted: int = 0
+    unchanged: int = 0
+
+
+def rewrite_commit(
+    delta: DeltaTable,
+    edits: RowEdits,
+    key_columns: Sequence[str],
+    now: dt.datetime,
+    metadata: dict[str, Any],
+    workers: int | None = None,
+) -> RewriteResult:
+    """Apply `edits` by rewriting affected files and adding inserts, in one Delta commit."""
+    dataset = delta.to_pyarrow_dataset()
+    fragments = list(dataset.get_fragments())
+    sizes = _file_sizes(delta)
+    affected = sorted(
+        set(pc.unique(edits.upserts.column(FRAGMENT)).to_pylist())
+        | set(pc.unique(edits.flags.column(FRAGMENT)).to_pylist())
+    )
+    stamp_ms = int(time.time() * 1000)
+
+    def rewrite(index: int) -> _FileOutcome:
+        fragment = fragments[index]
+        old = fragment.to_table(schema=dataset.schema)
+        upserts = _for_fragment(edits.upserts, index)
+        flags = _for_fragment(edits.flags, index)
+        new, outcome = _apply(old, upserts, flags, key_columns, now)
+        if new is None:
+            return outcome
+        outcome.add = _write(dataset.filesystem, new, stamp_ms)
+        outcome.remove = RemoveAction(
+            path=fragment.path,
+            data_change=True,
+            deletion_timestamp=stamp_ms,
+            size=sizes.get(fragment.path),
+        )
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2))) as pool:
+        outcomes = list(pool.map(rewrite, affected))
+    actions: list[AddAction | RemoveAction] = []
+    for outcome in outcomes:
+        actions += [a for a in (outcome.remove, outcome.add) if a is not None]
+    if edits.inserts.num_rows:
+        inserts = _conform(edits.inserts, dataset.schema)
+        actions.append(_write(dataset.filesystem, inserts, stamp_ms))
+    result = RewriteResult(
+        version=delta.version(),
+        committed=bool(actions),
+        updated=sum(o.updated for o in outcomes),
+        undeleted=sum(o.undeleted for o in outcomes),
+        unchanged=sum(o.unchanged for o in outcomes),
+        files_rewritten=sum(1 for o in outcomes if o.remove is not None),
+        files_added=sum(1 for a in actions if isinstance(a, AddAction)),
+    )
+    if not actions:
+        return result
+    try:
+        delta.create_write_transaction(
+            actions,
+            mode="append",
+            schema=delta.schema(),
+            commit_properties=CommitProperties(
+                custom_metadata={f"bronze_sync.{k}": v for k, v in metadata.items()}
+            ),
+        )
+    except CommitFailedError as exc:
+        raise CommitConflictError(f"concurrent write to {delta.table_uri}: {exc}") from None
+    delta.update_incremental()
+    result.version = delta.version()
+    return result
+
+
+def _apply(
+    old: pa.Table, upserts: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime
+) -> tuple[pa.Table | None, _FileOutcome]:
+    """Return the file's new rows (None when nothing really changes) and the tallies."""
+    outcome = _FileOutcome()
+    where = positions(upserts, old, keys).to_numpy(zero_copy_only=False)
+    before = old.take(pa.array(where))
+    data = [c for c in old.column_names if c not in TRACKING_NAMES and c in upserts.column_names]
+    undelete = pc.equal(upserts.column(OP), SyncOp.UNDELETE.value)
+    effective = pc.or_(undelete, rows_differ(upserts, before, data)).to_numpy(zero_copy_only=False)
+    outcome.undeleted = int(pc.sum(undelete).as_py() or 0)
+    outcome.updated = int(effective.sum()) - outcome.undeleted
+    outcome.unchanged = len(effective) - int(effective.sum())
+    if not effective.any() and flags.num_rows == 0:
+        return None, outcome
+    replaced = _mask(old.num_rows, where[effective])
+    kept = old.filter(pa.array(~replaced))
+    written = _conform(upserts.filter(pa.array(effective)), old.schema)
+    new = pa.concat_tables([kept, written]) if written.num_rows else kept
+    if flags.num_rows:
+        new = _flag(new, flags, keys, now)
+    return new, outcome
+
+
+def _flag(rows: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime) -> pa.Table:
+    """Mark the flagged keys' rows deleted or purged, in place."""
+    where = positions(flags, rows, keys).to_numpy(zero_copy_only=False)
+    purge = flags.column(PURGE).to_numpy(zero_copy_only=False)
+    deleted = pa.array(_mask(rows.num_rows, where[~purge]))
+    purged = pa.array(_mask(rows.num_rows, where[purge]))
+    any_flag = pc.or_(deleted, purged)
+    when = pa.scalar(now, UTC_TIMESTAMP)
+    updates = {
+        IS_DELETED: pc.if_else(deleted, True, rows.column(IS_DELETED)),
+        IS_PURGED: pc.if_else(purged, True, rows.column(IS_PURGED)),
+        DELETED_DATE: pc.if_else(deleted, when, rows.column(DELETED_DATE)),
+        PURGED_DATE: pc.if_else(purged, when, rows.column(PURGED_DATE)),
+        LAST_SYNCED: pc.if_else(any_flag, when, rows.column(LAST_SYNCED)),
+        SYNC_OPERATION: pc.if_else(
+            purged,
+            SyncOp.PURGE.value,
+            pc.if_else(deleted, SyncOp.DELETE.value, rows.column(SYNC_OPERATION)),
+        ),
+    }
+    for name, values in updates.items():
+        index = rows.schema.get_field_index(name)
+        rows = rows.set_column(index, rows.schema.field(index), values)
+    return rows
+
+
+def _mask(size: int, where: np.ndarray) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[where] = True
+    return mask
+
+
+def _for_fragment(table: pa.Table, index: int) -> pa.Table:
+    return table.filter(pc.equal(table.column(FRAGMENT), index))
+
+
+def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Return `rows` with exactly `schema`'s columns and types (missing ones null)."""
+    arrays = []
+    for f in schema:
+        if f.name in rows.column_names:
+            column = rows.column(f.name)
+            arrays.append(column if column.type == f.type else pc.cast(column, f.type))
+        else:
+            arrays.append(pa.nulls(rows.num_rows, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _write(filesystem: Any, rows: pa.Table, stamp_ms: int) -> AddAction:
+    """Write one data file into the table folder and return its add action."""
+    path = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+    with filesystem.open_output_stream(path) as sink:
+        pq.write_table(rows, sink, compression="snappy")
+    size = filesystem.get_file_info(path).size
+    return AddAction(
+        path=path,
+        size=size,
+        partition_values={},
+        modification_time=stamp_ms,
+        data_change=True,
+        stats=file_stats(rows),
+    )
+
+
+def _file_sizes(delta: DeltaTable) -> dict[str, int]:
+    actions = pa.table(delta.get_add_actions(flatten=True))
+    return dict(
+        zip(
+            actions.column("path").to_pylist(),
+            actions.column("size_bytes").to_pylist(),
+            strict=True,
+        )
+    )

@@ -1,0 +1,49 @@
+"""`bronze-sync bench`: the reproducible benchmark (see README, Performance)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+from bronze_sync.cli import cli, console, err_console
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@cli.command()
+@click.option("--rows", default=1_000_000, show_default=True, help="Rows in the source table.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Also write figures as JSON."
+)
+@click.option("--pg-url", default=DEFAULT_PG, show_default=True, help="PostgreSQL server to use.")
+@click.option(
+    "--tools", default="bronze_sync,dlt,notebook", show_default=True, help="Tools to compare."
+)
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Scratch folder.")
+def bench(rows: int, json_path: str | None, pg_url: str, tools: str, workdir: str | None) -> None:
+    """Measure initial, daily (1 % changes) and no-op syncs against dlt and the notebook way."""
+    from bronze_sync.bench import pg_source
+    from bronze_sync.bench.harness import default_workdir, run_tool
+    from bronze_sync.bench.report import machine_description, markdown, write_json
+
+    chosen = [t.strip() for t in tools.split(",") if t.strip()]
+    unknown = set(chosen) - {"bronze_sync", "dlt", "notebook"}
+    if unknown:
+        raise click.UsageError(f"unknown tool(s): {', '.join(sorted(unknown))}")
+    if "dlt" in chosen and importlib.util.find_spec("dlt") is None:
+        raise click.UsageError("dlt is not installed: pip install -e '.[bench]'")
+    folder = Path(workdir) if workdir else default_workdir()
+    engine = sa.create_engine(pg_url)
+    err_console.print(f"generating {rows:,} source rows in PostgreSQL …")
+    pg_source.build_template(engine, rows)
+    engine.dispose()
+    results = []
+    for tool in chosen:
+        results += run_tool(tool, rows, pg_url, folder, lambda line: err_console.print(line))
+    machine = machine_description(pg_url)
+    console.print(markdown(results, machine), markup=False, highlight=False)
+    if json_path:
+        write_json(Path(json_path), rows, results, machine)
