@@ -52,33 +52,6 @@ def create_table(
     return table
 
 
-def merge_rows(
-    table: DeltaTable,
-    rows: pa.Table,
-    key_columns: Sequence[str],
-    metadata: Mapping[str, Any],
-) -> int:
-    """MERGE full rows by key (update all or insert) in one commit; return the new version."""
-    predicate = " AND ".join(f"t.{quote_delta(k)} = s.{quote_delta(k)}" for k in key_columns)
-    try:
-        (
-            table.merge(
-                source=rows,
-                predicate=predicate,
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-                commit_properties=commit_properties(metadata),
-            )
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
-    except CommitFailedError as exc:
-        raise CommitConflictError(f"concurrent write to {table.table_uri}: {exc}") from None
-    return table.version()
-
-
 def add_columns(table: DeltaTable, fields: Sequence[pa.Field]) -> None:
     """Add nullable columns to the table schema (a metadata-only commit)."""
     if fields:

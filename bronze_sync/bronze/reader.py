@@ -18,7 +18,6 @@ from deltalake import DeltaTable
 
 from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
 from bronze_sync.diff.classify import as_timestamps
-from bronze_sync.diff.keys import in_keys
 
 FRAGMENT = "__bronze_sync_fragment"
 
@@ -44,19 +43,6 @@ class BronzeState:
     def counts(self) -> dict[str, int]:
         """Return total, active, deleted and purged row counts."""
         return flag_counts(self.rows)
-
-    def rows_for(self, keys: pa.Table) -> pa.Table:
-        """Return the full bronze rows whose key is in `keys`."""
-        wanted = in_keys(self.rows, keys, self.key_columns)
-        fragments = pc.unique(self.rows.column(FRAGMENT).filter(wanted)).to_pylist()
-        all_fragments = list(self.dataset.get_fragments())
-        parts = []
-        for index in sorted(fragments):
-            part = all_fragments[index].to_table(schema=self.dataset.schema)
-            parts.append(part.filter(in_keys(part, keys, self.key_columns)))
-        if not parts:
-            return self.dataset.schema.empty_table()
-        return pa.concat_tables(parts)
 
 
 def read_state(

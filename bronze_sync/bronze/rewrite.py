@@ -37,7 +37,7 @@ from bronze_sync.bronze.tracking import (
     UTC_TIMESTAMP,
     SyncOp,
 )
-from bronze_sync.diff.changes import rows_differ
+from bronze_sync.diff.compare import rows_differ
 from bronze_sync.diff.keys import positions
 from bronze_sync.errors import CommitConflictError
 
@@ -144,7 +144,15 @@ def rewrite_commit(
             mode="append",
             schema=delta.schema(),
             commit_properties=CommitProperties(
-                custom_metadata={f"bronze_sync.{k}": v for k, v in metadata.items()}
+                custom_metadata={
+                    f"bronze_sync.{k}": v
+                    for k, v in {
+                        **metadata,
+                        "updated": result.updated,
+                        "undeleted": result.undeleted,
+                        "unchanged": result.unchanged,
+                    }.items()
+                }
             ),
         )
     except CommitFailedError as exc:
@@ -171,7 +179,8 @@ def _apply(
         return None, outcome
     replaced = _mask(old.num_rows, where[effective])
     kept = old.filter(pa.array(~replaced))
-    written = _conform(upserts.filter(pa.array(effective)), old.schema)
+    chosen = pa.array(effective)
+    written = _conform(upserts.filter(chosen), old.schema, fallback=before.filter(chosen))
     new = pa.concat_tables([kept, written]) if written.num_rows else kept
     if flags.num_rows:
         new = _flag(new, flags, keys, now)
@@ -214,13 +223,19 @@ def _for_fragment(table: pa.Table, index: int) -> pa.Table:
     return table.filter(pc.equal(table.column(FRAGMENT), index))
 
 
-def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Return `rows` with exactly `schema`'s columns and types (missing ones null)."""
+def _conform(rows: pa.Table, schema: pa.Schema, fallback: pa.Table | None = None) -> pa.Table:
+    """Return `rows` with exactly `schema`'s columns and types.
+
+    A column `rows` lacks (one the source dropped) keeps the `fallback` row's value when given,
+    else is null.
+    """
     arrays = []
     for f in schema:
         if f.name in rows.column_names:
             column = rows.column(f.name)
             arrays.append(column if column.type == f.type else pc.cast(column, f.type))
+        elif fallback is not None and f.name in fallback.column_names:
+            arrays.append(fallback.column(f.name))
         else:
             arrays.append(pa.nulls(rows.num_rows, f.type))
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -6,7 +6,6 @@ import datetime as dt
 from enum import StrEnum
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -44,11 +43,6 @@ def bronze_schema(data_schema: pa.Schema) -> pa.Schema:
     return pa.schema([*fields, *TRACKING_FIELDS])
 
 
-def data_fields(schema: pa.Schema) -> pa.Schema:
-    """Return `schema` without the tracking columns."""
-    return pa.schema([f for f in schema if f.name not in TRACKING_NAMES])
-
-
 def live_rows(data: pa.Table, ops: pa.Array | SyncOp, now: dt.datetime) -> pa.Table:
     """Return `data` with tracking columns of rows present in the source."""
     n = data.num_rows
@@ -62,25 +56,6 @@ def live_rows(data: pa.Table, ops: pa.Array | SyncOp, now: dt.datetime) -> pa.Ta
             PURGED_DATE: pa.nulls(n, UTC_TIMESTAMP),
             LAST_SYNCED: pa.repeat(pa.scalar(now, UTC_TIMESTAMP), n),
             SYNC_OPERATION: op_array,
-        },
-    )
-
-
-def vanished_rows(rows: pa.Table, purge: pa.BooleanArray, now: dt.datetime) -> pa.Table:
-    """Return bronze rows flagged PURGE where `purge` is true and DELETE elsewhere."""
-    n = rows.num_rows
-    when = pa.repeat(pa.scalar(now, UTC_TIMESTAMP), n)
-    never = pa.nulls(n, UTC_TIMESTAMP)
-    data = rows.drop_columns([c for c in rows.column_names if c in TRACKING_NAMES])
-    return _with_tracking(
-        data,
-        {
-            IS_DELETED: pc.invert(purge),
-            IS_PURGED: purge,
-            DELETED_DATE: pc.if_else(purge, never, when),
-            PURGED_DATE: pc.if_else(purge, when, never),
-            LAST_SYNCED: when,
-            SYNC_OPERATION: pc.if_else(purge, SyncOp.PURGE.value, SyncOp.DELETE.value),
         },
     )
 

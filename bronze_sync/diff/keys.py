@@ -14,24 +14,6 @@ _OTHER = "__bronze_sync_other"
 SAMPLE = 5
 
 
-def in_keys(table: pa.Table, keys: pa.Table, key_cols: Sequence[str]) -> pa.BooleanArray:
-    """Return, per row of `table`, whether its key occurs in `keys`."""
-    if table.num_rows == 0:
-        return pa.array([], pa.bool_())
-    if keys.num_rows == 0:
-        return pa.repeat(False, table.num_rows)
-    if len(key_cols) == 1:
-        (col,) = key_cols
-        values = keys.column(col).combine_chunks()
-        return pc.fill_null(pc.is_in(table.column(col), value_set=values), False).combine_chunks()
-    left = table.select(list(key_cols)).append_column(
-        _ROW, pa.array(range(table.num_rows), pa.int64())
-    )
-    right = keys.select(list(key_cols)).group_by(list(key_cols)).aggregate([])
-    hits = left.join(right, keys=list(key_cols), join_type="left semi").column(_ROW)
-    return pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=hits.combine_chunks())
-
-
 def positions(table: pa.Table, other: pa.Table, key_cols: Sequence[str]) -> pa.Int64Array:
     """Return, per row of `table`, the index of the row of `other` with the same key (or null)."""
     if len(key_cols) == 1:
@@ -46,14 +28,6 @@ def positions(table: pa.Table, other: pa.Table, key_cols: Sequence[str]) -> pa.I
     )
     joined = left.join(right, keys=list(key_cols), join_type="left outer").sort_by(_ROW)
     return joined.column(_OTHER).combine_chunks()
-
-
-def align(table: pa.Table, other: pa.Table, key_cols: Sequence[str]) -> pa.Table:
-    """Return the rows of `other` in the order of `table`'s keys (every key must be present)."""
-    found = positions(table, other, key_cols)
-    if found.null_count:
-        raise ValueError("align: some keys are missing from the other table")
-    return other.take(found)
 
 
 def check_keys(table: pa.Table, key_cols: Sequence[str], table_name: str, what: str) -> None:

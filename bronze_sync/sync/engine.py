@@ -8,12 +8,13 @@ import time
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from bronze_sync.bronze.commit import add_columns, backfill_tracking, merge_rows
+from bronze_sync.bronze.commit import add_columns, backfill_tracking
 from bronze_sync.bronze.reader import BronzeState, count_flags, read_state
+from bronze_sync.bronze.rewrite import RewriteResult, rewrite_commit
 from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.changes import ChangeSet, DiffInput, compute_changes
 from bronze_sync.diff.keys import check_keys, sample_keys
+from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.staging import StagingArea
@@ -51,19 +52,20 @@ def _incremental(
     keys = list(table.primary_key)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
     last_purge: dt.datetime | None = state_row.get("LastPurgeDate")
+    start_version = delta.version()
     with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
-        plan, state = _plan_and_state(delta, source_schema, table, timer)
-        read_schema = pa.schema([plan.target.field(name) for name in source_schema.names])
+        schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
+        first_plan = schema_plan
+        read_schema = pa.schema([schema_plan.target.field(n) for n in source_schema.names])
         since = _since(table, state)
         extracted = _extract(job, table, staging, read_schema, since, timer)
         source_keys = _scan_keys(job, table, staging, read_schema, since, extracted, timer)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             job.progress(table.name, "diff", f"comparing {extracted.num_rows:,} rows with bronze")
             with timer("diff"):
-                changes = compute_changes(
-                    DiffInput(
+                plan = plan_sync(
+                    PlanInput(
                         key_columns=tuple(keys),
-                        target=plan.target,
                         extracted=extracted,
                         state=state,
                         source_keys=source_keys,
@@ -73,43 +75,51 @@ def _incremental(
                         fetch_source=lambda k: _fetch(job, table, read_schema, k),
                     )
                 )
-            _guard(job, table, changes)
+            _guard(job, table, plan)
             try:
-                version = _commit(job, table, delta, plan, changes, timer)
+                if _evolve_schema(job, table, delta, schema_plan, timer):
+                    # Schema commits may rewrite files the plan points at: plan again.
+                    schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
+                    continue
+                outcome = _commit(job, table, delta, state, plan, timer)
                 break
             except CommitConflictError:
                 if attempt == COMMIT_ATTEMPTS:
                     raise
                 job.progress(table.name, "commit", "another writer committed first; retrying")
                 delta = job.store.open(job.store.table_uri(table.name)) or delta
-                plan, state = _plan_and_state(delta, source_schema, table, timer)
+                schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
+        else:
+            raise CommitConflictError("the table kept changing while syncing", table=table.name)
         with timer("validate"):
-            counts = count_flags(job.store.open(job.store.table_uri(table.name), version) or delta)
+            counts = count_flags(
+                job.store.open(job.store.table_uri(table.name), outcome.version) or delta
+            )
     scanned = source_keys is not None
     return SyncResult(
         table=table.name,
         mode="full" if since is None else "incremental",
-        version=version,
-        committed=version != state.version,
-        inserted=changes.count("inserted"),
-        updated=changes.count("updated"),
-        deleted=changes.count("deleted"),
-        purged=changes.count("purged"),
-        undeleted=changes.count("undeleted"),
-        unchanged=changes.count("unchanged"),
-        late_inserts=changes.count("late_inserts"),
+        version=outcome.version,
+        committed=outcome.version != start_version,
+        inserted=plan.count("inserted"),
+        updated=outcome.updated,
+        deleted=plan.count("deleted"),
+        purged=plan.count("purged"),
+        undeleted=outcome.undeleted,
+        unchanged=outcome.unchanged,
+        late_inserts=plan.count("late_inserts"),
         extracted_rows=extracted.num_rows,
-        source_rows=(source_keys.num_rows - changes.count("vanished_during_sync"))
+        source_rows=(source_keys.num_rows - plan.count("vanished_during_sync"))
         if scanned
         else None,
         full_key_scan=scanned,
         since=since,
         seconds=time.perf_counter() - started,
         counts=counts,
-        columns_added=[f.name for f in plan.added],
-        columns_dropped=list(plan.dropped),
-        tracking_added=bool(plan.missing_tracking),
-        samples={k: sample_keys(v, keys) for k, v in changes.samples.items() if v.num_rows},
+        columns_added=[f.name for f in first_plan.added],
+        columns_dropped=list(first_plan.dropped),
+        tracking_added=bool(first_plan.missing_tracking),
+        samples={k: sample_keys(v, keys) for k, v in plan.samples.items() if v.num_rows},
         phases=timer.seconds,
         retries=attempt - 1,
     )
@@ -184,8 +194,8 @@ def _fetch(job: SyncJob, table: TableConfig, schema: pa.Schema, keys: pa.Table) 
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def _guard(job: SyncJob, table: TableConfig, changes: ChangeSet) -> None:
-    deleted, active = changes.count("deleted"), changes.active_before
+def _guard(job: SyncJob, table: TableConfig, plan: SyncPlan) -> None:
+    deleted, active = plan.count("deleted"), plan.active_before
     if job.allow_mass_delete or table.allow_mass_delete or not active or not deleted:
         return
     share = deleted / active
@@ -193,38 +203,60 @@ def _guard(job: SyncJob, table: TableConfig, changes: ChangeSet) -> None:
         raise MassDeleteError(
             f"this sync would flag {deleted:,} of {active:,} active rows ({share:.1%}) as deleted, "
             f"above max_delete_fraction {table.max_delete_fraction:.0%} "
-            f"({changes.count('purged'):,} purges not counted); nothing was written. If the source "
+            f"({plan.count('purged'):,} purges not counted); nothing was written. If the source "
             "really lost these rows, re-run with allow_mass_delete (CLI: --allow-mass-delete)",
             table=table.name,
         )
+
+
+def _evolve_schema(
+    job: SyncJob, table: TableConfig, delta: DeltaTable, schema_plan: SchemaPlan, timer: PhaseTimer
+) -> bool:
+    """Add missing tracking and new source columns; return True when files were rewritten."""
+    if not schema_plan.changes_schema:
+        return False
+    with timer("commit"):
+        if schema_plan.added:
+            job.progress(
+                table.name, "commit", f"adding columns {[f.name for f in schema_plan.added]}"
+            )
+            add_columns(delta, schema_plan.added)
+        if schema_plan.missing_tracking:
+            job.progress(table.name, "commit", "adding tracking columns")
+            add_columns(delta, schema_plan.missing_tracking)
+            backfill_tracking(delta, job.clock())
+    return True
 
 
 def _commit(
     job: SyncJob,
     table: TableConfig,
     delta: DeltaTable,
-    plan: SchemaPlan,
-    changes: ChangeSet,
+    state: BronzeState,
+    plan: SyncPlan,
     timer: PhaseTimer,
-) -> int:
-    if changes.empty and not plan.changes_schema:
+) -> RewriteResult:
+    edits = plan.edits
+    if not (edits.upserts.num_rows or edits.flags.num_rows or edits.inserts.num_rows):
         job.progress(table.name, "commit", "no changes; nothing to commit")
-        return delta.version()
+        return RewriteResult(version=delta.version(), committed=False)
+    latest = job.store.open(job.store.table_uri(table.name))
+    if latest is not None and latest.version() != state.version:
+        raise CommitConflictError("the table changed since it was read", table=table.name)
+    job.progress(
+        table.name,
+        "commit",
+        f"writing {edits.inserts.num_rows:,} inserts, "
+        f"{edits.upserts.num_rows:,} candidate updates, {edits.flags.num_rows:,} flags",
+    )
+    metadata = {
+        "run_id": job.run.run_id,
+        "partition_key": job.run.partition_key,
+        "mode": "sync",
+        **{k: v for k, v in plan.counts.items() if k not in {"candidates"}},
+    }
     with timer("commit"):
-        if plan.missing_tracking:
-            job.progress(table.name, "commit", "adding tracking columns")
-            add_columns(delta, plan.missing_tracking)
-            backfill_tracking(delta, job.clock())
-        if plan.added:
-            job.progress(table.name, "commit", f"adding columns {[f.name for f in plan.added]}")
-            add_columns(delta, plan.added)
-        if changes.empty:
-            return delta.version()
-        job.progress(table.name, "commit", f"committing {changes.rows.num_rows:,} changed rows")
-        metadata = {
-            "run_id": job.run.run_id,
-            "partition_key": job.run.partition_key,
-            "mode": "sync",
-            **{k: v for k, v in changes.counts.items()},
-        }
-        return merge_rows(delta, changes.rows, table.primary_key, metadata)
+        result = rewrite_commit(delta, edits, table.primary_key, job.clock(), metadata)
+    if not result.committed:
+        job.progress(table.name, "commit", "candidates were unchanged; nothing to commit")
+    return result

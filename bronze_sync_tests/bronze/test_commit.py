@@ -12,7 +12,6 @@ from bronze_sync.bronze.commit import (
     backfill_tracking,
     create_table,
     last_commit_metadata,
-    merge_rows,
 )
 from bronze_sync.bronze.reader import count_flags, read_state
 from bronze_sync.bronze.storage import BronzeStore
@@ -49,17 +48,6 @@ def test_second_create_is_a_conflict(store):
         create(store, ["b"])
 
 
-def test_merge_updates_and_inserts_in_one_commit(store):
-    table = create(store, ["a", "b"])
-    version = merge_rows(
-        table, rows(["b", "c"], SyncOp.UPDATE, "y"), ["id"], {"run_id": "r1", "updated": 1}
-    )
-    assert version == 1
-    data = {r["id"]: r["name"] for r in table.to_pyarrow_table().to_pylist()}
-    assert data == {"a": "x", "b": "y", "c": "y"}
-    assert last_commit_metadata(table) == {"run_id": "r1", "updated": 1}
-
-
 def test_add_columns_is_metadata_only(store):
     table = create(store, ["a"])
     add_columns(table, [pa.field("city", pa.string())])
@@ -83,8 +71,10 @@ def test_backfill_gives_legacy_rows_live_defaults(store):
 
 
 def test_read_state_gives_watermark_and_fragments(store):
+    from deltalake import write_deltalake
+
     table = create(store, ["a"])
-    merge_rows(table, rows(["b"]), ["id"], {})
+    write_deltalake(table, rows(["b"]), mode="append")
     state = read_state(table, ["id"], None, "LastSynced")
     assert state.watermark == NOW and state.rows.num_rows == 2
-    assert state.rows_for(pa.table({"id": ["b"]})).column("id").to_pylist() == ["b"]
+    assert sorted(state.rows.column("__bronze_sync_fragment").to_pylist()) == [0, 1]

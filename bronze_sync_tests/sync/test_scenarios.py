@@ -48,9 +48,9 @@ def test_updates_rewrite_only_changed_rows(account, h):
     rows = by_id(h.bronze())
     assert rows["b"]["name"] == "renamed" and rows["b"]["SyncOperation"] == "UPDATE"
     assert rows["a"]["SyncOperation"] == "INSERT"
-    history = h.delta().history(1)[0]
-    assert history["operation"] == "MERGE"
-    assert history["operationMetrics"]["num_source_rows"] == 1
+    history = h.delta().history(2)
+    assert history[0]["version"] == history[1]["version"] + 1  # one commit for the sync
+    assert (history[0]["bronze_sync.updated"], history[0]["bronze_sync.unchanged"]) == (1, 2)
 
 
 def test_inserts_are_added(account, h):

@@ -1,0 +1,182 @@
+"""Plan a sync at key level: what to insert, what may have changed, what vanished.
+
+No bronze row is read here beyond the key/created/flag columns of `BronzeState`: value
+comparison happens while the affected files are rewritten (`bronze.rewrite`), so each file
+is read once. Key sets are compared with `KeyIndex` (one index over the source's keys, one
+probe with bronze's keys, small probes for the extracted rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bronze_sync.bronze.reader import FRAGMENT as STATE_FRAGMENT
+from bronze_sync.bronze.reader import BronzeState
+from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, RowEdits
+from bronze_sync.bronze.tracking import SyncOp, live_rows
+from bronze_sync.diff.classify import purge_mask
+from bronze_sync.diff.keyset import KeyIndex
+
+FetchRows = Callable[[pa.Table], pa.Table]
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything the planner compares, already conformed to bronze types."""
+
+    key_columns: tuple[str, ...]
+    extracted: pa.Table
+    state: BronzeState
+    source_keys: pa.Table | None
+    deleted_keys: pa.Table | None
+    last_purge: dt.datetime | None
+    now: dt.datetime
+    fetch_source: FetchRows
+    retained_keys: pa.Table | None = None
+
+
+@dataclass
+class SyncPlan:
+    """The row edits of one sync and the key-level counts behind them."""
+
+    edits: RowEdits
+    counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, pa.Table] = field(default_factory=dict)
+    active_before: int = 0
+
+    def count(self, what: str) -> int:
+        """Return how many keys are `what` (inserted, candidates, deleted, purged, ...)."""
+        return self.counts.get(what, 0)
+
+
+def plan_sync(inp: PlanInput) -> SyncPlan:
+    """Return the sync plan that brings bronze in step with the source."""
+    keys = list(inp.key_columns)
+    state = inp.state
+    active = state.active.to_numpy(zero_copy_only=False)
+    extracted, state_pos, present, missing = _locate(inp, keys)
+    in_extracted = np.zeros(state.rows.num_rows, dtype=bool)
+    in_extracted[state_pos[state_pos >= 0]] = True
+
+    if inp.source_keys is not None:
+        vanished = active & ~present
+        reappeared = ~active & present & ~in_extracted
+    elif inp.deleted_keys is not None:
+        gone = KeyIndex(inp.deleted_keys, keys).contains(state.rows.select(keys))
+        vanished, reappeared = active & gone & ~in_extracted, np.zeros_like(active)
+    else:
+        vanished = reappeared = np.zeros_like(active)
+
+    new_rows = extracted.filter(pa.array(state_pos < 0))
+    seen = state_pos >= 0
+    seen_rows = extracted.filter(pa.array(seen))
+    seen_pos = state_pos[seen]
+    missing_rows = _fetch(inp, missing)
+    back_keys = state.rows.filter(pa.array(reappeared)).select(keys)
+    back_rows = _fetch(inp, back_keys)
+    # Fetched rows are a subset of back_keys, whose bronze positions are known.
+    found = KeyIndex(back_keys, keys).find(back_rows)
+    back_rows = back_rows.filter(pa.array(found >= 0))
+    back_pos = np.flatnonzero(reappeared)[found[found >= 0]]
+
+    flags = _flags(inp, keys, vanished)
+    upserts = _upserts(inp, seen_rows, seen_pos, back_rows, back_pos, active)
+    inserts = live_rows(pa.concat_tables([new_rows, missing_rows]), SyncOp.INSERT, inp.now)
+    purged = flags.column(PURGE).to_numpy(zero_copy_only=False)
+    undeleted = int((~active[seen_pos]).sum()) + back_rows.num_rows
+    return SyncPlan(
+        edits=RowEdits(upserts=upserts, flags=flags, inserts=inserts),
+        counts={
+            "inserted": inserts.num_rows,
+            "late_inserts": missing_rows.num_rows,
+            "candidates": seen_rows.num_rows + back_rows.num_rows,
+            "undeleted": undeleted,
+            "deleted": int((~purged).sum()),
+            "purged": int(purged.sum()),
+            "vanished_during_sync": (back_keys.num_rows - back_rows.num_rows)
+            + ((missing.num_rows if missing is not None else 0) - missing_rows.num_rows),
+        },
+        samples={
+            "deleted": flags.filter(pc.invert(flags.column(PURGE))).select(keys),
+            "purged": flags.filter(flags.column(PURGE)).select(keys),
+            "undeleted": pa.concat_tables(
+                [seen_rows.filter(pa.array(~active[seen_pos])).select(keys), back_rows.select(keys)]
+            ),
+        },
+        active_before=int(active.sum()),
+    )
+
+
+def _locate(
+    inp: PlanInput, keys: list[str]
+) -> tuple[pa.Table, np.ndarray, np.ndarray, pa.Table | None]:
+    """Return extracted rows still in the source, their bronze positions, bronze∈source mask,
+    and the source keys neither bronze nor the extraction holds (late inserts)."""
+    state_keys = inp.state.rows.select(keys)
+    extracted = inp.extracted
+    if inp.source_keys is None:
+        index = KeyIndex(state_keys, keys)
+        return extracted, index.find(extracted), np.ones(state_keys.num_rows, dtype=bool), None
+    source_index = KeyIndex(inp.source_keys, keys)
+    # The key scan ran after extraction: a row it no longer sees is gone.
+    extracted_pos = source_index.find(extracted)
+    extracted = extracted.filter(pa.array(extracted_pos >= 0))
+    extracted_pos = extracted_pos[extracted_pos >= 0]
+    state_in_source = source_index.find(state_keys)
+    present = state_in_source >= 0
+    bronze_of_source = np.full(inp.source_keys.num_rows, -1, dtype=np.int64)
+    bronze_of_source[state_in_source[present]] = np.flatnonzero(present)
+    known = bronze_of_source >= 0
+    known[extracted_pos] = True
+    missing = inp.source_keys.filter(pa.array(~known)).select(keys)
+    return extracted, bronze_of_source[extracted_pos], present, missing
+
+
+def _flags(inp: PlanInput, keys: list[str], vanished: np.ndarray) -> pa.Table:
+    """Return vanished keys with their PURGE/DELETE verdict and bronze file."""
+    state = inp.state
+    rows = state.rows.filter(pa.array(vanished))
+    retained = None
+    if inp.retained_keys is not None and rows.num_rows:
+        retained = pa.array(KeyIndex(inp.retained_keys, keys).contains(rows.select(keys)))
+    purge = purge_mask(
+        rows.num_rows,
+        rows.column(state.created_column) if state.created_column else None,
+        inp.last_purge,
+        retained,
+    )
+    return (
+        rows.select(keys)
+        .append_column(PURGE, purge)
+        .append_column(FRAGMENT, rows.column(STATE_FRAGMENT))
+    )
+
+
+def _upserts(
+    inp: PlanInput,
+    seen_rows: pa.Table,
+    seen_pos: np.ndarray,
+    back_rows: pa.Table,
+    back_pos: np.ndarray,
+    active: np.ndarray,
+) -> pa.Table:
+    """Return candidate rows for keys bronze holds, with their op and bronze file."""
+    rows = pa.concat_tables([seen_rows, back_rows])
+    positions = np.concatenate([seen_pos, back_pos]).astype(np.int64)
+    ops = np.where(active[positions], SyncOp.UPDATE.value, SyncOp.UNDELETE.value)
+    op_array = pa.array(ops.tolist(), pa.string())
+    table = live_rows(rows, op_array, inp.now)
+    fragments = inp.state.rows.column(STATE_FRAGMENT).take(pa.array(positions))
+    return table.append_column(OP, op_array).append_column(FRAGMENT, fragments)
+
+
+def _fetch(inp: PlanInput, keys: pa.Table | None) -> pa.Table:
+    if keys is None or keys.num_rows == 0:
+        return inp.extracted.slice(0, 0)
+    return inp.fetch_source(keys)
