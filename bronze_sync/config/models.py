@@ -34,6 +34,7 @@ class SqlSourceConfig(StrictModel):
     url: str = Field(min_length=1)
     fast_path: Literal["auto", "off"] = "auto"
     connect_timeout_seconds: int = Field(15, gt=0)
+    parallel_streams: int = Field(4, ge=1, le=32)
 
 
 SourceConfig = Annotated[SqlSourceConfig, Field(discriminator="kind")]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bronze_sync.diff.keyset import key_hashes, sort_order, sort_shift
 from bronze_sync.errors import SourceDataError
 
 _ROW = "__bronze_sync_row"
 _OTHER = "__bronze_sync_other"
 SAMPLE = 5
+HASH_PREFILTER_ROWS = 100_000
 
 
 def positions(table: pa.Table, other: pa.Table, key_cols: Sequence[str]) -> pa.Int64Array:
@@ -32,14 +35,7 @@ def positions(table: pa.Table, other: pa.Table, key_cols: Sequence[str]) -> pa.I
 
 def check_keys(table: pa.Table, key_cols: Sequence[str], table_name: str, what: str) -> None:
     """Raise SourceDataError when a key column holds nulls or a key repeats."""
-    for col in key_cols:
-        nulls = table.column(col).null_count
-        if nulls:
-            raise SourceDataError(
-                f"{nulls} {what} row(s) have a null primary key in column {col!r}; "
-                "nothing was written",
-                table=table_name,
-            )
+    check_null_keys(table, key_cols, table_name, what)
     duplicates = duplicate_keys(table, key_cols)
     if duplicates.num_rows:
         sample = ", ".join(
@@ -52,11 +48,35 @@ def check_keys(table: pa.Table, key_cols: Sequence[str], table_name: str, what: 
         )
 
 
+def check_null_keys(table: pa.Table, key_cols: Sequence[str], table_name: str, what: str) -> None:
+    """Raise SourceDataError when a key column holds nulls."""
+    for col in key_cols:
+        nulls = table.column(col).null_count
+        if nulls:
+            raise SourceDataError(
+                f"{nulls} {what} row(s) have a null primary key in column {col!r}; "
+                "nothing was written",
+                table=table_name,
+            )
+
+
 def duplicate_keys(table: pa.Table, key_cols: Sequence[str]) -> pa.Table:
     """Return the keys that occur more than once, with their count."""
     if table.num_rows == 0:
         return table.select(list(key_cols))
-    counts = table.select(list(key_cols)).group_by(list(key_cols)).aggregate([([], "count_all")])
+    candidates = table.select(list(key_cols))
+    if candidates.num_rows > HASH_PREFILTER_ROWS:
+        # Only rows whose 64-bit hash repeats can be duplicates; group those exactly.
+        hashes = key_hashes(candidates, key_cols)
+        order = sort_order(hashes)
+        # sort_order groups equal truncated hashes, so compare those: a superset of repeats.
+        ordered = hashes[order] >> sort_shift(len(hashes))
+        same = ordered[1:] == ordered[:-1]
+        repeat = np.zeros(len(ordered), dtype=bool)
+        repeat[1:] |= same
+        repeat[:-1] |= same
+        candidates = candidates.take(pa.array(order[repeat]))
+    counts = candidates.group_by(list(key_cols)).aggregate([([], "count_all")])
     return counts.filter(pc.greater(counts.column("count_all"), 1))
 
 

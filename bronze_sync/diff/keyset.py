@@ -53,7 +53,7 @@ class KeyIndex:
         if n == 0 or self.keys.num_rows == 0:
             return np.full(n, -1, dtype=np.int64)
         prefix = key_hashes(probe, self.key_cols, self.hash_bits) >> np.uint64(self._shift)
-        order = _sort_order(prefix)
+        order = sort_order(prefix)
         sorted_prefix = prefix[order]
         slot = np.searchsorted(self._prefix, sorted_prefix)
         inside = slot < len(self._prefix)
@@ -103,13 +103,18 @@ class KeyIndex:
         return -1
 
 
-def _sort_order(values: np.ndarray) -> np.ndarray:
-    """Return a permutation that (nearly) sorts `values`, via a packed plain sort.
+def sort_order(values: np.ndarray) -> np.ndarray:
+    """Return a permutation that sorts `values` by `values >> sort_shift(len(values))`.
 
-    Only the probe order's cache behaviour depends on it, never correctness, so the lowest
-    bits may be dropped to make room for the row number (plain sort beats argsort ~6x).
+    The lowest bits are dropped to make room for the row number (a plain sort beats argsort
+    about 6x); rows whose truncated values are equal end up contiguous.
     """
-    bits = np.uint64(max(1, len(values).bit_length()))
+    bits = sort_shift(len(values))
     packed = ((values >> bits) << bits) | np.arange(len(values), dtype=np.uint64)
     packed.sort()
     return (packed & ((np.uint64(1) << bits) - np.uint64(1))).astype(np.int64)
+
+
+def sort_shift(count: int) -> np.uint64:
+    """Return how many low bits `sort_order` drops for `count` rows."""
+    return np.uint64(max(1, count.bit_length()))

@@ -19,7 +19,7 @@ from bronze_sync.errors import (
 )
 from bronze_sync.identifiers import delta_column_problem
 from bronze_sync.redact import Redactor
-from bronze_sync.sources import pg_adbc
+from bronze_sync.sources import pg_adbc, pg_parallel
 from bronze_sync.sources.arrow_convert import rows_to_batch
 from bronze_sync.sources.base import Source
 from bronze_sync.sources.sql_query import (
@@ -59,6 +59,7 @@ class SqlSource(Source):
             and pg_adbc.adbc_available()
         )
         self._types: dict[str, SqlTypes] = {}
+        self._streams = config.parallel_streams
 
     @property
     def display_url(self) -> str:
@@ -97,13 +98,13 @@ class SqlSource(Source):
         """Yield all rows, or those modified at or after `since`."""
         types = self._reflect(table)
         stmt = select_rows(table, schema, types, since, text_casts=self._fast)
-        return self._stream(table, stmt, schema)
+        return self._stream(table, stmt, schema, whole_table=since is None)
 
     def read_keys(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yield the primary key of every row."""
         key_schema = pa.schema([schema.field(k) for k in table.primary_key])
         stmt = select_keys(table, schema, self._reflect(table), text_casts=self._fast)
-        return self._stream(table, stmt, key_schema)
+        return self._stream(table, stmt, key_schema, whole_table=True)
 
     def read_rows_by_keys(
         self, table: TableConfig, schema: pa.Schema, keys: pa.Table
@@ -129,21 +130,38 @@ class SqlSource(Source):
         self._engine.dispose()
 
     def _stream(
-        self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema
+        self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema, whole_table: bool = False
     ) -> Iterator[pa.RecordBatch]:
         if self._fast:
-            return self._stream_adbc(table, stmt, schema)
+            ranges = [(None, None)]
+            if whole_table and self._streams > 1:
+                ranges = pg_parallel.block_ranges(self._pages(table), self._streams)
+            return self._stream_adbc(table, stmt, schema, ranges)
         return self._stream_sqlalchemy(table, stmt, schema)
 
     def _stream_adbc(
-        self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema
+        self,
+        table: TableConfig,
+        stmt: sa.Select[Any],
+        schema: pa.Schema,
+        ranges: list[tuple[int | None, int | None]],
     ) -> Iterator[pa.RecordBatch]:
         try:
-            yield from pg_adbc.stream_select(
-                self._url, stmt, schema, table.batch_size, self._redact
+            yield from pg_parallel.stream_parallel(
+                self._url, stmt, schema, table.batch_size, self._redact, ranges
             )
         except SourceError as exc:
             raise type(exc)(str(exc), table=table.name) from None
+
+    def _pages(self, table: TableConfig) -> int:
+        """Return PostgreSQL's estimate of the table's size in 8 kB pages."""
+        name = self._engine.dialect.identifier_preparer.format_table(
+            sa.table(table.source_table, schema=table.source_schema)
+        )
+        stmt = sa.text("SELECT relpages FROM pg_class WHERE oid = to_regclass(:name)")
+        with self._errors(table), self._engine.connect() as conn:
+            pages = conn.execute(stmt, {"name": name}).scalar()
+        return int(pages or 0)
 
     def _stream_sqlalchemy(
         self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema

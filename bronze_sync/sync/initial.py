@@ -12,7 +12,7 @@ from bronze_sync.bronze.commit import create_table
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.tracking import SyncOp, bronze_schema, live_rows
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys
+from bronze_sync.diff.keys import check_keys, check_null_keys
 from bronze_sync.errors import BronzeError, BronzeSyncError
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
@@ -33,7 +33,7 @@ def initial_load(
         count = 0
         for batch in job.source.read_rows(table, read_schema, None):
             part = pa.Table.from_batches([batch], schema=read_schema)
-            check_keys(part.select(keys), keys, table.name, "source")
+            check_null_keys(part, keys, table.name, "source")
             seen_keys.append(part.select(keys))
             count += batch.num_rows
             job.progress(table.name, "extract", f"{count:,} rows loaded")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import pyarrow as pa
@@ -201,3 +202,37 @@ tables: [{{name: donation, source: donation, primary_key: donationid, modified_c
         Decimal("0"),
         Decimal("0.123456789012345"),
     }
+
+
+def test_block_ranges_cover_the_table():
+    from bronze_sync.sources.pg_parallel import block_ranges
+
+    assert block_ranges(100, 4) == [(None, None)]  # too small to split
+    ranges = block_ranges(10_000, 4)
+    assert ranges[0] == (None, 2500) and ranges[-1] == (7500, None) and len(ranges) == 4
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+
+
+def test_parallel_block_range_reads_return_every_row_once(pg_engine, pg_schema, make_config):
+    from bronze_sync.redact import Redactor
+    from bronze_sync.sources import pg_parallel
+    from bronze_sync.sources.sql_query import select_rows
+
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"CREATE TABLE {pg_schema}.p AS SELECT g::text AS id, repeat('x', 50) AS pad FROM generate_series(1, 20000) g"
+        )
+        conn.exec_driver_sql(f"ANALYZE {pg_schema}.p")
+        pages = conn.exec_driver_sql(
+            f"SELECT relpages FROM pg_class WHERE oid = '{pg_schema}.p'::regclass"
+        ).scalar_one()
+    config, table = table_config(make_config, f"{pg_schema}.p", "auto")
+    with open_source(config) as source:
+        schema = source.describe(table)
+        assert source._pages(table) == pages > 100
+        stmt = select_rows(table, schema, source._reflect(table), None, text_casts=True)
+        ranges = [(None, pages // 3), (pages // 3, 2 * pages // 3), (2 * pages // 3, None)]
+        url = sa.engine.make_url(config.source.url)
+        batches = list(pg_parallel.stream_parallel(url, stmt, schema, 1000, Redactor(), ranges))
+    ids = [i for b in batches for i in b.column(0).to_pylist()]
+    assert len(ids) == 20000 and len(set(ids)) == 20000
