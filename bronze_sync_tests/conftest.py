@@ -136,3 +136,22 @@ def harness_for() -> Iterator[Callable[[Config], Harness]]:
     yield factory
     for h in made:
         h.close()
+
+
+@pytest.fixture(scope="session")
+def session_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Return a Dagster home (telemetry off) shared by the session's in-process job runs.
+
+    Without DAGSTER_HOME the CLI creates a fresh instance per run, which costs seconds of
+    SQLite schema set-up each time.
+    """
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return str(home)
+
+
+@pytest.fixture
+def dagster_home(session_dagster_home: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point DAGSTER_HOME at the session's Dagster home for one test."""
+    monkeypatch.setenv("DAGSTER_HOME", session_dagster_home)
+    return session_dagster_home

@@ -28,15 +28,20 @@ def commit_properties(metadata: Mapping[str, Any]) -> CommitProperties:
 
 
 def create_table(
-    store: BronzeStore, uri: str, reader: pa.RecordBatchReader, metadata: Mapping[str, Any]
+    store: BronzeStore,
+    uri: str,
+    reader: pa.RecordBatchReader,
+    metadata: Mapping[str, Any],
+    properties: Mapping[str, str] | None = None,
 ) -> DeltaTable:
-    """Create the Delta table at `uri` from a stream of rows, in one commit."""
+    """Create the Delta table at `uri` with table `properties` from a stream of rows."""
     store.ensure_root()
     try:
         write_deltalake(
             uri,
             reader,
             mode="error",
+            configuration=dict(properties) if properties else None,
             storage_options=store.options(),
             commit_properties=commit_properties(metadata),
         )

@@ -5,6 +5,7 @@ from bronze_sync.checkpoints.create import (
     create_checkpoint,
     find_checkpoint,
     list_checkpoints,
+    promote_batch,
 )
 from bronze_sync.checkpoints.model import (
     RETENTION_DAYS,
@@ -24,4 +25,5 @@ __all__ = [
     "daily_name",
     "find_checkpoint",
     "list_checkpoints",
+    "promote_batch",
 ]

@@ -18,6 +18,7 @@ from bronze_sync.checkpoints.model import (
     CheckpointType,
     batch_name,
 )
+from bronze_sync.checkpoints.promotion import PROMOTED_FROM, promotions
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
 from bronze_sync.metadata.store import MetadataStore
 
@@ -31,8 +32,12 @@ def create_checkpoint(
     created_by: str,
     notes: str | None = None,
     total_rows: int | None = None,
+    active: list[Checkpoint] | None = None,
 ) -> Checkpoint:
-    """Record a checkpoint; an active checkpoint of the same name is superseded (deactivated)."""
+    """Record a checkpoint; an active checkpoint of the same name is superseded (deactivated).
+
+    `active` (the active checkpoints, if the caller has just read them) saves a read.
+    """
     status, rows, problems = _verify(meta.store, table_versions)
     checkpoint = Checkpoint(
         checkpoint_id=str(uuid.uuid4()),
@@ -53,11 +58,14 @@ def create_checkpoint(
             is_active=False,
             notes="; ".join(filter(None, [old.notes, f"superseded by {checkpoint.checkpoint_id}"])),
         )
-        for old in list_checkpoints(meta)
-        if old.name == name
+        for old in (list_checkpoints(meta) if active is None else active)
+        if old.name == name and old.is_active
     ]
-    rows_out = [c.to_row() for c in [*superseded, checkpoint]]
-    meta.upsert(CHECKPOINT_HISTORY, rows_out, keys=["CheckpointId"])
+    if superseded:
+        rows_out = [c.to_row() for c in [*superseded, checkpoint]]
+        meta.upsert(CHECKPOINT_HISTORY, rows_out, keys=["CheckpointId"])
+    else:  # a new id: an append is enough, and much cheaper than a MERGE
+        meta.append(CHECKPOINT_HISTORY, [checkpoint.to_row()])
     return checkpoint
 
 
@@ -66,10 +74,13 @@ def create_batch_checkpoint(
 ) -> Checkpoint | None:
     """Record the DailyBatch checkpoint of a sync batch from its tables' Daily checkpoints."""
     prefix = f"bronze_backup_{partition_key}_"
+    active = list_checkpoints(meta)  # read once: dailies, the batch, weekly/monthly copies
     dailies = [
         c
-        for c in list_checkpoints(meta, kind=CheckpointType.DAILY)
-        if c.name.startswith(prefix) and c.validation_status == VALIDATED
+        for c in active
+        if c.type == CheckpointType.DAILY
+        and c.name.startswith(prefix)
+        and c.validation_status == VALIDATED
     ]
     if not dailies:
         return None
@@ -78,19 +89,52 @@ def create_batch_checkpoint(
     for daily in dailies:
         versions.update(daily.table_versions)
         total += daily.total_rows
-    existing = find_checkpoint(meta, batch_name(partition_key), CheckpointType.DAILY_BATCH)
-    if existing and existing.is_active and existing.table_versions == versions:
-        return existing  # the run's sensor and the CLI may both record the same batch
-    return create_checkpoint(
-        meta,
-        batch_name(partition_key),
-        CheckpointType.DAILY_BATCH,
-        versions,
-        now,
-        created_by,
-        notes=f"{len(versions)} table(s) synced in batch {partition_key}",
-        total_rows=total,
+    name = batch_name(partition_key)
+    existing = next(
+        (c for c in active if c.name == name and c.type == CheckpointType.DAILY_BATCH), None
     )
+    if existing and existing.table_versions == versions:
+        batch = existing  # the run's sensor and the CLI may both record the same batch
+    else:
+        batch = create_checkpoint(
+            meta,
+            batch_name(partition_key),
+            CheckpointType.DAILY_BATCH,
+            versions,
+            now,
+            created_by,
+            notes=f"{len(versions)} table(s) synced in batch {partition_key}",
+            total_rows=total,
+            active=active,
+        )
+    promote_batch(meta, batch, created_by, active)
+    return batch
+
+
+def promote_batch(
+    meta: MetadataStore,
+    batch: Checkpoint,
+    created_by: str,
+    active: list[Checkpoint] | None = None,
+) -> list[Checkpoint]:
+    """Copy a DailyBatch checkpoint as Weekly/Monthly when it is the first of its week/month."""
+    if batch.validation_status != VALIDATED:
+        return []
+    active = list_checkpoints(meta) if active is None else active
+    return [
+        create_checkpoint(
+            meta,
+            promotion.name,
+            promotion.type,
+            batch.table_versions,
+            batch.created,  # the copy is the same restore point: its retention counts from it
+            created_by,
+            notes=f"{PROMOTED_FROM}{batch.name}",
+            total_rows=batch.total_rows,
+            active=active,
+        )
+        for promotion in promotions(batch, active)
+    ]
 
 
 def list_checkpoints(

@@ -53,6 +53,8 @@ COMMAND_MODULES = [
     "bronze_sync.cli.commands",
     "bronze_sync.cli.demo",
     "bronze_sync.cli.bench",
+    "bronze_sync.cli.purge",
+    "bronze_sync.cli.checkpoints",
 ]
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli import cli, console
+from bronze_sync.cli.purge import execute_purge, print_impact
 from bronze_sync.cli.render import print_run, simple_table
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync
 from bronze_sync.clock import utc_now
@@ -21,8 +22,7 @@ from bronze_sync.config import Config, load_config
 from bronze_sync.config.loader import default_config_path
 from bronze_sync.demo.scenario import TableChanges, change_source, purge_cutoff
 from bronze_sync.demo.seeds import build_source
-from bronze_sync.metadata import MetadataStore
-from bronze_sync.metadata.pipeline_config import record_purge
+from bronze_sync.purge import PurgeRequest
 
 DATA_ENV = "BRONZE_SYNC_DATA"
 
@@ -55,10 +55,13 @@ def demo(data_dir: str) -> None:
         console.rule("[bold]3. The source changes, and its admin purges rows older than 5 years")
         changes = change_source(engine, utc_now())
         cutoff = purge_cutoff(now.date())
-        meta = MetadataStore(store)
-        for table in config.tables:
-            record_purge(meta, table, cutoff, utc_now(), changes[table.name].purged, "demo purge")
         console.print(_changes_table(changes, cutoff))
+        # The admin records the purge: the purge_metadata_update job (bronze-sync purge).
+        request = PurgeRequest(purge_date=cutoff.date(), notes="demo: 5-year retention purge")
+        recorded, _ = execute_purge(config, instance, request)
+        print_impact(recorded.plan.report)
+        if recorded.checkpoint:
+            console.print(f"Pre-purge checkpoint [bold]{recorded.checkpoint.name}[/]")
 
         today = now.date().isoformat()
         console.rule(f"[bold]4. Second sync (batch {today})")

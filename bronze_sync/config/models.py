@@ -64,6 +64,11 @@ class TableSettings(StrictModel):
     allow_mass_delete: bool = False
     watermark_overlap_minutes: int = Field(60, ge=0)
     batch_size: int = Field(50_000, gt=0)
+    # PURGE only rows that vanish within this many days after the purge was recorded.
+    purge_window_days: int | None = Field(None, ge=1)
+    # Delta retention properties set on the bronze table (see README, Delta retention).
+    log_retention_days: int = Field(400, ge=1)
+    deleted_file_retention_days: int = Field(7, ge=0)
 
     @field_validator("primary_key", mode="before")
     @classmethod

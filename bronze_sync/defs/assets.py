@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from bronze_sync.alerts import notifier_for
 from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.defs.partitions import sync_batches
 from bronze_sync.defs.resources import BronzeStorageResource, SourceResource
@@ -26,6 +27,7 @@ def asset_key(table: str) -> dg.AssetKey:
 def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinition:
     """Return the asset that syncs `table` for one sync batch."""
     settings = config.sync
+    notifier = notifier_for(config)
 
     @dg.asset(
         key=asset_key(table.name),
@@ -72,6 +74,7 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
                 staging_root=bronze.staging_path,
                 progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
                 created_by=f"dagster run {context.run.run_id}",
+                notifier=notifier,
             )
             try:
                 result = run_table_sync(job, table)

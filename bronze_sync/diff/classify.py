@@ -34,6 +34,20 @@ def purge_mask(
     return _as_array(mask)
 
 
+def purge_window_open(
+    recorded: dt.datetime | None, window_days: int | None, now: dt.datetime
+) -> bool:
+    """Return whether the recorded purge date still classifies vanished rows as PURGE.
+
+    With `purge_window_days`, only rows that vanish within that many days after the purge
+    was recorded are PURGE; later vanishings are DELETE, however old the row. A purge
+    recorded before bronze kept the recording time has no window.
+    """
+    if window_days is None or recorded is None:
+        return True
+    return as_utc(now) <= as_utc(recorded) + dt.timedelta(days=window_days)
+
+
 def as_timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Return dates or timestamps as UTC timestamps (dates at midnight UTC)."""
     if pa.types.is_date(values.type):

@@ -20,7 +20,7 @@ from bronze_sync.bronze.reader import FRAGMENT as STATE_FRAGMENT
 from bronze_sync.bronze.reader import BronzeState
 from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, RowEdits
 from bronze_sync.bronze.tracking import SyncOp, live_rows
-from bronze_sync.diff.classify import purge_mask
+from bronze_sync.diff.classify import purge_mask, purge_window_open
 from bronze_sync.diff.keyset import KeyIndex
 
 FetchRows = Callable[[pa.Table], pa.Table]
@@ -39,6 +39,14 @@ class PlanInput:
     now: dt.datetime
     fetch_source: FetchRows
     retained_keys: pa.Table | None = None
+    purge_recorded: dt.datetime | None = None
+    purge_window_days: int | None = None
+
+    def effective_purge_date(self) -> dt.datetime | None:
+        """Return the purge date classifying this sync's vanished rows (None: no PURGE by age)."""
+        if purge_window_open(self.purge_recorded, self.purge_window_days, self.now):
+            return self.last_purge
+        return None
 
 
 @dataclass
@@ -148,7 +156,7 @@ def _flags(inp: PlanInput, keys: list[str], vanished: np.ndarray) -> pa.Table:
     purge = purge_mask(
         rows.num_rows,
         rows.column(state.created_column) if state.created_column else None,
-        inp.last_purge,
+        inp.effective_purge_date(),
         retained,
     )
     return (

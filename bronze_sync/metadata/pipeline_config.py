@@ -14,6 +14,21 @@ from bronze_sync.metadata.schemas import PIPELINE_CONFIG
 from bronze_sync.metadata.store import MetadataStore
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-7b0a-4a53-9a5e-0b2f1c9d4e21")
+# The columns the YAML decides; a write of operational state touches only these and its own,
+# so concurrent writers (a sync, a purge recording) never undo each other's state.
+DECLARED_COLUMNS = [
+    "TableId",
+    "TableName",
+    "SchemaName",
+    "PrimaryKeyColumn",
+    "SyncEnabled",
+    "TrackDeletes",
+    "SourceTable",
+    "CreatedColumn",
+    "ModifiedColumn",
+    "MaxDeleteFraction",
+    "ModifiedDate",
+]
 
 
 def table_id(name: str) -> str:
@@ -60,13 +75,15 @@ def sync_declared(meta: MetadataStore, config: Config, now: dt.datetime) -> None
     """Upsert every configured table; tables no longer configured are disabled, not dropped."""
     existing = read_all(meta)
     rows = [declared_row(t, existing.get(t.name), now) for t in config.tables]
+    meta.upsert(PIPELINE_CONFIG, rows, keys=["TableName"], columns=DECLARED_COLUMNS)
     configured = {t.name for t in config.tables}
-    for name, row in existing.items():
-        if name not in configured and row.get("SyncEnabled"):
-            rows.append(
-                {**row, "SyncEnabled": False, "ModifiedDate": now, "Notes": "not in config"}
-            )
-    meta.upsert(PIPELINE_CONFIG, rows, keys=["TableName"])
+    removed = [
+        {**row, "SyncEnabled": False, "ModifiedDate": now, "Notes": "not in config"}
+        for name, row in existing.items()
+        if name not in configured and row.get("SyncEnabled")
+    ]
+    columns = ["TableName", "SyncEnabled", "ModifiedDate", "Notes"]
+    meta.upsert(PIPELINE_CONFIG, removed, keys=["TableName"], columns=columns)
 
 
 def update_state(
@@ -75,7 +92,8 @@ def update_state(
     """Merge operational `state` (column=value) into the table's row; return the new row."""
     row = declared_row(table, read_state(meta, table.name), now)
     row.update(state)
-    meta.upsert(PIPELINE_CONFIG, [row], keys=["TableName"])
+    columns = list(dict.fromkeys([*DECLARED_COLUMNS, *state]))
+    meta.upsert(PIPELINE_CONFIG, [row], keys=["TableName"], columns=columns)
     return row
 
 
@@ -93,4 +111,12 @@ def record_purge(
     previous = read_state(meta, table.name) or {}
     total = (previous.get("PurgeRecordCount") or 0) + (purge_count or 0)
     extra = {"Notes": notes} if notes else {}
-    return update_state(meta, table, now, LastPurgeDate=purge_date, PurgeRecordCount=total, **extra)
+    return update_state(
+        meta,
+        table,
+        now,
+        LastPurgeDate=purge_date,
+        PurgeRecordCount=total,
+        LastPurgeRecorded=now,
+        **extra,
+    )

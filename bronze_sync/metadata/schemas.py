@@ -37,6 +37,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("LastSyncStatus", pa.string()),
             ("LastSyncVersion", pa.int64()),
             ("SourceState", pa.string()),
+            ("LastPurgeRecorded", TS),  # when LastPurgeDate was recorded (purge_window_days)
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

@@ -34,12 +34,37 @@ class MetadataStore:
         data = self._table(name, rows)
         retry_commit(lambda: self._write(name, data, "append"), f"append to metadata/{name}")
 
-    def upsert(self, name: str, rows: Sequence[Row], keys: Sequence[str]) -> None:
-        """Insert rows, or replace the rows with the same `keys`, in one commit."""
+    def upsert(
+        self,
+        name: str,
+        rows: Sequence[Row],
+        keys: Sequence[str],
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """Insert rows, or replace the rows with the same `keys`, in one commit.
+
+        With `columns`, a matched row gets only those columns: other writers' concurrent
+        changes to its other columns survive.
+        """
         if not rows:
             return
         data = self._table(name, rows)
-        retry_commit(lambda: self._merge(name, data, keys), f"upsert into metadata/{name}")
+        retry_commit(
+            lambda: self._merge(name, data, keys, columns, insert=True),
+            f"upsert into metadata/{name}",
+        )
+
+    def update(
+        self, name: str, rows: Sequence[Row], keys: Sequence[str], columns: Sequence[str]
+    ) -> None:
+        """Set only `columns` of the existing rows matched by `keys`, in one commit."""
+        if not rows:
+            return
+        data = self._table(name, rows).select([*keys, *columns])
+        retry_commit(
+            lambda: self._merge(name, data, keys, columns, insert=False),
+            f"update metadata/{name}",
+        )
 
     def read(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
         """Return the whole table (empty, with its schema, when it does not exist yet)."""
@@ -80,23 +105,36 @@ class MetadataStore:
             storage_options=self.store.options(),
         )
 
-    def _merge(self, name: str, data: pa.Table, keys: Sequence[str]) -> None:
+    def _merge(
+        self,
+        name: str,
+        data: pa.Table,
+        keys: Sequence[str],
+        columns: Sequence[str] | None,
+        insert: bool,
+    ) -> None:
         table = self.store.open(self.uri(name))
         if table is None:
-            self._write(name, data, "append")
+            if insert:
+                self._write(name, data, "append")
             return
         predicate = " AND ".join(f"t.{quote_delta(k)} = s.{quote_delta(k)}" for k in keys)
-        (
-            table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=True)
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        merger = table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=True)
+        if columns is None:
+            merger = merger.when_matched_update_all()
+        else:
+            merger = merger.when_matched_update(
+                {quote_delta(c): f"s.{quote_delta(c)}" for c in columns}
+            )
+        if insert:
+            merger = merger.when_not_matched_insert_all()
+        merger.execute()
 
 
 def _conform(data: pa.Table, schema: pa.Schema, columns: Sequence[str] | None) -> pa.Table:
     """Return `data` with every schema column (older tables may lack newer columns)."""
     wanted = list(columns) if columns else schema.names
+    data = data.combine_chunks()  # one cast per column, not one per file
     arrays = []
     for name in wanted:
         field = schema.field(name)

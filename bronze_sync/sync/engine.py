@@ -9,6 +9,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.commit import add_columns, backfill_tracking
+from bronze_sync.bronze.properties import ensure_retention_properties
 from bronze_sync.bronze.reader import BronzeState, count_flags, read_state
 from bronze_sync.bronze.rewrite import RewriteResult, rewrite_commit
 from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
@@ -42,7 +43,13 @@ def sync_table(job: SyncJob, table: TableConfig) -> SyncResult:
             delta = job.store.open(job.store.table_uri(table.name))
             if delta is None:
                 raise
-    return _incremental(job, table, source_schema, delta, timer)
+    # A drifted retention property is repaired by its own metadata-only commit, before the sync.
+    repaired = ensure_retention_properties(delta, table)
+    if repaired:
+        job.progress(table.name, "schema", f"repaired table properties: {'; '.join(repaired)}")
+    result = _incremental(job, table, source_schema, delta, timer)
+    result.properties_repaired = repaired
+    return result
 
 
 def _incremental(
@@ -52,6 +59,7 @@ def _incremental(
     keys = list(table.primary_key)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
     last_purge: dt.datetime | None = state_row.get("LastPurgeDate")
+    purge_recorded: dt.datetime | None = state_row.get("LastPurgeRecorded")
     start_version = delta.version()
     with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
         schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
@@ -71,6 +79,8 @@ def _incremental(
                         source_keys=source_keys,
                         deleted_keys=None,
                         last_purge=last_purge,
+                        purge_recorded=purge_recorded,
+                        purge_window_days=table.purge_window_days,
                         now=job.clock(),
                         fetch_source=lambda k: _fetch(job, table, read_schema, k),
                     )

@@ -9,6 +9,7 @@ import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.commit import create_table
+from bronze_sync.bronze.properties import retention_properties
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.tracking import SyncOp, bronze_schema, live_rows
 from bronze_sync.config.models import TableConfig
@@ -45,7 +46,13 @@ def initial_load(
     reader = pa.RecordBatchReader.from_batches(schema, _capture(rows(), failures))
     with timer("extract"):
         try:
-            delta = create_table(job.store, job.store.table_uri(table.name), reader, metadata)
+            delta = create_table(
+                job.store,
+                job.store.table_uri(table.name),
+                reader,
+                metadata,
+                retention_properties(table),
+            )
         except DeltaError as exc:
             if failures:
                 raise failures[0] from None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from bronze_sync.alerts import LogNotifier, Notifier
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.clock import Clock, utc_now
 from bronze_sync.metadata.audit import RunInfo
@@ -34,6 +35,7 @@ class SyncJob:
     staging_root: str | None = None
     progress: Progress = no_progress
     created_by: str = "bronze_sync"
+    notifier: Notifier = field(default_factory=LogNotifier)
 
     def day(self) -> str:
         """Return the sync batch day: the partition key, else today's UTC date."""

@@ -12,6 +12,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import BronzeError, BronzeSyncError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, ValidationRecord, write_audit, write_validation
+from bronze_sync.purge.summary import summarize_after_sync
 from bronze_sync.sync.engine import sync_table
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.result import SyncResult
@@ -56,7 +57,23 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
             "checkpoint %s of %s is %s", checkpoint.name, table.name, checkpoint.validation_status
         )
     _update_config(job, table, now, "Success", result)
+    _post_purge_summary(job, table, result, now)
     return result
+
+
+def _post_purge_summary(
+    job: SyncJob, table: TableConfig, result: SyncResult, now: dt.datetime
+) -> None:
+    """Settle a pending recorded purge; a summary problem never fails a good sync."""
+    try:
+        summary = summarize_after_sync(
+            job.meta, job.store, table, result.version, job.run, now, job.notifier
+        )
+    except Exception:
+        log.exception("could not write the post-purge summary of %s", table.name)
+        return
+    if summary is not None:
+        job.progress(table.name, "record", summary.message())
 
 
 def validate_result(table: TableConfig, result: SyncResult) -> ValidationRecord:
@@ -168,6 +185,8 @@ def audit_entries(
 
 def _schema_note(result: SyncResult) -> str:
     parts = [f"mode={result.mode}"]
+    if result.properties_repaired:
+        parts.append(f"table properties repaired: {'; '.join(result.properties_repaired)}")
     if result.columns_added:
         parts.append(f"new columns {result.columns_added}")
     if result.columns_dropped:

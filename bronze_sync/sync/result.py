@@ -35,6 +35,7 @@ class SyncResult:
     phases: dict[str, float] = field(default_factory=dict)
     source_state: dict[str, str] | None = None
     retries: int = 0
+    properties_repaired: list[str] = field(default_factory=list)
 
     @property
     def changed_rows(self) -> int:

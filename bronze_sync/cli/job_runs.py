@@ -1,0 +1,45 @@
+"""Run op-based Dagster jobs (purge, checkpoints) in-process, as the UI would launch them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dagster as dg
+
+from bronze_sync.config import CONFIG_ENV, Config
+
+LOG_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@contextlib.contextmanager
+def run_job(
+    loader: Callable[[], dg.JobDefinition],
+    config: Config,
+    instance: dg.DagsterInstance,
+    ops: dict[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Execute the job `loader` resolves with op config `ops`; yield the open result."""
+    if config.file:
+        # The job is reconstructed from the code location, which must read the same file.
+        os.environ[CONFIG_ENV] = config.file
+    run_config: dict[str, Any] = {**LOG_CONFIG, "ops": ops or {}}
+    with dg.execute_job(
+        dg.reconstructable(loader), instance=instance, run_config=run_config
+    ) as result:
+        yield result
+
+
+def failure_message(result: Any) -> str:
+    """Return why a run failed: each failed step's description, else its error."""
+    messages = []
+    for event in result.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data
+        if user is not None and user.description:
+            messages.append(user.description.strip())
+        elif data.error is not None:
+            messages.append(data.error.message.strip())
+    return "; ".join(messages) or "the run failed"
