@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bronze_sync.bench import pg_source
+from bronze_sync.bench.memlimit import MemoryCage
 from bronze_sync.bench.worker import PhaseRequest
 
 PHASES = ("initial", "daily", "noop")
@@ -23,7 +24,12 @@ Report = Callable[[str], None]
 
 
 def run_tool(
-    tool: str, rows: int, pg_url: str, workdir: Path, report: Report
+    tool: str,
+    rows: int,
+    pg_url: str,
+    workdir: Path,
+    report: Report,
+    memory_limit_mb: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run one tool's three phases on a fresh copy of the source; return one row per phase."""
     engine = sa.create_engine(pg_url)
@@ -38,27 +44,49 @@ def run_tool(
                 changes = pg_source.apply_daily_changes(engine, tool, rows)
                 report(f"{tool}: source changed ({asdict(changes)})")
             request = PhaseRequest(tool, phase, pg_url, source, str(folder))
-            figures = run_phase_subprocess(request)
+            figures = run_phase_subprocess(request, memory_limit_mb)
             figures.update({"tool": tool, "phase": phase, "rows": rows})
             if phase == "daily":
                 figures["changes"] = asdict(changes)
-            report(f"{tool} {phase}: {figures['seconds']:.2f} s, peak {figures['peak_mb']:.0f} MB")
             results.append(figures)
+            if figures.get("oom_killed"):
+                report(f"{tool} {phase}: killed for memory above {memory_limit_mb} MB")
+                break
+            report(f"{tool} {phase}: {figures['seconds']:.2f} s, peak {figures['peak_mb']:.0f} MB")
     finally:
         pg_source.drop_copy(engine, tool)
         engine.dispose()
     return results
 
 
-def run_phase_subprocess(request: PhaseRequest) -> dict[str, Any]:
-    """Run a phase in a fresh Python process and return its JSON figures."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bronze_sync.bench.worker", json.dumps(asdict(request))],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        check=False,
-    )
+def run_phase_subprocess(
+    request: PhaseRequest, memory_limit_mb: int | None = None
+) -> dict[str, Any]:
+    """Run a phase in a fresh Python process (in a memory cgroup when a limit is given)."""
+    cage = MemoryCage.create(memory_limit_mb) if memory_limit_mb else None
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bronze_sync.bench.worker", json.dumps(asdict(request))],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            check=False,
+            preexec_fn=cage.enter if cage else None,
+        )
+        if cage and done.returncode != 0 and cage.oom_killed():
+            return {"seconds": None, "peak_mb": None, "oom_killed": True, **_cage(cage)}
+        figures = _figures(request, done)
+        return {**figures, **_cage(cage)} if cage else figures
+    finally:
+        if cage:
+            cage.close()
+
+
+def _cage(cage: MemoryCage) -> dict[str, Any]:
+    return {"memory_limit_mb": cage.limit_mb, "cgroup_peak_mb": cage.peak_mb()}
+
+
+def _figures(request: PhaseRequest, done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(f"{request.tool} {request.phase} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -33,6 +33,7 @@ class BronzeState:
     dataset: pds.Dataset
     key_columns: tuple[str, ...]
     created_column: str | None
+    modified_column: str | None = None
 
     @property
     def active(self) -> pa.BooleanArray:
@@ -57,17 +58,19 @@ def read_state(
     wanted = [*key_columns]
     if created_column and created_column in names:
         wanted.append(created_column)
+    if modified_column and modified_column in names:
+        # Kept so that re-extracted rows whose modified value bronze already holds are skipped.
+        wanted.append(modified_column)
     wanted += [c for c in (IS_DELETED, IS_PURGED) if c in names]
+    wanted = list(dict.fromkeys(wanted))
     parts: list[pa.Table] = []
     newest: list[dt.datetime] = []
     for index, fragment in enumerate(dataset.get_fragments()):
-        columns = wanted + ([modified_column] if modified_column in names else [])
-        part = fragment.to_table(columns=list(dict.fromkeys(columns)), schema=dataset.schema)
+        part = fragment.to_table(columns=wanted, schema=dataset.schema)
         if modified_column in names:
             top = pc.max(as_timestamps(part.column(modified_column))).as_py()
             if top is not None:
                 newest.append(top)
-            part = part.select(wanted)
         parts.append(
             part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
         )
@@ -84,6 +87,7 @@ def read_state(
         dataset=dataset,
         key_columns=tuple(key_columns),
         created_column=created_column if created_column in names else None,
+        modified_column=modified_column if modified_column in names else None,
     )
 
 

@@ -41,6 +41,8 @@ class PlanInput:
     retained_keys: pa.Table | None = None
     purge_recorded: dt.datetime | None = None
     purge_window_days: int | None = None
+    # False when this sync adds source columns: re-extracted rows must then fill them in.
+    trust_modified: bool = True
 
     def effective_purge_date(self) -> dt.datetime | None:
         """Return the purge date classifying this sync's vanished rows (None: no PURGE by age)."""
@@ -83,8 +85,9 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
 
     new_rows = extracted.filter(pa.array(state_pos < 0))
     seen = state_pos >= 0
-    seen_rows = extracted.filter(pa.array(seen))
-    seen_pos = state_pos[seen]
+    seen_rows, seen_pos, unmodified = _drop_unmodified(
+        inp, extracted.filter(pa.array(seen)), state_pos[seen], active
+    )
     missing_rows = _fetch(inp, missing)
     back_keys = state.rows.filter(pa.array(reappeared)).select(keys)
     back_rows = _fetch(inp, back_keys)
@@ -104,6 +107,7 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
             "inserted": inserts.num_rows,
             "late_inserts": missing_rows.num_rows,
             "candidates": seen_rows.num_rows + back_rows.num_rows,
+            "unmodified": unmodified,
             "undeleted": undeleted,
             "deleted": int((~purged).sum()),
             "purged": int(purged.sum()),
@@ -144,6 +148,23 @@ def _locate(
     known[extracted_pos] = True
     missing = inp.source_keys.filter(pa.array(~known)).select(keys)
     return extracted, bronze_of_source[extracted_pos], present, missing
+
+
+def _drop_unmodified(
+    inp: PlanInput, rows: pa.Table, positions: np.ndarray, active: np.ndarray
+) -> tuple[pa.Table, np.ndarray, int]:
+    """Drop re-extracted active rows whose modified value bronze already holds."""
+    column = inp.state.modified_column
+    if not inp.trust_modified or column is None or column not in rows.column_names:
+        return rows, positions, 0
+    if not rows.num_rows:
+        return rows, positions, 0
+    # The overlap window re-reads rows bronze already has; the modified column is the
+    # source's own change marker (the same one incremental extraction relies on).
+    held = inp.state.rows.column(column).take(pa.array(positions))
+    equal = pc.equal(rows.column(column), held.cast(rows.schema.field(column).type))
+    same = pc.fill_null(equal, False).to_numpy(zero_copy_only=False) & active[positions]
+    return rows.filter(pa.array(~same)), positions[~same], int(same.sum())
 
 
 def _flags(inp: PlanInput, keys: list[str], vanished: np.ndarray) -> pa.Table:

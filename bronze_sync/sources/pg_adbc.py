@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 from collections.abc import Iterator
 from typing import Any
@@ -35,12 +36,11 @@ def stream_select(
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi as adbc
 
-    compiled = stmt.compile(dialect=_DIALECT)
-    params = [compiled.params[name] for name in (compiled.positiontup or [])]
+    sql, params = compile_for_copy(stmt)
     try:
         with adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
-            cur.execute(str(compiled), parameters=params or None)
+            cur.execute(sql, parameters=params or None)
             reader = cur.fetch_record_batch()
             pending: list[pa.RecordBatch] = []
             pending_rows = 0
@@ -61,6 +61,22 @@ def stream_select(
         raise SourceUnavailableError(f"PostgreSQL is unreachable: {redactor(str(exc))}") from None
     except adbc_driver_manager.Error as exc:
         raise SourceError(f"PostgreSQL query failed: {redactor(str(exc))}") from None
+
+
+def compile_for_copy(stmt: sa.Select[Any]) -> tuple[str, list[Any]]:
+    """Return SQL and parameters, rendering timestamps and integers inline when possible."""
+    compiled = stmt.compile(dialect=_DIALECT)
+    params = [compiled.params[name] for name in (compiled.positiontup or [])]
+    # ADBC runs a statement with parameters as a prepared query whose whole result libpq
+    # holds in memory; without parameters it streams through COPY. Only values whose
+    # rendering cannot carry SQL (timestamps, dates, integers) are inlined.
+    if all(_inlinable(v) for v in params):
+        return str(stmt.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})), []
+    return str(compiled), params
+
+
+def _inlinable(value: Any) -> bool:
+    return isinstance(value, dt.date | int) and not isinstance(value, bool)
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

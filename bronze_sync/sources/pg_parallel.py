@@ -25,16 +25,6 @@ MIN_PAGES_PER_STREAM = 2_000  # ~16 MB: below this one stream is as fast
 _DONE = object()
 
 
-class Tid(sa.types.UserDefinedType[Any]):
-    """PostgreSQL's tuple identifier type, for ctid range predicates."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: Any) -> str:
-        """Return the SQL type name."""
-        return "tid"
-
-
 def block_ranges(pages: int, streams: int) -> list[tuple[int | None, int | None]]:
     """Return [lo, hi) block ranges covering the table (None = unbounded)."""
     count = max(1, min(streams, pages // MIN_PAGES_PER_STREAM))
@@ -47,11 +37,14 @@ def block_ranges(pages: int, streams: int) -> list[tuple[int | None, int | None]
 
 def with_block_range(stmt: sa.Select[Any], lo: int | None, hi: int | None) -> sa.Select[Any]:
     """Restrict a single-table SELECT to blocks [lo, hi)."""
+    # Inlined, not bound: ADBC runs a query with parameters as a prepared statement whose
+    # whole result libpq holds in memory; without parameters it streams through COPY.
+    # The bounds are integers computed here, never input.
     ctid = sa.literal_column("ctid")
     if lo is not None:
-        stmt = stmt.where(ctid >= sa.cast(sa.literal(f"({lo},0)"), Tid()))
+        stmt = stmt.where(ctid >= sa.literal_column(f"'({int(lo)},0)'::tid"))
     if hi is not None:
-        stmt = stmt.where(ctid < sa.cast(sa.literal(f"({hi},0)"), Tid()))
+        stmt = stmt.where(ctid < sa.literal_column(f"'({int(hi)},0)'::tid"))
     return stmt
 
 

@@ -81,6 +81,7 @@ def _incremental(
                         last_purge=last_purge,
                         purge_recorded=purge_recorded,
                         purge_window_days=table.purge_window_days,
+                        trust_modified=not first_plan.added,
                         now=job.clock(),
                         fetch_source=lambda k: _fetch(job, table, read_schema, k),
                     )
@@ -116,7 +117,7 @@ def _incremental(
         deleted=plan.count("deleted"),
         purged=plan.count("purged"),
         undeleted=outcome.undeleted,
-        unchanged=outcome.unchanged,
+        unchanged=outcome.unchanged + plan.count("unmodified"),
         late_inserts=plan.count("late_inserts"),
         extracted_rows=extracted.num_rows,
         source_rows=(source_keys.num_rows - plan.count("vanished_during_sync"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 
 from bronze_sync.checkpoints import CheckpointType, create_checkpoint, daily_name
 from bronze_sync.checkpoints.model import VALIDATED
@@ -33,6 +34,7 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
         _record_failure(job, table, exc, start)
         raise
     job.progress(table.name, "record", "writing audit, validation and checkpoint")
+    recording = time.perf_counter()
     validation = validate_result(table, result)
     now = job.clock()
     write_audit(job.meta, job.run, audit_entries(table, result, start, now), now)
@@ -42,6 +44,8 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
         raise ValidationFailedError(
             f"post-sync validation failed: {validation.notes}", table=table.name
         )
+    result.phases["audit"] = time.perf_counter() - recording
+    checkpointing = time.perf_counter()
     checkpoint = create_checkpoint(
         job.meta,
         daily_name(job.day(), table.name),
@@ -52,6 +56,7 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
         notes=f"run {job.run.run_id}",
         total_rows=result.counts.get("total"),
     )
+    result.phases["checkpoint"] = time.perf_counter() - checkpointing
     if checkpoint.validation_status != VALIDATED:
         log.warning(
             "checkpoint %s of %s is %s", checkpoint.name, table.name, checkpoint.validation_status

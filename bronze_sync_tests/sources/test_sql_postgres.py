@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from bronze_sync.errors import SourceSchemaError, SourceUnavailableError
 from bronze_sync.sources import open_source
+from bronze_sync.sources.pg_adbc import compile_for_copy
 
 FAST_PATHS = ["auto", "off"]  # auto = ADBC (COPY binary); off = SQLAlchemy row fetch
 
@@ -236,3 +237,17 @@ def test_parallel_block_range_reads_return_every_row_once(pg_engine, pg_schema, 
         batches = list(pg_parallel.stream_parallel(url, stmt, schema, 1000, Redactor(), ranges))
     ids = [i for b in batches for i in b.column(0).to_pylist()]
     assert len(ids) == 20000 and len(set(ids)) == 20000
+
+
+def test_adbc_inlines_timestamps_so_reads_stream_through_copy():
+    # A bound parameter makes ADBC run a prepared query whose whole result libpq buffers.
+    table = sa.table("t", sa.column("m", sa.DateTime(timezone=True)), sa.column("k", sa.Text))
+    since = dt.datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)
+    sql, params = compile_for_copy(sa.select(table).where(table.c.m >= since))
+    assert params == [] and "'2025-01-02 03:04:05.678901+00:00'" in sql
+
+
+def test_adbc_keeps_text_values_bound():
+    table = sa.table("t", sa.column("k", sa.Text))
+    sql, params = compile_for_copy(sa.select(table).where(table.c.k == "x'); DROP TABLE t; --"))
+    assert params == ["x'); DROP TABLE t; --"] and "DROP" not in sql
