@@ -13,6 +13,17 @@ import sqlalchemy as sa
 
 PHASE_ORDER = ["initial", "daily", "noop", "rollback", "vacuum"]
 TOOL_ORDER = ["bronze_sync", "dlt", "notebook"]
+BREAKDOWN = [
+    "schema",
+    "state",
+    "extract",
+    "keys",
+    "diff",
+    "commit",
+    "validate",
+    "audit",
+    "checkpoint",
+]
 
 
 def machine_description(pg_url: str) -> str:
@@ -45,15 +56,38 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(results, key=_order):
-        base = baseline.get(r["phase"])
-        ratio = f"{r['seconds'] / base:.1f}x" if base else "-"
-        rate = f"{r['rows'] / r['seconds']:,.0f}" if r.get("rows") and r["seconds"] else "-"
-        peak = f"{r['peak_mb']:,.0f}" if r.get("peak_mb") else "-"
-        lines.append(
-            f"| {r['phase']} | {r['tool']} | {r.get('rows', 0):,} | {r['seconds']:.2f} | {rate} "
-            f"| {peak} | {ratio} |"
-        )
-    return "\n".join(lines)
+        lines.append(_row(r, baseline.get(r["phase"])))
+    breakdown = _breakdown([r for r in results if r["tool"] == "bronze_sync" and r.get("phases")])
+    return "\n".join(lines + breakdown)
+
+
+def _row(r: dict[str, Any], base: float | None) -> str:
+    head = f"| {r['phase']} | {r['tool']} | {r.get('rows', 0):,} "
+    if r.get("oom_killed"):
+        return head + f"| killed above {r.get('memory_limit_mb')} MB | - | - | - |"
+    ratio = f"{r['seconds'] / base:.1f}x" if base else "-"
+    rate = f"{r['rows'] / r['seconds']:,.0f}" if r.get("rows") and r["seconds"] else "-"
+    peak = f"{r['peak_mb']:,.0f}" if r.get("peak_mb") else "-"
+    return head + f"| {r['seconds']:.2f} | {rate} | {peak} | {ratio} |"
+
+
+def _breakdown(results: list[dict[str, Any]]) -> list[str]:
+    """Return bronze_sync's per-phase seconds (extract, keys, diff, commit, ...) as a table."""
+    if not results:
+        return []
+    names = [n for n in BREAKDOWN if any(n in r["phases"] for r in results)]
+    lines = [
+        "",
+        "bronze_sync per phase (seconds; the rest of the wall time is process start-up, "
+        "imports and opening tables):",
+        "",
+        "| phase | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for r in sorted(results, key=_order):
+        cells = [f"{r['phases'][n]:.2f}" if n in r["phases"] else "-" for n in names]
+        lines.append(f"| {r['phase']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def write_json(path: Path, rows: int, results: list[dict[str, Any]], machine: str) -> None:

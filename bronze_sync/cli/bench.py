@@ -23,7 +23,20 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     "--tools", default="bronze_sync,dlt,notebook", show_default=True, help="Tools to compare."
 )
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Scratch folder.")
-def bench(rows: int, json_path: str | None, pg_url: str, tools: str, workdir: str | None) -> None:
+@click.option(
+    "--memory-limit-mb",
+    type=click.IntRange(min=64),
+    default=None,
+    help="Run every phase in a memory cgroup with this hard limit (Linux, root).",
+)
+def bench(
+    rows: int,
+    json_path: str | None,
+    pg_url: str,
+    tools: str,
+    workdir: str | None,
+    memory_limit_mb: int | None,
+) -> None:
     """Measure initial, daily (1 % changes) and no-op syncs against dlt and the notebook way."""
     from bronze_sync.bench import pg_source
     from bronze_sync.bench.harness import default_workdir, run_tool
@@ -42,7 +55,9 @@ def bench(rows: int, json_path: str | None, pg_url: str, tools: str, workdir: st
     engine.dispose()
     results = []
     for tool in chosen:
-        results += run_tool(tool, rows, pg_url, folder, lambda line: err_console.print(line))
+        results += run_tool(
+            tool, rows, pg_url, folder, lambda line: err_console.print(line), memory_limit_mb
+        )
     machine = machine_description(pg_url)
     console.print(markdown(results, machine), markup=False, highlight=False)
     if json_path:
