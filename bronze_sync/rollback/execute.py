@@ -72,7 +72,7 @@ def restore_table(
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
         new_version = delta.version()
-    except (DeltaError, OSError, ValueError) as exc:
+    except Exception as exc:  # one broken table must not stop the others
         seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return RestoreResult(target, False, error=message, seconds=seconds)

@@ -43,12 +43,16 @@ def snapshot_row(
     ctx: ReportContext,
 ) -> dict[str, Any]:
     """Return the RollbackStateSnapshots row of one table version (counts, 100 sample keys)."""
-    delta = store.open(store.table_uri(table), version=version)
-    counts = count_flags(delta) if delta is not None else {}
+    counts: dict[str, int] = {}
     sample: list[str] = []
-    if delta is not None:
-        keys = delta.to_pyarrow_dataset().head(SNAPSHOT_KEYS, columns=list(key_cols))
-        sample = format_keys(pl.from_arrow(keys), key_cols)  # type: ignore[arg-type]
+    try:
+        delta = store.open(store.table_uri(table), version=version)
+        if delta is not None:
+            counts = count_flags(delta)
+            keys = delta.to_pyarrow_dataset().head(SNAPSHOT_KEYS, columns=list(key_cols))
+            sample = format_keys(pl.from_arrow(keys), key_cols)  # type: ignore[arg-type]
+    except Exception:  # an unreadable table: a snapshot without counts
+        counts, sample = {}, []
     return {
         "SnapshotId": str(uuid.uuid4()),
         "RollbackId": ctx.rollback_id,
