@@ -69,6 +69,8 @@ class TableSettings(StrictModel):
     # Delta retention properties set on the bronze table (see README, Delta retention).
     log_retention_days: int = Field(400, ge=1)
     deleted_file_retention_days: int = Field(7, ge=0)
+    # Tables that should be rolled back together with this one (rollback warns otherwise).
+    related_tables: list[str] = Field(default_factory=list)
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -133,6 +135,17 @@ class SyncSettings(StrictModel):
     staging_path: str | None = None
 
 
+class RollbackSettings(StrictModel):
+    """Settings of rollback_to_checkpoint: approval and the impact risk thresholds."""
+
+    require_approval: bool = True
+    # Key of the approval-token HMAC; give it as ${VAR}. Empty: tokens still bind the state.
+    approval_secret: str = ""
+    risk_high_fraction: float = Field(0.10, ge=0.0, le=1.0)
+    risk_medium_fraction: float = Field(0.01, ge=0.0, le=1.0)
+    risk_high_rows: int = Field(100_000, ge=1)
+
+
 class Config(StrictModel):
     """The whole configuration file."""
 
@@ -140,6 +153,7 @@ class Config(StrictModel):
     bronze: BronzeConfig
     defaults: dict[str, Any] = Field(default_factory=dict)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    rollback: RollbackSettings = Field(default_factory=RollbackSettings)
     tables: list[TableConfig] = Field(min_length=1)
 
     _file: str | None = PrivateAttr(default=None)

@@ -11,6 +11,7 @@ from bronze_sync.defs.checkpoints import checkpoint_jobs, validate_checkpoints_s
 from bronze_sync.defs.jobs import daily_sync_job, executor
 from bronze_sync.defs.purge import purge_job
 from bronze_sync.defs.resources import bronze_resource, source_resource
+from bronze_sync.defs.rollback import rollback_job
 from bronze_sync.defs.schedules import daily_sync_schedule
 from bronze_sync.defs.sensors import batch_checkpoint_sensors
 
@@ -20,7 +21,12 @@ def build_definitions(config: Config) -> dg.Definitions:
     max_parallel = config.sync.max_parallel_tables
     return dg.Definitions(
         assets=build_bronze_assets(config),
-        jobs=[daily_sync_job(max_parallel), purge_job(config), *checkpoint_jobs(config)],
+        jobs=[
+            daily_sync_job(max_parallel),
+            purge_job(config),
+            *checkpoint_jobs(config),
+            rollback_job(config),
+        ],
         schedules=[daily_sync_schedule, validate_checkpoints_schedule],
         sensors=batch_checkpoint_sensors(BronzeStore.from_config(config.bronze)),
         resources={"source": source_resource(config), "bronze": bronze_resource(config)},

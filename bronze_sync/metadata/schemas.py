@@ -10,6 +10,8 @@ PIPELINE_CONFIG = "PipelineConfig"
 SYNC_AUDIT_LOG = "SyncAuditLog"
 CHECKPOINT_HISTORY = "CheckpointHistory"
 DATA_VALIDATION = "DataValidation"
+ROLLBACK_STATE_SNAPSHOTS = "RollbackStateSnapshots"
+ROLLBACK_COMPARISON_REPORTS = "RollbackComparisonReports"
 
 SCHEMAS: dict[str, pa.Schema] = {
     PIPELINE_CONFIG: pa.schema(
@@ -91,6 +93,55 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Notes", pa.string()),
             ("ValidationContext", pa.string()),
             ("PipelineRunId", pa.string()),
+        ]
+    ),
+    ROLLBACK_STATE_SNAPSHOTS: pa.schema(
+        [
+            ("SnapshotId", pa.string()),
+            ("RollbackId", pa.string()),
+            ("PipelineRunId", pa.string()),
+            ("SnapshotType", pa.string()),  # Pre | Post
+            ("CheckpointName", pa.string()),
+            ("TableName", pa.string()),
+            ("DeltaVersion", pa.int64()),
+            ("TotalRows", pa.int64()),
+            ("ActiveRows", pa.int64()),
+            ("DeletedRows", pa.int64()),
+            ("PurgedRows", pa.int64()),
+            ("SampleKeys", pa.string()),  # JSON list of up to 100 keys
+            ("CreatedDate", TS),
+        ]
+    ),
+    ROLLBACK_COMPARISON_REPORTS: pa.schema(
+        [
+            ("ReportId", pa.string()),
+            ("RollbackId", pa.string()),
+            ("PipelineRunId", pa.string()),
+            ("ReportType", pa.string()),  # Planned | Executed
+            ("CheckpointId", pa.string()),
+            ("CheckpointName", pa.string()),
+            ("TableName", pa.string()),
+            ("CurrentVersion", pa.int64()),
+            ("CheckpointVersion", pa.int64()),
+            ("NewVersion", pa.int64()),
+            ("RowsNow", pa.int64()),
+            ("RowsThen", pa.int64()),
+            ("RowsRestored", pa.int64()),
+            ("RowsRemoved", pa.int64()),
+            ("RowsReappearing", pa.int64()),
+            ("ValueChanges", pa.int64()),
+            ("RowsUnchanged", pa.int64()),
+            ("StateTransitions", pa.string()),  # JSON {"deleted->active": n, ...}
+            ("RiskLevel", pa.string()),
+            ("Anomalies", pa.string()),
+            ("QualityScore", pa.int32()),
+            ("Status", pa.string()),
+            ("DryRun", pa.bool_()),
+            ("ApprovalTokenHash", pa.string()),
+            ("RequestedBy", pa.string()),
+            ("Reason", pa.string()),
+            ("Notes", pa.string()),
+            ("CreatedDate", TS),
         ]
     ),
 }

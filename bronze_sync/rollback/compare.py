@@ -1,0 +1,152 @@
+"""Compare two versions of a bronze table key by key, columnar (polars joins, row hashes).
+
+Each version becomes one frame of key columns, a row state (active, deleted, purged) and a
+64-bit hash of the value columns both versions share; a full outer join on the key then
+tells which rows exist only in one version, which change state and which change values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED, TRACKING_NAMES
+from bronze_sync.errors import BronzeError
+
+SEED = 0xB0_11BA
+SAMPLE = 10
+_STATE, _HASH = "__state", "__hash"
+ACTIVE, DELETED, PURGED, ABSENT = "active", "deleted", "purged", "absent"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How table `table` at `to_version` differs from `from_version`, row by row.
+
+    Read it as "going from `from_version` to `to_version`": `removed` rows exist only in
+    `from_version`, `restored` ones only in `to_version`, `reappearing` rows are active in
+    `to_version` but not in `from_version`.
+    """
+
+    table: str
+    from_version: int
+    to_version: int
+    counts_from: dict[str, int]
+    counts_to: dict[str, int]
+    removed: int = 0
+    restored: int = 0
+    reappearing: int = 0
+    value_changes: int = 0
+    unchanged: int = 0
+    transitions: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def changed_rows(self) -> int:
+        """Return how many rows are not identical in both versions."""
+        return self.counts_from["total"] + self.restored - self.unchanged
+
+
+def compare_versions(
+    store: BronzeStore, table: str, key_cols: Sequence[str], from_version: int, to_version: int
+) -> Comparison:
+    """Return the key-by-key comparison of two versions of bronze table `table`."""
+    now = _open(store, table, from_version)
+    then = _open(store, table, to_version)
+    shared = _value_columns(now, key_cols) & _value_columns(then, key_cols)
+    old, new = _frame(now, key_cols, shared), _frame(then, key_cols, shared)
+    joined = old.join(new, on=list(key_cols), how="full", coalesce=True, suffix="_to")
+    joined = joined.with_columns(
+        pl.col(_STATE).fill_null(ABSENT), pl.col(f"{_STATE}_to").fill_null(ABSENT)
+    )
+    state_from, state_to = pl.col(_STATE), pl.col(f"{_STATE}_to")
+    both = (state_from != ABSENT) & (state_to != ABSENT)
+    same_values = pl.col(_HASH) == pl.col(f"{_HASH}_to")
+    masks = {
+        "removed": state_to == ABSENT,
+        "restored": state_from == ABSENT,
+        "reappearing": (state_to == ACTIVE) & (state_from != ACTIVE),
+        "value_changes": both & ~same_values,
+        "unchanged": both & same_values & (state_from == state_to),
+    }
+    figures = joined.select(**{k: m.sum() for k, m in masks.items()}).row(0, named=True)
+    moved = joined.filter(both & (state_from != state_to))
+    transitions = {
+        f"{a}->{b}": n
+        for a, b, n in moved.group_by([_STATE, f"{_STATE}_to"]).len().sort("len").iter_rows()
+    }
+    samples = {k: _sample(joined.filter(m), key_cols) for k, m in masks.items() if k != "unchanged"}
+    return Comparison(
+        table=table,
+        from_version=from_version,
+        to_version=to_version,
+        counts_from=frame_counts(old),
+        counts_to=frame_counts(new),
+        transitions=dict(sorted(transitions.items())),
+        samples={k: v for k, v in samples.items() if v},
+        **{k: int(v or 0) for k, v in figures.items()},
+    )
+
+
+def frame_counts(frame: pl.DataFrame) -> dict[str, int]:
+    """Return total, active, deleted and purged counts of a state frame."""
+    counts = dict(frame.group_by(_STATE).len().iter_rows())
+    total = frame.height
+    return {
+        "total": total,
+        "active": counts.get(ACTIVE, 0),
+        "deleted": counts.get(DELETED, 0),
+        "purged": counts.get(PURGED, 0),
+    }
+
+
+def _open(store: BronzeStore, table: str, version: int) -> DeltaTable:
+    delta = store.open(store.table_uri(table), version=version)
+    if delta is None:
+        raise BronzeError("no bronze table", table=table)
+    return delta
+
+
+def _value_columns(delta: DeltaTable, key_cols: Sequence[str]) -> set[str]:
+    names = delta.to_pyarrow_dataset().schema.names
+    missing = [k for k in key_cols if k not in names]
+    if missing:
+        raise BronzeError(f"version {delta.version()} has no key column(s) {missing}")
+    return {n for n in names if n not in TRACKING_NAMES and n not in key_cols}
+
+
+def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.DataFrame:
+    """Return key columns, row state and value hash of one table version."""
+    dataset = delta.to_pyarrow_dataset()
+    flags = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
+    ordered = sorted(values)
+    data = dataset.to_table(columns=[*key_cols, *flags, *ordered])
+    frame = pl.from_arrow(data, rechunk=False)
+    assert isinstance(frame, pl.DataFrame)
+    if ordered:
+        hashes = frame.select(ordered).hash_rows(seed=SEED)
+    else:
+        hashes = pl.Series(_HASH, [0] * frame.height, dtype=pl.UInt64)
+    deleted = pl.col(IS_DELETED).fill_null(False) if IS_DELETED in flags else pl.lit(False)
+    purged = pl.col(IS_PURGED).fill_null(False) if IS_PURGED in flags else pl.lit(False)
+    state = pl.when(purged).then(pl.lit(PURGED)).when(deleted).then(pl.lit(DELETED))
+    return frame.select(
+        *key_cols, state.otherwise(pl.lit(ACTIVE)).alias(_STATE), hashes.alias(_HASH)
+    )
+
+
+def _sample(rows: pl.DataFrame, key_cols: Sequence[str], limit: int = SAMPLE) -> list[str]:
+    """Return up to `limit` keys of `rows`, sorted, as text."""
+    return format_keys(rows.select(list(key_cols)).sort(list(key_cols)).head(limit), key_cols)
+
+
+def format_keys(keys: pl.DataFrame | pa.Table, key_cols: Sequence[str]) -> list[str]:
+    """Return each key as text (composite keys joined with '|')."""
+    frame = keys if isinstance(keys, pl.DataFrame) else pl.from_arrow(keys)
+    assert isinstance(frame, pl.DataFrame)
+    return ["|".join(str(v) for v in row) for row in frame.select(list(key_cols)).iter_rows()]

@@ -1,0 +1,140 @@
+"""Zero-tolerance checks of a restored table: counts, keys and tracking flags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from bronze_sync.alerts import Alert, Severity
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.bronze.tracking import DELETED_DATE, IS_DELETED, IS_PURGED, PURGED_DATE
+from bronze_sync.metadata import RunInfo, ValidationRecord
+
+CONTEXT = "PostRollback"
+
+
+@dataclass(frozen=True)
+class PostCheck:
+    """The verdict on one restored table."""
+
+    table: str
+    version: int
+    counts: dict[str, int]
+    expected: dict[str, int]
+    problems: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """Return True when no check failed."""
+        return not self.problems
+
+    def record(self, checkpoint_name: str) -> ValidationRecord:
+        """Return the DataValidation record of this check."""
+        notes = f"rollback to {checkpoint_name} (v{self.version}): " + (
+            "; ".join(self.problems) if self.problems else "counts, keys and flags verified"
+        )
+        return ValidationRecord(
+            table=self.table,
+            context=CONTEXT,
+            passed=self.passed,
+            total=self.counts["total"],
+            active=self.counts["active"],
+            deleted=self.counts["deleted"],
+            purged=self.counts["purged"],
+            notes=notes,
+        )
+
+
+def check_restored(
+    store: BronzeStore,
+    table: str,
+    version: int,
+    key_cols: Sequence[str],
+    expected: dict[str, int],
+) -> PostCheck:
+    """Check version `version` of `table` against the counts recorded for its checkpoint."""
+    delta = store.open(store.table_uri(table), version=version)
+    if delta is None:
+        return PostCheck(table, version, _zero(), expected, ("the bronze table is gone",))
+    dataset = delta.to_pyarrow_dataset()
+    names = dataset.schema.names
+    tracking = [c for c in (IS_DELETED, IS_PURGED, DELETED_DATE, PURGED_DATE) if c in names]
+    frame = pl.from_arrow(dataset.to_table(columns=[*key_cols, *tracking]))
+    assert isinstance(frame, pl.DataFrame)
+    figures = frame.select(
+        total=pl.len(),
+        deleted=_flag(names, IS_DELETED).sum(),
+        purged=_flag(names, IS_PURGED).sum(),
+        both=(_flag(names, IS_DELETED) & _flag(names, IS_PURGED)).sum(),
+        null_keys=pl.any_horizontal([pl.col(k).is_null() for k in key_cols]).sum(),
+        undated_deletes=(_flag(names, IS_DELETED) & _missing(names, DELETED_DATE)).sum(),
+        undated_purges=(_flag(names, IS_PURGED) & _missing(names, PURGED_DATE)).sum(),
+    ).row(0, named=True)
+    duplicates = frame.height - frame.select(list(key_cols)).n_unique()
+    counts = {
+        "total": figures["total"],
+        "active": figures["total"] - figures["deleted"] - figures["purged"] + figures["both"],
+        "deleted": figures["deleted"],
+        "purged": figures["purged"],
+    }
+    problems = _count_problems(counts, expected)
+    if counts["active"] + counts["deleted"] + counts["purged"] != counts["total"]:
+        problems.append(
+            f"total {counts['total']:,} != active + deleted + purged "
+            f"({counts['active']:,} + {counts['deleted']:,} + {counts['purged']:,})"
+        )
+    labels = {
+        "both": "row(s) both IsDeleted and IsPurged",
+        "null_keys": "row(s) with a null key",
+        "undated_deletes": f"IsDeleted row(s) without {DELETED_DATE}",
+        "undated_purges": f"IsPurged row(s) without {PURGED_DATE}",
+    }
+    problems += [f"{figures[k]:,} {text}" for k, text in labels.items() if figures[k]]
+    if duplicates:
+        problems.append(f"{duplicates:,} duplicate key(s)")
+    return PostCheck(table, version, counts, expected, tuple(problems))
+
+
+def failure_alert(failed: list[PostCheck], checkpoint_name: str, run: RunInfo) -> Alert:
+    """Return the CRITICAL alert for restored tables that failed validation."""
+    lines = [f"- {c.table} (v{c.version}): {'; '.join(c.problems)}" for c in failed]
+    return Alert(
+        severity=Severity.CRITICAL,
+        subject=f"Post-rollback validation failed for {len(failed)} table(s)",
+        body="\n".join(
+            [
+                f"Rollback to {checkpoint_name}:",
+                *lines,
+                "",
+                "Do not let the next sync run before the tables are checked; the PostRollback "
+                "checkpoint (if taken) and the Pre snapshots in RollbackStateSnapshots show "
+                "the state before and after.",
+            ]
+        ),
+        job=run.pipeline_name,
+        run_id=run.run_id,
+        tables=tuple(c.table for c in failed),
+        error_class="PostRollbackValidation",
+    )
+
+
+def _count_problems(counts: dict[str, int], expected: dict[str, int]) -> list[str]:
+    return [
+        f"{name} rows {counts[name]:,} != {expected[name]:,} recorded for the checkpoint"
+        for name in ("total", "active", "deleted", "purged")
+        if counts[name] != expected.get(name)
+    ]
+
+
+def _flag(names: list[str], column: str) -> pl.Expr:
+    return pl.col(column).fill_null(False) if column in names else pl.lit(False)
+
+
+def _missing(names: list[str], column: str) -> pl.Expr:
+    return pl.col(column).is_null() if column in names else pl.lit(True)
+
+
+def _zero() -> dict[str, int]:
+    return {"total": 0, "active": 0, "deleted": 0, "purged": 0}
