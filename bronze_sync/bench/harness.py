@@ -20,6 +20,8 @@ from bronze_sync.bench.memlimit import MemoryCage
 from bronze_sync.bench.worker import PhaseRequest
 
 PHASES = ("initial", "daily", "noop")
+# Only bronze_sync has checkpoints to roll back to and a checkpoint-safe VACUUM.
+EXTRA_PHASES = {"bronze_sync": ("rollback",)}
 Report = Callable[[str], None]
 
 
@@ -39,7 +41,7 @@ def run_tool(
     folder.mkdir(parents=True)
     results = []
     try:
-        for phase in PHASES:
+        for phase in PHASES + EXTRA_PHASES.get(tool, ()):
             if phase == "daily":
                 changes = pg_source.apply_daily_changes(engine, tool, rows)
                 report(f"{tool}: source changed ({asdict(changes)})")

@@ -23,6 +23,8 @@ BREAKDOWN = [
     "validate",
     "audit",
     "checkpoint",
+    "dry_run",
+    "execute",
 ]
 
 

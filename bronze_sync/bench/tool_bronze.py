@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import yaml
 
+from bronze_sync.alerts import LogNotifier
 from bronze_sync.bench.worker import PhaseRequest
 from bronze_sync.bronze.storage import BronzeStore
-from bronze_sync.config import parse_config
+from bronze_sync.checkpoints import CheckpointType, create_checkpoint
+from bronze_sync.config import Config, parse_config
 from bronze_sync.metadata import MetadataStore, RunInfo
+from bronze_sync.rollback import RollbackRequest, run_rollback
 from bronze_sync.sources import open_source
 from bronze_sync.sync import SyncJob, run_table_sync
 
+TABLE = "bench"
+BEFORE_DAILY = "bench_before_daily"
+
 
 def run_phase(request: PhaseRequest) -> dict[str, Any]:
-    """Sync the source table once (initial, daily or no-op: the same call)."""
-    raw = {
-        "source": {"kind": "sql", "url": request.pg_url},
-        "bronze": {"path": f"{request.workdir}/bronze"},
-        "sync": {"staging_path": f"{request.workdir}/staging"},
-        "tables": [
-            {
-                "name": "bench",
-                "source": request.source,
-                "primary_key": "id",
-                "created_column": "created_at",
-                "modified_column": "modified_at",
-            }
-        ],
-    }
-    config = parse_config(yaml.safe_dump(raw), env={})
+    """Sync the source table once (initial, daily, no-op), or roll back to before the daily."""
+    config = _config(request)
+    if request.phase == "rollback":
+        return _rollback(config)
     store = BronzeStore.from_config(config.bronze)
     with open_source(config) as source:
         job = SyncJob(
@@ -42,5 +37,55 @@ def run_phase(request: PhaseRequest) -> dict[str, Any]:
             staging_root=config.sync.staging_path,
         )
         result = run_table_sync(job, config.tables[0])
+    if request.phase == "initial":
+        # The rollback phase restores this version (a Manual checkpoint, as an operator would).
+        create_checkpoint(
+            job.meta,
+            BEFORE_DAILY,
+            CheckpointType.MANUAL,
+            {TABLE: result.version},
+            dt.datetime.now(dt.UTC),
+            "bench",
+            total_rows=result.counts.get("total"),
+        )
     phases = {k: round(v, 3) for k, v in result.phases.items()}
     return {"phases": phases, "counts": result.metadata(), "committed": result.committed}
+
+
+def _rollback(config: Config) -> dict[str, Any]:
+    """Dry-run then execute a rollback of the table to the checkpoint taken after the initial."""
+    store = BronzeStore.from_config(config.bronze)
+    phases: dict[str, float] = {}
+    token = None
+    for dry_run in (True, False):
+        request = RollbackRequest(
+            BEFORE_DAILY, dry_run=dry_run, approval_token=token, requested_by="bench"
+        )
+        run = RunInfo(run_id=str(uuid.uuid4()), pipeline_name="rollback_to_checkpoint")
+        started = dt.datetime.now(dt.UTC)
+        outcome = run_rollback(config, store, request, run, LogNotifier())
+        phases["dry_run" if dry_run else "execute"] = (
+            dt.datetime.now(dt.UTC) - started
+        ).total_seconds()
+        token = outcome.plan.token
+    if not outcome.success:
+        raise RuntimeError(f"bench rollback failed: {[r.error for r in outcome.results]}")
+    return {"phases": phases}
+
+
+def _config(request: PhaseRequest) -> Config:
+    raw = {
+        "source": {"kind": "sql", "url": request.pg_url},
+        "bronze": {"path": f"{request.workdir}/bronze"},
+        "sync": {"staging_path": f"{request.workdir}/staging"},
+        "tables": [
+            {
+                "name": TABLE,
+                "source": request.source,
+                "primary_key": "id",
+                "created_column": "created_at",
+                "modified_column": "modified_at",
+            }
+        ],
+    }
+    return parse_config(yaml.safe_dump(raw), env={})
