@@ -10,6 +10,7 @@ PIPELINE_CONFIG = "PipelineConfig"
 SYNC_AUDIT_LOG = "SyncAuditLog"
 CHECKPOINT_HISTORY = "CheckpointHistory"
 DATA_VALIDATION = "DataValidation"
+STORAGE_HISTORY = "StorageHistory"
 
 SCHEMAS: dict[str, pa.Schema] = {
     PIPELINE_CONFIG: pa.schema(
@@ -91,6 +92,24 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Notes", pa.string()),
             ("ValidationContext", pa.string()),
             ("PipelineRunId", pa.string()),
+        ]
+    ),
+    # One row per table per maintenance run: the storage trend (weekly_maintenance).
+    STORAGE_HISTORY: pa.schema(
+        [
+            ("MeasurementId", pa.string()),
+            ("PipelineRunId", pa.string()),
+            ("MeasuredDate", TS),
+            ("TableName", pa.string()),
+            ("TableKind", pa.string()),  # bronze | metadata
+            ("DeltaVersion", pa.int64()),
+            ("FilesBefore", pa.int64()),
+            ("FilesAfter", pa.int64()),
+            ("BytesBefore", pa.int64()),
+            ("BytesAfter", pa.int64()),
+            ("BytesReclaimed", pa.int64()),
+            ("Status", pa.string()),
+            ("Notes", pa.string()),
         ]
     ),
 }
