@@ -9,6 +9,7 @@ from bronze_sync.config.models import Config
 from bronze_sync.defs.assets import build_bronze_assets
 from bronze_sync.defs.checkpoints import checkpoint_jobs, validate_checkpoints_schedule
 from bronze_sync.defs.jobs import daily_sync_job, executor
+from bronze_sync.defs.maintenance import maintenance_job, weekly_maintenance_schedule
 from bronze_sync.defs.purge import purge_job
 from bronze_sync.defs.resources import bronze_resource, source_resource
 from bronze_sync.defs.schedules import daily_sync_schedule
@@ -20,8 +21,17 @@ def build_definitions(config: Config) -> dg.Definitions:
     max_parallel = config.sync.max_parallel_tables
     return dg.Definitions(
         assets=build_bronze_assets(config),
-        jobs=[daily_sync_job(max_parallel), purge_job(config), *checkpoint_jobs(config)],
-        schedules=[daily_sync_schedule, validate_checkpoints_schedule],
+        jobs=[
+            daily_sync_job(max_parallel),
+            purge_job(config),
+            *checkpoint_jobs(config),
+            maintenance_job(config),
+        ],
+        schedules=[
+            daily_sync_schedule,
+            validate_checkpoints_schedule,
+            weekly_maintenance_schedule,
+        ],
         sensors=batch_checkpoint_sensors(BronzeStore.from_config(config.bronze)),
         resources={"source": source_resource(config), "bronze": bronze_resource(config)},
         executor=executor(max_parallel),
