@@ -64,3 +64,22 @@ def _now():
     import datetime as dt
 
     return dt.datetime(2025, 3, 2, 2, tzinfo=dt.UTC)
+
+
+def test_zorder_columns_are_checked_against_the_bronze_table(make_config):
+    tables = [
+        {"name": "good", "source": "public.good", "primary_key": "id", "zorder_columns": ["v"]},
+        {"name": "bad", "source": "public.bad", "primary_key": "id", "zorder_columns": "nope"},
+    ]
+    config = make_config(tables)
+    store = BronzeStore.from_config(config.bronze)
+    for name in ("good", "bad"):
+        for v in range(3):
+            write_deltalake(store.table_uri(name), pa.table({"id": [v], "v": [v]}), mode="append")
+    summary = run_maintenance(config, store, MaintenanceRequest(include_metadata=False), now=_now())
+    outcomes = {o.table: o for o in summary.outcomes}
+    good = next(op for op in outcomes["good"].operations if op.operation == "Optimize")
+    assert good.status == "Success" and "z_order(v)" in " ".join(good.details)
+    bad = next(op for op in outcomes["bad"].operations if op.operation == "Optimize")
+    assert bad.status == "Failed" and "bad" in bad.error and "zorder_columns" in bad.error
+    assert "nope" in bad.error
