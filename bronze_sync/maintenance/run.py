@@ -27,7 +27,6 @@ from bronze_sync.maintenance.operations import (
 )
 from bronze_sync.maintenance.retention import enforce_retention
 from bronze_sync.maintenance.safety import (
-    Pin,
     VacuumPlan,
     plan_log_cleanup,
     plan_vacuum,
@@ -288,6 +287,3 @@ def _skip_alert(table: str, op: OperationResult, run: RunInfo) -> Alert:
         tables=(table,),
         error_class="CheckpointError",
     )
-
-
-__all__ = ["MaintenanceRequest", "Pin", "run_maintenance"]
