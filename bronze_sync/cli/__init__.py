@@ -56,6 +56,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.purge",
     "bronze_sync.cli.checkpoints",
     "bronze_sync.cli.rollback",
+    "bronze_sync.cli.maintenance",
 ]
 
 

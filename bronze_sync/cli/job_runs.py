@@ -26,10 +26,25 @@ def run_job(
         # The job is reconstructed from the code location, which must read the same file.
         os.environ[CONFIG_ENV] = config.file
     run_config: dict[str, Any] = {**LOG_CONFIG, "ops": ops or {}}
+    _forget_reconstructed_jobs()
     with dg.execute_job(
         dg.reconstructable(loader), instance=instance, run_config=run_config
     ) as result:
         yield result
+
+
+def _forget_reconstructed_jobs() -> None:
+    """Drop Dagster's per-process cache of reconstructed jobs.
+
+    Dagster keeps the last reconstructed job definition per process; a second run of the
+    same job with another configuration file would otherwise run against the first one.
+    """
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+
+    for cached in (ReconstructableJob.get_definition, ReconstructableJob.get_repository_definition):
+        clear = getattr(cached, "cache_clear", None)
+        if clear is not None:
+            clear()
 
 
 def failure_message(result: Any) -> str:

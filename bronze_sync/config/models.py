@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
@@ -12,6 +12,8 @@ from bronze_sync.identifiers import (
     check_table_name,
     split_source_name,
 )
+
+MIN_VACUUM_RETENTION_HOURS = 168
 
 
 class StrictModel(BaseModel):
@@ -71,6 +73,12 @@ class TableSettings(StrictModel):
     deleted_file_retention_days: int = Field(7, ge=0)
     # Tables that should be rolled back together with this one (rollback warns otherwise).
     related_tables: list[str] = Field(default_factory=list)
+    # Weekly maintenance (README, Maintenance): VACUUM keeps removed files this long.
+    vacuum_retention_hours: int = Field(MIN_VACUUM_RETENTION_HOURS, ge=0)
+    allow_short_retention: bool = False
+    enable_vacuum: bool = True
+    enable_optimize: bool = True
+    zorder_columns: list[str] = Field(default_factory=list)
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -90,6 +98,18 @@ class TableSettings(StrictModel):
     @classmethod
     def _optional_column(cls, value: str | None) -> str | None:
         return None if value is None else _column(value)
+
+    @field_validator("zorder_columns", mode="before")
+    @classmethod
+    def _zorder_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("zorder_columns")
+    @classmethod
+    def _zorder_columns(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("columns repeat")
+        return [_column(v) for v in value]
 
 
 class TableConfig(TableSettings):
@@ -114,6 +134,18 @@ class TableConfig(TableSettings):
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("source: ")) from None
         return value
+
+    @model_validator(mode="after")
+    def _vacuum_retention(self) -> TableConfig:
+        if self.vacuum_retention_hours < MIN_VACUUM_RETENTION_HOURS and not (
+            self.allow_short_retention
+        ):
+            raise ValueError(
+                f"table {self.name}: vacuum_retention_hours {self.vacuum_retention_hours} is "
+                f"below {MIN_VACUUM_RETENTION_HOURS} (7 days); set allow_short_retention: true "
+                "to accept the risk to concurrent readers"
+            )
+        return self
 
     @property
     def source_schema(self) -> str | None:

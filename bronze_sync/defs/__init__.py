@@ -9,6 +9,7 @@ from bronze_sync.config.models import Config
 from bronze_sync.defs.assets import build_bronze_assets
 from bronze_sync.defs.checkpoints import checkpoint_jobs, validate_checkpoints_schedule
 from bronze_sync.defs.jobs import daily_sync_job, executor
+from bronze_sync.defs.maintenance import maintenance_job, weekly_maintenance_schedule
 from bronze_sync.defs.purge import purge_job
 from bronze_sync.defs.resources import bronze_resource, source_resource
 from bronze_sync.defs.rollback import rollback_job
@@ -26,8 +27,13 @@ def build_definitions(config: Config) -> dg.Definitions:
             purge_job(config),
             *checkpoint_jobs(config),
             rollback_job(config),
+            maintenance_job(config),
         ],
-        schedules=[daily_sync_schedule, validate_checkpoints_schedule],
+        schedules=[
+            daily_sync_schedule,
+            validate_checkpoints_schedule,
+            weekly_maintenance_schedule,
+        ],
         sensors=batch_checkpoint_sensors(BronzeStore.from_config(config.bronze)),
         resources={"source": source_resource(config), "bronze": bronze_resource(config)},
         executor=executor(max_parallel),

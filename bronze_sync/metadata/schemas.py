@@ -12,6 +12,7 @@ CHECKPOINT_HISTORY = "CheckpointHistory"
 DATA_VALIDATION = "DataValidation"
 ROLLBACK_STATE_SNAPSHOTS = "RollbackStateSnapshots"
 ROLLBACK_COMPARISON_REPORTS = "RollbackComparisonReports"
+STORAGE_HISTORY = "StorageHistory"
 
 SCHEMAS: dict[str, pa.Schema] = {
     PIPELINE_CONFIG: pa.schema(
@@ -142,6 +143,24 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Reason", pa.string()),
             ("Notes", pa.string()),
             ("CreatedDate", TS),
+        ]
+    ),
+    # One row per table per maintenance run: the storage trend (weekly_maintenance).
+    STORAGE_HISTORY: pa.schema(
+        [
+            ("MeasurementId", pa.string()),
+            ("PipelineRunId", pa.string()),
+            ("MeasuredDate", TS),
+            ("TableName", pa.string()),
+            ("TableKind", pa.string()),  # bronze | metadata
+            ("DeltaVersion", pa.int64()),
+            ("FilesBefore", pa.int64()),
+            ("FilesAfter", pa.int64()),
+            ("BytesBefore", pa.int64()),
+            ("BytesAfter", pa.int64()),
+            ("BytesReclaimed", pa.int64()),
+            ("Status", pa.string()),
+            ("Notes", pa.string()),
         ]
     ),
 }

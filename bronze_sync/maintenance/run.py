@@ -1,0 +1,289 @@
+"""The weekly maintenance run: retention, PreMaintenance checkpoint, per-table work, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from deltalake import DeltaTable
+
+from bronze_sync.alerts import Alert, Notifier, Severity, notifier_for
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.checkpoints.create import create_checkpoint
+from bronze_sync.checkpoints.lifecycle import validate_active_checkpoints
+from bronze_sync.checkpoints.model import Checkpoint, CheckpointType
+from bronze_sync.config.models import Config, TableConfig
+from bronze_sync.maintenance.operations import (
+    OPTIMIZE,
+    VACUUM,
+    OperationResult,
+    cleanup_log,
+    optimize_table,
+    vacuum_table,
+)
+from bronze_sync.maintenance.retention import enforce_retention
+from bronze_sync.maintenance.safety import (
+    VacuumPlan,
+    plan_log_cleanup,
+    plan_vacuum,
+    run_vacuum,
+    table_pins,
+)
+from bronze_sync.maintenance.storage import append_history, measure
+from bronze_sync.maintenance.summary import FAILED, WARNING, MaintenanceSummary, TableOutcome
+from bronze_sync.metadata.audit import AuditEntry, RunInfo, write_audit
+from bronze_sync.metadata.schemas import SCHEMAS
+from bronze_sync.metadata.store import MetadataStore
+
+log = logging.getLogger(__name__)
+
+JOB = "weekly_maintenance"
+METADATA_RETENTION_HOURS = 720
+MAX_FAILURES = 3
+PRE_MAINTENANCE_PREFIX = "pre_maintenance_"
+
+
+@dataclass(frozen=True)
+class MaintenanceRequest:
+    """What to maintain, and how."""
+
+    dry_run: bool = False
+    tables: Sequence[str] | None = None  # default: every enabled table
+    include_metadata: bool = True
+    strategy: str | None = None  # keep_versions | retention (default: what deltalake supports)
+    created_by: str = "bronze_sync"
+
+
+def run_maintenance(
+    config: Config,
+    store: BronzeStore,
+    request: MaintenanceRequest,
+    *,
+    now: dt.datetime,
+    run: RunInfo | None = None,
+    notifier: Notifier | None = None,
+    wall_now: dt.datetime | None = None,
+) -> MaintenanceSummary:
+    """Run the weekly maintenance of bronze and metadata tables; a dry run changes nothing."""
+    clock = time.perf_counter()
+    meta = MetadataStore(store)
+    run = run or RunInfo(run_id=f"maintenance-{uuid.uuid4()}", pipeline_name=JOB)
+    notifier = notifier or notifier_for(config)
+    tables = config.select_tables(list(request.tables) if request.tables else None)
+    summary = MaintenanceSummary(run.run_id, request.dry_run, now)
+    if not request.dry_run:
+        pre = pre_maintenance_checkpoint(meta, store, tables, now, request.created_by)
+        summary.pre_checkpoint = pre.name if pre else None
+    deactivated, active = enforce_retention(meta, run, now, dry_run=request.dry_run)
+    summary.deactivated = [c.name for c in deactivated]
+    for table in tables:
+        summary.outcomes.append(maintain_table(store, table, active, request, wall_now))
+    if request.include_metadata:
+        for name in sorted(SCHEMAS):
+            if store.exists(meta.uri(name)):
+                summary.outcomes.append(maintain_metadata(store, meta.uri(name), name, request))
+    summary.seconds = time.perf_counter() - clock
+    if not request.dry_run:
+        _record(meta, store, run, summary, now, notifier)
+    _alert(summary, run, notifier)
+    return summary
+
+
+def pre_maintenance_checkpoint(
+    meta: MetadataStore,
+    store: BronzeStore,
+    tables: Sequence[TableConfig],
+    now: dt.datetime,
+    created_by: str,
+) -> Checkpoint | None:
+    """Pin the current version of every table that opens, before anything destructive runs."""
+    versions = {}
+    for table in tables:
+        try:
+            delta = store.open(store.table_uri(table.name))
+        except Exception as exc:
+            log.warning("PreMaintenance checkpoint leaves out %s: %s", table.name, exc)
+            continue
+        if delta is not None:
+            versions[table.name] = delta.version()
+    if not versions:
+        return None
+    name = f"{PRE_MAINTENANCE_PREFIX}{now.astimezone(dt.UTC):%Y-%m-%dT%H%M%S}"
+    return create_checkpoint(
+        meta,
+        name,
+        CheckpointType.PRE_MAINTENANCE,
+        versions,
+        now,
+        created_by,
+        notes="taken before weekly maintenance (VACUUM, OPTIMIZE, log cleanup)",
+    )
+
+
+def maintain_table(
+    store: BronzeStore,
+    table: TableConfig,
+    active: Sequence[Checkpoint],
+    request: MaintenanceRequest,
+    wall_now: dt.datetime | None = None,
+) -> TableOutcome:
+    """VACUUM (checkpoint-safe), OPTIMIZE and clean the log of one bronze table."""
+    uri = store.table_uri(table.name)
+    outcome = TableOutcome(table.name, "bronze")
+    if not store.exists(uri):
+        outcome.skipped = "no bronze table yet"
+        return outcome
+    outcome.before = measure(store, uri)
+    pins = table_pins(active, table.name)
+    dry = request.dry_run
+
+    def vacuum(delta: DeltaTable) -> OperationResult:
+        plan = plan_vacuum(
+            store, delta, table.name, table, pins, strategy=request.strategy, wall_now=wall_now
+        )
+        return vacuum_table(store, delta, plan, dry_run=dry)
+
+    steps: list[tuple[str, bool, Callable[[DeltaTable], OperationResult]]] = [
+        (VACUUM, table.enable_vacuum, vacuum),
+        (
+            OPTIMIZE,
+            table.enable_optimize,
+            lambda d: optimize_table(d, table.name, table.zorder_columns, dry_run=dry),
+        ),
+        (
+            "LogCleanup",
+            True,
+            lambda d: cleanup_log(
+                d, plan_log_cleanup(store, d, table.name, pins, wall_now), dry_run=dry
+            ),
+        ),
+    ]
+    return _run_steps(store, uri, outcome, steps)
+
+
+def maintain_metadata(
+    store: BronzeStore, uri: str, name: str, request: MaintenanceRequest
+) -> TableOutcome:
+    """VACUUM (720 h), compact and clean the log of one metadata table (no checkpoint pins it)."""
+    outcome = TableOutcome(name, "metadata", before=measure(store, uri))
+    dry = request.dry_run
+
+    def vacuum(delta: DeltaTable) -> OperationResult:
+        plan = VacuumPlan(name, METADATA_RETENTION_HOURS, True, "retention", [])
+        plan.candidates = sorted(run_vacuum(delta, plan, dry_run=True))
+        return vacuum_table(store, delta, plan, dry_run=dry)
+
+    steps: list[tuple[str, bool, Callable[[DeltaTable], OperationResult]]] = [
+        (VACUUM, True, vacuum),
+        (OPTIMIZE, True, lambda d: optimize_table(d, name, [], dry_run=dry)),
+        (
+            "LogCleanup",
+            True,
+            lambda d: cleanup_log(d, plan_log_cleanup(store, d, name, [], None), dry_run=dry),
+        ),
+    ]
+    return _run_steps(store, uri, outcome, steps)
+
+
+def _run_steps(
+    store: BronzeStore,
+    uri: str,
+    outcome: TableOutcome,
+    steps: list[tuple[str, bool, Callable[[DeltaTable], OperationResult]]],
+) -> TableOutcome:
+    """Run each enabled step on a freshly opened table; a failing step never stops the next."""
+    for operation, enabled, step in steps:
+        if not enabled:
+            outcome.operations.append(
+                OperationResult(operation, "Skipped", details=["disabled in the configuration"])
+            )
+            continue
+        try:
+            delta = DeltaTable(uri, storage_options=store.options())
+            outcome.operations.append(step(delta))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+            outcome.operations.append(OperationResult(operation, FAILED, error=message))
+    try:
+        outcome.version = DeltaTable(uri, storage_options=store.options()).version()
+    except Exception:
+        outcome.version = None
+    outcome.after = measure(store, uri)
+    return outcome
+
+
+def _record(
+    meta: MetadataStore,
+    store: BronzeStore,
+    run: RunInfo,
+    summary: MaintenanceSummary,
+    now: dt.datetime,
+    notifier: Notifier,
+) -> None:
+    entries = [
+        AuditEntry(
+            op.operation,
+            o.table,
+            now,
+            now,
+            status=op.status,
+            rows_processed=op.files_removed,
+            error=op.error,
+            notes=op.notes(),
+            delta_version=o.version,
+        )
+        for o in summary.outcomes
+        for op in o.operations
+    ]
+    write_audit(meta, run, entries, now)
+    validations = validate_active_checkpoints(meta, store, now, notifier=notifier, run=run)
+    summary.unrestorable = [v.checkpoint.name for v in validations if not v.restorable]
+    append_history(meta, run.run_id, [o.record() for o in summary.outcomes], now)
+    final = AuditEntry(
+        "FinalSummary",
+        None,
+        now,
+        now,
+        status=FAILED if summary.failures else "Success",
+        rows_processed=len(summary.outcomes),
+        notes=summary.headline(),
+    )
+    write_audit(meta, run, [final], now)
+
+
+def _alert(summary: MaintenanceSummary, run: RunInfo, notifier: Notifier) -> None:
+    if summary.dry_run:
+        return
+    for outcome in summary.outcomes:
+        for op in outcome.operations:
+            if op.status == WARNING and op.error:
+                notifier.send(_skip_alert(outcome.table, op, run))
+    if len(summary.failures) > MAX_FAILURES:
+        lines = [f"- {o.table}: {'; '.join(o.reasons())}" for o in summary.failures]
+        notifier.send(
+            Alert(
+                Severity.HIGH,
+                f"weekly maintenance: {len(summary.failures)} table(s) failed",
+                "\n".join(lines),
+                job=run.pipeline_name,
+                run_id=run.run_id,
+                tables=tuple(o.table for o in summary.failures),
+            )
+        )
+
+
+def _skip_alert(table: str, op: OperationResult, run: RunInfo) -> Alert:
+    return Alert(
+        Severity.MEDIUM,
+        f"{op.operation} skipped for {table} to keep an active checkpoint restorable",
+        f"{op.error}\n\nIncrease the retention, or wait until the checkpoint expires. Nothing "
+        "was removed from this table.",
+        job=run.pipeline_name,
+        run_id=run.run_id,
+        tables=(table,),
+        error_class="CheckpointError",
+    )
