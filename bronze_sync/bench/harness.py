@@ -21,7 +21,7 @@ from bronze_sync.bench.worker import PhaseRequest
 
 PHASES = ("initial", "daily", "noop")
 # Only bronze_sync has checkpoints to roll back to and a checkpoint-safe VACUUM.
-EXTRA_PHASES = {"bronze_sync": ("rollback",)}
+EXTRA_PHASES = {"bronze_sync": ("rollback", "vacuum")}
 Report = Callable[[str], None]
 
 

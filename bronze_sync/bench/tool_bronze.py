@@ -13,6 +13,7 @@ from bronze_sync.bench.worker import PhaseRequest
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import CheckpointType, create_checkpoint
 from bronze_sync.config import Config, parse_config
+from bronze_sync.maintenance import MaintenanceRequest, run_maintenance
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.rollback import RollbackRequest, run_rollback
 from bronze_sync.sources import open_source
@@ -27,6 +28,8 @@ def run_phase(request: PhaseRequest) -> dict[str, Any]:
     config = _config(request)
     if request.phase == "rollback":
         return _rollback(config)
+    if request.phase == "vacuum":
+        return _maintenance(config)
     store = BronzeStore.from_config(config.bronze)
     with open_source(config) as source:
         job = SyncJob(
@@ -73,6 +76,17 @@ def _rollback(config: Config) -> dict[str, Any]:
     return {"phases": phases}
 
 
+def _maintenance(config: Config) -> dict[str, Any]:
+    """Run the weekly maintenance (VACUUM keeping checkpointed versions, OPTIMIZE) once."""
+    store = BronzeStore.from_config(config.bronze)
+    summary = run_maintenance(
+        config, store, MaintenanceRequest(created_by="bench"), now=dt.datetime.now(dt.UTC)
+    )
+    if summary.failures or summary.unrestorable:
+        raise RuntimeError(f"bench maintenance failed: {summary.headline()}")
+    return {"maintenance": summary.headline(), "bytes_reclaimed": summary.bytes_reclaimed}
+
+
 def _config(request: PhaseRequest) -> Config:
     raw = {
         "source": {"kind": "sql", "url": request.pg_url},
@@ -85,6 +99,9 @@ def _config(request: PhaseRequest) -> Config:
                 "primary_key": "id",
                 "created_column": "created_at",
                 "modified_column": "modified_at",
+                # Reclaim every file no checkpoint needs; pinned versions are kept regardless.
+                "vacuum_retention_hours": 0,
+                "allow_short_retention": True,
             }
         ],
     }

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
@@ -20,6 +21,7 @@ from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
 from bronze_sync.diff.classify import as_timestamps
 
 FRAGMENT = "__bronze_sync_fragment"
+ROW = "__bronze_sync_row"  # the row's position inside its data file
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,12 @@ def read_state(
             top = pc.max(as_timestamps(part.column(modified_column))).as_py()
             if top is not None:
                 newest.append(top)
-        parts.append(
-            part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
-        )
-    schema = pa.schema([dataset.schema.field(c) for c in wanted]).append(
-        pa.field(FRAGMENT, pa.int32())
+        part = part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
+        parts.append(part.append_column(ROW, pa.array(np.arange(part.num_rows, dtype=np.int32))))
+    schema = (
+        pa.schema([dataset.schema.field(c) for c in wanted])
+        .append(pa.field(FRAGMENT, pa.int32()))
+        .append(pa.field(ROW, pa.int32()))
     )
     rows = pa.concat_tables(parts) if parts else schema.empty_table()
     rows = _fill_flags(rows)

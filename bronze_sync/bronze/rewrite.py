@@ -39,9 +39,10 @@ from bronze_sync.bronze.tracking import (
 )
 from bronze_sync.diff.compare import rows_differ
 from bronze_sync.diff.keys import positions
-from bronze_sync.errors import CommitConflictError
+from bronze_sync.errors import BronzeError, CommitConflictError
 
 FRAGMENT = "__fragment"
+ROW = "__row"
 OP = "__op"
 PURGE = "__purge"
 
@@ -51,8 +52,10 @@ class RowEdits:
     """The row-level changes of one sync, located by the data file (fragment) holding them.
 
     `upserts`: full rows (bronze columns) for keys bronze already holds, plus `__op`
-    (UPDATE or UNDELETE) and `__fragment`; an UPDATE is only written if a value differs.
-    `flags`: key columns plus `__purge` and `__fragment` for active rows that vanished.
+    (UPDATE or UNDELETE), `__fragment` and optionally `__row` (the row's position in that
+    file); an UPDATE is only written if a value differs.
+    `flags`: key columns plus `__purge`, `__fragment` (and optionally `__row`) for active
+    rows that vanished.
     `inserts`: full rows for keys bronze does not hold yet.
     """
 
@@ -167,7 +170,7 @@ def _apply(
 ) -> tuple[pa.Table | None, _FileOutcome]:
     """Return the file's new rows (None when nothing really changes) and the tallies."""
     outcome = _FileOutcome()
-    where = positions(upserts, old, keys).to_numpy(zero_copy_only=False)
+    where = _rows_of(upserts, old, keys)
     before = old.take(pa.array(where))
     data = [c for c in old.column_names if c not in TRACKING_NAMES and c in upserts.column_names]
     undelete = pc.equal(upserts.column(OP), SyncOp.UNDELETE.value)
@@ -177,19 +180,20 @@ def _apply(
     outcome.unchanged = len(effective) - int(effective.sum())
     if not effective.any() and flags.num_rows == 0:
         return None, outcome
+    # Flags and upserts never share a key, so flagging first keeps row numbers valid.
+    if flags.num_rows:
+        old = _flag(old, flags, keys, now)
     replaced = _mask(old.num_rows, where[effective])
     kept = old.filter(pa.array(~replaced))
     chosen = pa.array(effective)
     written = _conform(upserts.filter(chosen), old.schema, fallback=before.filter(chosen))
     new = pa.concat_tables([kept, written]) if written.num_rows else kept
-    if flags.num_rows:
-        new = _flag(new, flags, keys, now)
     return new, outcome
 
 
 def _flag(rows: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime) -> pa.Table:
     """Mark the flagged keys' rows deleted or purged, in place."""
-    where = positions(flags, rows, keys).to_numpy(zero_copy_only=False)
+    where = _rows_of(flags, rows, keys)
     purge = flags.column(PURGE).to_numpy(zero_copy_only=False)
     deleted = pa.array(_mask(rows.num_rows, where[~purge]))
     purged = pa.array(_mask(rows.num_rows, where[purge]))
@@ -211,6 +215,22 @@ def _flag(rows: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime
         index = rows.schema.get_field_index(name)
         rows = rows.set_column(index, rows.schema.field(index), values)
     return rows
+
+
+def _rows_of(edits: pa.Table, rows: pa.Table, keys: Sequence[str]) -> np.ndarray:
+    """Return the row numbers in `rows` (a data file) of the keys in `edits`."""
+    if edits.num_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    if ROW not in edits.column_names:
+        return positions(edits, rows, keys).to_numpy(zero_copy_only=False)
+    # The plan read these positions from the same file at the same version; checking the
+    # keys there costs one vectorised compare and guards against any drift.
+    where = edits.column(ROW).to_numpy(zero_copy_only=False).astype(np.int64)
+    held = rows.select(list(keys)).take(pa.array(where))
+    for key in keys:
+        if pc.all(pc.equal(edits.column(key), held.column(key))).as_py() is not True:
+            raise BronzeError(f"data file rows moved since the plan (key column {key})")
+    return where
 
 
 def _mask(size: int, where: np.ndarray) -> np.ndarray:

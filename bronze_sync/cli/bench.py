@@ -58,6 +58,11 @@ def bench(
         results += run_tool(
             tool, rows, pg_url, folder, lambda line: err_console.print(line), memory_limit_mb
         )
+    if "bronze_sync" in chosen:
+        from bronze_sync.bench.rollback import bench_rollback
+
+        err_console.print("rolling back 50 tables of 10,000 rows in one run …")
+        results += bench_rollback(tables=50, rows_per_table=10_000, workdir=folder)
     machine = machine_description(pg_url)
     console.print(markdown(results, machine), markup=False, highlight=False)
     if json_path:

@@ -17,8 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bronze_sync.bronze.reader import FRAGMENT as STATE_FRAGMENT
+from bronze_sync.bronze.reader import ROW as STATE_ROW
 from bronze_sync.bronze.reader import BronzeState
-from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, RowEdits
+from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, ROW, RowEdits
 from bronze_sync.bronze.tracking import SyncOp, live_rows
 from bronze_sync.diff.classify import purge_mask, purge_window_open
 from bronze_sync.diff.keyset import KeyIndex
@@ -184,6 +185,7 @@ def _flags(inp: PlanInput, keys: list[str], vanished: np.ndarray) -> pa.Table:
         rows.select(keys)
         .append_column(PURGE, purge)
         .append_column(FRAGMENT, rows.column(STATE_FRAGMENT))
+        .append_column(ROW, rows.column(STATE_ROW))
     )
 
 
@@ -201,8 +203,14 @@ def _upserts(
     ops = np.where(active[positions], SyncOp.UPDATE.value, SyncOp.UNDELETE.value)
     op_array = pa.array(ops.tolist(), pa.string())
     table = live_rows(rows, op_array, inp.now)
-    fragments = inp.state.rows.column(STATE_FRAGMENT).take(pa.array(positions))
-    return table.append_column(OP, op_array).append_column(FRAGMENT, fragments)
+    where = pa.array(positions)
+    fragments = inp.state.rows.column(STATE_FRAGMENT).take(where)
+    rows_in_file = inp.state.rows.column(STATE_ROW).take(where)
+    return (
+        table.append_column(OP, op_array)
+        .append_column(FRAGMENT, fragments)
+        .append_column(ROW, rows_in_file)
+    )
 
 
 def _fetch(inp: PlanInput, keys: pa.Table | None) -> pa.Table:

@@ -1,0 +1,62 @@
+"""The benchmark harness: each tool's phases run in subprocesses against real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from bronze_sync.bench import harness, pg_source
+from bronze_sync.bench.report import markdown, write_json
+from bronze_sync_tests.conftest import PG_URL
+
+ROWS = 3_000
+
+
+@pytest.fixture
+def bench_schema(pg_engine, pg_schema, monkeypatch):
+    # The harness's parent process builds tables in pg_source.SCHEMA; workers get full names.
+    monkeypatch.setattr(pg_source, "SCHEMA", pg_schema)
+    pg_source.build_template(pg_engine, ROWS)
+    return pg_schema
+
+
+def test_bronze_sync_phases_see_exactly_the_daily_changes(bench_schema, tmp_path):
+    results = harness.run_tool("bronze_sync", ROWS, PG_URL, tmp_path, lambda _: None)
+    by_phase = {r["phase"]: r for r in results}
+    assert list(by_phase) == ["initial", "daily", "noop", "rollback", "vacuum"]
+    daily, changes = by_phase["daily"], by_phase["daily"]["changes"]
+    assert daily["counts"]["inserted"] == changes["inserted"] > 0
+    assert daily["counts"]["updated"] == changes["updated"] > 0
+    assert daily["counts"]["deleted"] == changes["deleted"] > 0
+    assert by_phase["noop"]["committed"] is False
+    assert {"extract", "keys", "diff", "commit", "checkpoint"} <= set(daily["phases"])
+    assert all(r["peak_mb"] > 0 for r in results)
+
+
+def test_notebook_tool_merges_every_row_and_flags_deletes(bench_schema, tmp_path):
+    results = harness.run_tool("notebook", ROWS, PG_URL, tmp_path, lambda _: None)
+    initial, daily, noop = results
+    assert [r["phase"] for r in results] == ["initial", "daily", "noop"]
+    assert initial["merged"] == ROWS
+    changes = daily["changes"]
+    assert daily["merged"] == ROWS - changes["deleted"] + changes["inserted"]
+    assert daily["flagged"] == changes["deleted"] and noop["flagged"] == 0
+
+
+def test_report_lists_every_phase_and_writes_the_json_contract(bench_schema, tmp_path):
+    results = harness.run_tool("bronze_sync", ROWS, PG_URL, tmp_path, lambda _: None)
+    table = markdown(results, "test machine")
+    assert "| daily | bronze_sync | 3,000 |" in table and "| phase | schema |" in table
+    write_json(tmp_path / "bench.json", ROWS, results, "test machine")
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["rows"] == ROWS
+    assert {(r["tool"], r["phase"]) for r in data["results"]} >= {("bronze_sync", "daily")}
+    assert all({"seconds", "peak_mb"} <= set(r) for r in data["results"])
+
+
+def test_source_copies_are_dropped(bench_schema, pg_engine, tmp_path):
+    harness.run_tool("bronze_sync", ROWS, PG_URL, tmp_path, lambda _: None)
+    inspector = sa.inspect(pg_engine)
+    assert pg_source.table_name("bronze_sync") not in inspector.get_table_names(bench_schema)
