@@ -8,7 +8,9 @@ in memory over projected columns, one file at a time.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,16 +67,20 @@ def read_state(
         wanted.append(modified_column)
     wanted += [c for c in (IS_DELETED, IS_PURGED) if c in names]
     wanted = list(dict.fromkeys(wanted))
-    parts: list[pa.Table] = []
-    newest: list[dt.datetime] = []
-    for index, fragment in enumerate(dataset.get_fragments()):
-        part = fragment.to_table(columns=wanted, schema=dataset.schema)
-        if modified_column in names:
-            top = pc.max(as_timestamps(part.column(modified_column))).as_py()
-            if top is not None:
-                newest.append(top)
+    track = modified_column if modified_column in names else None
+
+    def read(item: tuple[int, pds.Fragment]) -> tuple[pa.Table, dt.datetime | None]:
+        index, fragment = item
+        part = fragment.to_table(columns=wanted, schema=dataset.schema, use_threads=False)
+        top = pc.max(as_timestamps(part.column(track))).as_py() if track else None
         part = part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
-        parts.append(part.append_column(ROW, pa.array(np.arange(part.num_rows, dtype=np.int32))))
+        return part.append_column(ROW, pa.array(np.arange(part.num_rows, dtype=np.int32))), top
+
+    # Files are read in parallel (Arrow releases the GIL); results keep fragment order.
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        results = list(pool.map(read, enumerate(dataset.get_fragments())))
+    parts = [part for part, _ in results]
+    newest = [top for _, top in results if top is not None]
     schema = (
         pa.schema([dataset.schema.field(c) for c in wanted])
         .append(pa.field(FRAGMENT, pa.int32()))
