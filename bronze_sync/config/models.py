@@ -69,6 +69,8 @@ class TableSettings(StrictModel):
     # Delta retention properties set on the bronze table (see README, Delta retention).
     log_retention_days: int = Field(400, ge=1)
     deleted_file_retention_days: int = Field(7, ge=0)
+    # The `fresh` check warns when the last successful sync is older than this.
+    freshness_hours: float = Field(26.0, gt=0)
 
     @field_validator("primary_key", mode="before")
     @classmethod
