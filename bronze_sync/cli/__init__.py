@@ -55,6 +55,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.bench",
     "bronze_sync.cli.purge",
     "bronze_sync.cli.checkpoints",
+    "bronze_sync.cli.validate",
 ]
 
 

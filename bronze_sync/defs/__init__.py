@@ -8,6 +8,7 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.models import Config
 from bronze_sync.defs.assets import build_bronze_assets
 from bronze_sync.defs.checkpoints import checkpoint_jobs, validate_checkpoints_schedule
+from bronze_sync.defs.checks import build_asset_checks
 from bronze_sync.defs.jobs import daily_sync_job, executor
 from bronze_sync.defs.purge import purge_job
 from bronze_sync.defs.resources import bronze_resource, source_resource
@@ -20,6 +21,7 @@ def build_definitions(config: Config) -> dg.Definitions:
     max_parallel = config.sync.max_parallel_tables
     return dg.Definitions(
         assets=build_bronze_assets(config),
+        asset_checks=build_asset_checks(config),
         jobs=[daily_sync_job(max_parallel), purge_job(config), *checkpoint_jobs(config)],
         schedules=[daily_sync_schedule, validate_checkpoints_schedule],
         sensors=batch_checkpoint_sensors(BronzeStore.from_config(config.bronze)),
