@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from bronze_sync.config.alerts import AlertSettings
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
     check_column_name,
@@ -142,6 +143,7 @@ class Config(StrictModel):
     bronze: BronzeConfig
     defaults: dict[str, Any] = Field(default_factory=dict)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     tables: list[TableConfig] = Field(min_length=1)
 
     _file: str | None = PrivateAttr(default=None)
