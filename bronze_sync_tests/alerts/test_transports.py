@@ -58,7 +58,7 @@ def alerting(make_config, monkeypatch):
 
 
 def test_many_table_failures_make_one_message_per_transport(alerting):
-    factory, url, posts, inbox = alerting
+    factory, _url, posts, inbox = alerting
     notifier = notifier_for(factory())
     assert notifier.send(failure_alert("daily_sync", "run-123", failures(5)))
     assert len(posts) == 1 and len(inbox.messages) == 1
