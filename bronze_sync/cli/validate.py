@@ -5,10 +5,17 @@ from __future__ import annotations
 import sys
 import uuid
 
+import click
 from rich.table import Table
 
+from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli import cli, config_option, console, split_tables, tables_option
+from bronze_sync.cli.render import simple_table
+from bronze_sync.clock import utc_now
 from bronze_sync.config import load_config
+from bronze_sync.metadata import MetadataStore, RunInfo
+from bronze_sync.metadata.pipeline_config import read_all
+from bronze_sync.monitoring.breaker import consecutive_failures, reset_breaker
 from bronze_sync.validation import CheckResult, validate_tables
 
 
@@ -45,3 +52,47 @@ def validate(config_path: str | None, tables: str | None) -> None:
     )
     if failures:
         sys.exit(1)
+
+
+@cli.group()
+def breaker() -> None:
+    """Inspect or close tables' circuit breakers."""
+
+
+@breaker.command("reset")
+@config_option
+@click.option("--tables", required=True, help="Comma-separated tables whose breaker to close.")
+def breaker_reset(config_path: str | None, tables: str) -> None:
+    """Close the circuit breaker of tables so the next sync runs them again."""
+    config = load_config(config_path)
+    selected = config.select_tables(split_tables(tables))
+    meta = MetadataStore(BronzeStore.from_config(config.bronze))
+    run = RunInfo(run_id=f"cli-breaker-reset-{uuid.uuid4()}", pipeline_name="breaker_reset")
+    now = utc_now()
+    for table in selected:
+        before = consecutive_failures(meta, table.name)
+        reset_breaker(meta, table, run, now, by="bronze-sync breaker reset")
+        console.print(f"{table.name}: breaker closed ({before} consecutive failure(s) cleared)")
+
+
+@breaker.command("status")
+@config_option
+def breaker_status(config_path: str | None) -> None:
+    """Show each table's consecutive failures and whether its breaker is open."""
+    config = load_config(config_path)
+    meta = MetadataStore(BronzeStore.from_config(config.bronze))
+    states = read_all(meta)
+    rows = []
+    for table in config.tables:
+        since = states.get(table.name, {}).get("BreakerOpenSince")
+        rows.append(
+            [
+                table.name,
+                consecutive_failures(meta, table.name),
+                "OPEN" if since else "closed",
+                since.strftime("%Y-%m-%d %H:%M") if since else "",
+            ]
+        )
+    console.print(
+        simple_table("Circuit breakers", ["table", "failures", "breaker", "open since"], rows)
+    )
