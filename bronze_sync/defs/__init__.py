@@ -10,6 +10,7 @@ from bronze_sync.defs.assets import build_bronze_assets
 from bronze_sync.defs.checkpoints import checkpoint_jobs, validate_checkpoints_schedule
 from bronze_sync.defs.checks import build_asset_checks
 from bronze_sync.defs.jobs import daily_sync_job, executor
+from bronze_sync.defs.monitoring import monitoring_sensors, reset_breaker_job
 from bronze_sync.defs.purge import purge_job
 from bronze_sync.defs.resources import bronze_resource, source_resource
 from bronze_sync.defs.schedules import daily_sync_schedule
@@ -22,9 +23,17 @@ def build_definitions(config: Config) -> dg.Definitions:
     return dg.Definitions(
         assets=build_bronze_assets(config),
         asset_checks=build_asset_checks(config),
-        jobs=[daily_sync_job(max_parallel), purge_job(config), *checkpoint_jobs(config)],
+        jobs=[
+            daily_sync_job(max_parallel),
+            purge_job(config),
+            *checkpoint_jobs(config),
+            reset_breaker_job(config),
+        ],
         schedules=[daily_sync_schedule, validate_checkpoints_schedule],
-        sensors=batch_checkpoint_sensors(BronzeStore.from_config(config.bronze)),
+        sensors=[
+            *batch_checkpoint_sensors(BronzeStore.from_config(config.bronze)),
+            *monitoring_sensors(config),
+        ],
         resources={"source": source_resource(config), "bronze": bronze_resource(config)},
         executor=executor(max_parallel),
     )
