@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import uuid
 
@@ -13,9 +14,11 @@ from bronze_sync.cli import cli, config_option, console, split_tables, tables_op
 from bronze_sync.cli.render import simple_table
 from bronze_sync.clock import utc_now
 from bronze_sync.config import load_config
+from bronze_sync.defs.partitions import check_partition_key
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.metadata.pipeline_config import read_all
 from bronze_sync.monitoring.breaker import consecutive_failures, reset_breaker
+from bronze_sync.monitoring.publish import publish_report
 from bronze_sync.validation import CheckResult, validate_tables
 
 
@@ -95,4 +98,20 @@ def breaker_status(config_path: str | None) -> None:
         )
     console.print(
         simple_table("Circuit breakers", ["table", "failures", "breaker", "open since"], rows)
+    )
+
+
+@cli.command()
+@config_option
+@click.option("--day", default=None, help="Report day YYYY-MM-DD (default: today, UTC).")
+@click.option("--days", default=7, show_default=True, help="Days of trend in the charts.")
+@click.option("--email/--no-email", default=None, help="Email it (default: alerts setting).")
+def report(config_path: str | None, day: str | None, days: int, email: bool | None) -> None:
+    """Write the health report under {bronze.path}/reports/ (HTML with charts)."""
+    config = load_config(config_path)
+    when = dt.date.fromisoformat(check_partition_key(day)) if day else utc_now().date()
+    published = publish_report(config, when, days, email)
+    console.print(published.markdown)
+    console.print(
+        f"Report written to {published.path}" + (" and emailed" if published.emailed else "")
     )

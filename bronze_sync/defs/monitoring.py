@@ -18,6 +18,7 @@ from bronze_sync.monitoring.failures import (
     record_run_failure,
     run_failure_alert,
 )
+from bronze_sync.monitoring.publish import publish_report
 
 RESET_JOB = "reset_circuit_breaker"
 CHECK_EVENTS = dg.DagsterEventType.ASSET_CHECK_EVALUATION
@@ -162,3 +163,46 @@ def monitoring_sensors(config: Config) -> list[dg.SensorDefinition]:
         *failed_checks_sensors(notifier),
         checkpoint_streak_sensor(store, notifier),
     ]
+
+
+HEALTH_JOB = "health_report_job"
+
+
+def health_report_asset(app_config: Config) -> dg.AssetsDefinition:
+    """Return the daily health report asset (HTML under {bronze.path}/reports/)."""
+
+    @dg.asset(
+        name="health_report",
+        group_name="monitoring",
+        kinds={"html"},
+        description="Daily bronze health: success rate, rows, slowest tables, validation, "
+        "checkpoint coverage, deleted/purged trends (HTML with charts under reports/).",
+    )
+    def _health_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        published = publish_report(app_config, utc_now().date())
+        context.log.info(f"health report written to {published.path}")
+        figures = {k: v for k, v in published.report.summary().items() if v is not None}
+        return dg.MaterializeResult(
+            metadata={
+                "report": dg.MetadataValue.md(published.markdown),
+                "path": dg.MetadataValue.path(published.path),
+                "emailed": published.emailed,
+                **figures,
+            }
+        )
+
+    return _health_report
+
+
+def health_report_schedule() -> "tuple[dg.UnresolvedAssetJobDefinition, dg.ScheduleDefinition]":
+    """Return the health report job and its daily 08:00 UTC schedule."""
+    job = dg.define_asset_job(HEALTH_JOB, selection=dg.AssetSelection.assets("health_report"))
+    schedule = dg.ScheduleDefinition(
+        name="health_report_schedule",
+        job=job,
+        cron_schedule="0 8 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Write the daily health report at 08:00 UTC.",
+    )
+    return job, schedule
