@@ -34,13 +34,21 @@ def step_failures(instance: dg.DagsterInstance, run_id: str) -> list[TableFailur
         data = event.step_failure_data
         user = data.user_failure_data
         meta = user.metadata if user else {}
-        table = _text(meta.get("table")) or event.step_key.removeprefix("bronze__")
+        table = _text(meta.get("table")) or _table_of_step(event.step_key)
         error_class = _text(meta.get("error")) or (data.error.cls_name if data.error else "Error")
         message = (user.description if user and user.description else None) or (
             data.error.message.strip() if data.error else "step failed"
         )
         latest[table] = TableFailure(table, error_class, message)
     return list(latest.values())
+
+
+def _table_of_step(step_key: str) -> str:
+    # Asset steps are bronze__<table>; check steps (a failed blocking check) validate_<table>.
+    for prefix in ("bronze__", "validate_"):
+        if step_key.startswith(prefix):
+            return step_key.removeprefix(prefix)
+    return step_key
 
 
 def _text(value: object) -> str | None:
