@@ -57,6 +57,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.checkpoints",
     "bronze_sync.cli.rollback",
     "bronze_sync.cli.maintenance",
+    "bronze_sync.cli.validate",
 ]
 
 

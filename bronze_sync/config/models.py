@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from bronze_sync.config.alerts import AlertSettings
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
     check_column_name,
@@ -79,6 +80,8 @@ class TableSettings(StrictModel):
     enable_vacuum: bool = True
     enable_optimize: bool = True
     zorder_columns: list[str] = Field(default_factory=list)
+    # The `fresh` check warns when the last successful sync is older than this.
+    freshness_hours: float = Field(26.0, gt=0)
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -186,6 +189,7 @@ class Config(StrictModel):
     defaults: dict[str, Any] = Field(default_factory=dict)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     rollback: RollbackSettings = Field(default_factory=RollbackSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     tables: list[TableConfig] = Field(min_length=1)
 
     _file: str | None = PrivateAttr(default=None)

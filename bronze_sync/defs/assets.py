@@ -1,5 +1,7 @@
 """One software-defined asset per configured table, generated from the YAML config."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from bronze_sync.alerts import notifier_for
@@ -8,6 +10,7 @@ from bronze_sync.defs.partitions import sync_batches
 from bronze_sync.defs.resources import BronzeStorageResource, SourceResource
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore, RunInfo
+from bronze_sync.monitoring.breaker import skip_if_open
 from bronze_sync.sync import SyncJob, SyncResult, run_table_sync
 
 GROUP = "bronze"
@@ -28,6 +31,7 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
     """Return the asset that syncs `table` for one sync batch."""
     settings = config.sync
     notifier = notifier_for(config)
+    breaker_failures = config.alerts.breaker_failures
 
     @dg.asset(
         key=asset_key(table.name),
@@ -35,6 +39,7 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
         group_name=GROUP,
         kinds={"deltalake", config.source.kind},
         pool=f"bronze_{table.name}",
+        output_required=False,  # a table whose circuit breaker is open is skipped
         retry_policy=dg.RetryPolicy(
             max_retries=settings.max_retries,
             delay=settings.retry_delay_seconds,
@@ -58,7 +63,7 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
         config: SyncAssetConfig,
         source: SourceResource,
         bronze: BronzeStorageResource,
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         store = bronze.store()
         with source.open_source() as src:
             job = SyncJob(
@@ -76,6 +81,10 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
                 created_by=f"dagster run {context.run.run_id}",
                 notifier=notifier,
             )
+            skipped = skip_if_open(job, table, breaker_failures)
+            if skipped:
+                context.log.warning(f"{table.name} skipped: {skipped}")
+                return
             try:
                 result = run_table_sync(job, table)
             except BronzeSyncError as exc:
@@ -92,7 +101,7 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
                     metadata={"error": type(exc).__name__, "table": table.name},
                     allow_retries=False,
                 ) from exc
-        return dg.MaterializeResult(
+        yield dg.MaterializeResult(
             metadata=materialization_metadata(result, store.table_uri(table.name))
         )
 

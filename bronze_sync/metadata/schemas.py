@@ -41,6 +41,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("LastSyncVersion", pa.int64()),
             ("SourceState", pa.string()),
             ("LastPurgeRecorded", TS),  # when LastPurgeDate was recorded (purge_window_days)
+            ("ConsecutiveFailures", pa.int64()),  # circuit breaker (monitoring)
+            ("BreakerOpenSince", TS),
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

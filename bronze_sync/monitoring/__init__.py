@@ -1,0 +1,1 @@
+"""Monitoring: circuit breaker, checkpoint streaks and the daily health report (no Dagster)."""
