@@ -20,15 +20,22 @@ import pyarrow.compute as pc
 SEED = 0x5EED_B20
 
 
+SLICE = 1_000_000  # rows converted or compared at a time: bounds the transient copies
+
+
 def key_hashes(keys: pa.Table, key_cols: Sequence[str], bits: int = 64) -> np.ndarray:
     """Return a 64-bit hash per row of the key columns (only the top `bits` bits kept)."""
-    frame = pl.from_arrow(keys.select(list(key_cols)), rechunk=False)
-    assert isinstance(frame, pl.DataFrame)
-    if len(key_cols) == 1:
-        hashes = frame.to_series(0).hash(seed=SEED).to_numpy()
-    else:
-        hashes = frame.hash_rows(seed=SEED).to_numpy()
-    hashes = hashes.astype(np.uint64, copy=False)
+    hashes = np.empty(keys.num_rows, dtype=np.uint64)
+    selected = keys.select(list(key_cols))
+    for start in range(0, keys.num_rows, SLICE):
+        # polars copies strings into its own layout: a slice at a time keeps that copy small.
+        frame = pl.from_arrow(selected.slice(start, SLICE), rechunk=False)
+        assert isinstance(frame, pl.DataFrame)
+        if len(key_cols) == 1:
+            part = frame.to_series(0).hash(seed=SEED).to_numpy()
+        else:
+            part = frame.hash_rows(seed=SEED).to_numpy()
+        hashes[start : start + len(part)] = part
     if bits < 64:
         hashes = hashes & np.uint64(((1 << bits) - 1) << (64 - bits))
     return hashes
@@ -88,10 +95,13 @@ class KeyIndex:
 
     def _equal(self, probe: pa.Table, rows: np.ndarray) -> np.ndarray:
         same = np.ones(len(rows), dtype=bool)
-        candidates = self.keys.take(pa.array(rows))
-        for col in self.key_cols:
-            eq = pc.fill_null(pc.equal(probe.column(col), candidates.column(col)), False)
-            same &= eq.to_numpy(zero_copy_only=False)
+        for start in range(0, len(rows), SLICE):
+            stop = start + SLICE
+            candidates = self.keys.take(pa.array(rows[start:stop]))
+            part = probe.slice(start, SLICE)
+            for col in self.key_cols:
+                eq = pc.fill_null(pc.equal(part.column(col), candidates.column(col)), False)
+                same[start:stop] &= eq.to_numpy(zero_copy_only=False)
         return same
 
     def _scan_run(self, one: pa.Table, slot: int, prefix: np.uint64) -> int:
