@@ -165,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
                 403,
                 "0x80040220",
                 f"Principal user (Id={self.emulator.user_id}, type=8) is missing "
-                f"prvRead{entity.logical_name} privilege on OTC for entity '{entity.logical_name}'.",
+                f"prvRead{entity.logical_name} privilege on entity '{entity.logical_name}'.",
             )
         time.sleep(self.emulator.latency)
         try:

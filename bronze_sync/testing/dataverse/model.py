@@ -52,7 +52,8 @@ class Attribute:
     def metadata(self) -> dict[str, Any]:
         """Return the attribute as the Web API's metadata JSON."""
         body: dict[str, Any] = {
-            "@odata.type": f"#Microsoft.Dynamics.CRM.{METADATA_CLASS.get(self.type, 'AttributeMetadata')}",
+            "@odata.type": "#Microsoft.Dynamics.CRM."
+            + METADATA_CLASS.get(self.type, "AttributeMetadata"),
             "LogicalName": self.logical_name,
             "AttributeType": self.type,
             "AttributeTypeName": {"Value": f"{self.type}Type"},
