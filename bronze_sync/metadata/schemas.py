@@ -38,6 +38,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("LastSyncVersion", pa.int64()),
             ("SourceState", pa.string()),
             ("LastPurgeRecorded", TS),  # when LastPurgeDate was recorded (purge_window_days)
+            ("ChangeToken", pa.string()),  # source change-tracking position (Dataverse deltaLink)
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

@@ -99,9 +99,7 @@ class DataverseSource(Source):
                     self.http, self.entity(table), plan.schema, token, self._prefer(True)
                 )
             except ChangeTokenExpiredError as exc:
-                log.warning(
-                    "%s: %s; falling back to a full read with a key comparison", table.name, exc
-                )
+                log.warning("%s; falling back to a full read with a key comparison", exc)
         state: dict[str, str] = {}
         rows = self._pages(
             table, plan.schema, {"$select": ",".join(plan.schema.names)}, True, state

@@ -203,12 +203,12 @@ class DataverseEmulator:
         """Insert rows into entity `name` (createdon/modifiedon default to now)."""
         self.store.upsert(name, rows, now or dt.datetime.now(dt.UTC))
 
-    def update(self, name: str, key: str, now: dt.datetime | None = None, **values: Any) -> None:
+    def update(
+        self, entity: str, key: str, /, now: dt.datetime | None = None, **values: Any
+    ) -> None:
         """Update one row (modifiedon = now unless given)."""
-        entity = self.store.entities[name]
-        self.store.upsert(
-            name, [{entity.primary_id: key, **values}], now or dt.datetime.now(dt.UTC)
-        )
+        primary = self.store.entities[entity].primary_id
+        self.store.upsert(entity, [{primary: key, **values}], now or dt.datetime.now(dt.UTC))
 
     def delete(self, name: str, keys: Iterable[str]) -> int:
         """Delete rows; change tracking reports them as `$deletedEntity`."""
@@ -234,7 +234,8 @@ class DataverseEmulator:
     def expire_change_tokens(self, name: str) -> None:
         """Make every delta token issued so far for `name` expired (error 0x80044352)."""
         with self.store.lock:
-            self.store.min_token_version[name] = self.store.version + 1
+            self.store.version += 1  # tokens issued from now on stay valid
+            self.store.min_token_version[name] = self.store.version
 
     def rows(self, name: str) -> dict[str, dict[str, Any]]:
         """Return a copy of the current rows of `name` by key."""
