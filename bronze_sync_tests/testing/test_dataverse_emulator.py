@@ -80,7 +80,7 @@ def test_filters_order_count_and_top(client):
     # case-insensitive like Dataverse: rows 14 and 18 (row 0, null name, is from 2020)
     assert body["@odata.count"] == len(body["value"]) == 2
     _, body = client(
-        "accounts", **{"$filter": "revenue gt 1234580.8901 and numberofemployees le 14"}
+        "accounts", **{"$filter": "revenue gt 1234577.8901 and numberofemployees le 14"}
     )
     assert sorted(r["numberofemployees"] for r in body["value"]) == [11, 12, 13, 14]
     assert isinstance(body["value"][0]["revenue"], Decimal)
