@@ -74,6 +74,7 @@ def dataverse_config(
         "sync": {"staging_path": str(tmp_path / "staging"), "retry_delay_seconds": 0},
         "tables": tables or [account_table()],
     }
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"config-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(yaml.safe_dump(raw))
     config = parse_config(path.read_text(), env=os.environ, origin=str(path))
