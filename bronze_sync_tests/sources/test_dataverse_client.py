@@ -128,3 +128,57 @@ def test_concurrent_reads_stay_within_the_request_cap(emulator):
         t.join()
     assert counts == [40] * 5
     assert emulator.max_in_flight <= 2
+
+
+def test_certificate_credentials_sign_in_with_a_client_assertion(emulator, tmp_path):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bronze_sync app")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path = tmp_path / "app.pem"
+    path.write_bytes(pem + cert.public_bytes(serialization.Encoding.PEM))
+    thumbprint = emulator.register_certificate(cert.public_bytes(serialization.Encoding.PEM))
+    c = emulator.connection()
+    config = DataverseSourceConfig(
+        kind="dataverse",
+        environment_url=c["environment_url"],
+        authority_url=c["authority_url"],
+        ca_file=c["ca_file"],
+        client_id=c["client_id"],
+        certificate_path=str(path),
+        certificate_thumbprint=thumbprint,
+    )
+    emulator.insert("account", [account_row(1)])
+    assert read_all(DataverseSource(config)) == 1
+
+
+def test_the_config_needs_exactly_one_credential():
+    from pydantic import ValidationError
+
+    base = {"kind": "dataverse", "environment_url": "https://x.crm.dynamics.com", "client_id": "c"}
+    with pytest.raises(ValidationError, match="exactly one of client_secret or certificate_path"):
+        DataverseSourceConfig(**base, tenant_id="t")
+    with pytest.raises(ValidationError, match="tenant_id"):
+        DataverseSourceConfig(**base, client_secret="s")
+    assert DataverseSourceConfig(**base, tenant_id="t", client_secret="s").page_size == 5000
