@@ -93,6 +93,9 @@ class DataverseSource(Source):
         if not self.tracks_changes(table):
             return None
         token = plan.state.get(CHANGE_TOKEN)
+        if token and _selected(token) != set(plan.schema.names):
+            log.warning("%s: the columns changed since the change token; full read", table.name)
+            token = None
         if token:
             try:
                 return read_delta(
@@ -155,6 +158,12 @@ class DataverseSource(Source):
                 self._positions[table.name] = position
                 if state is not None:
                     state.update(position)
+
+
+def _selected(link: str) -> set[str]:
+    """Return the columns a deltaLink's `$select` reads."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
+    return {c for c in ",".join(query.get("$select", [])).split(",") if c}
 
 
 def _literal(value: Any) -> str:

@@ -112,3 +112,20 @@ def test_a_reappearing_row_is_undeleted_through_change_tracking(emulator, tmp_pa
     assert result.undeleted == 1
     row = rows_by_key(h.bronze())[key(3)]
     assert (row["IsDeleted"], row["SyncOperation"], row["name"]) == (False, "UNDELETE", "back")
+
+
+def test_a_new_column_in_the_entity_makes_a_full_read_and_lands_in_bronze(
+    emulator, tmp_path, harness_for
+):
+    from bronze_sync.testing.dataverse.model import Attribute
+
+    emulator.insert("account", [account_row(i) for i in range(4)])
+    h = harness_for(dataverse_config(emulator, tmp_path))
+    h.sync()
+    emulator.store.entities["account"].attributes.append(Attribute("websiteurl", "String"))
+    emulator.update("account", key(1), websiteurl="https://example.org")
+    h.source._entities.clear()  # a new run reads the metadata again
+    result = h.sync()
+    assert result.mode == "full" and result.columns_added == ["websiteurl"]
+    assert rows_by_key(h.bronze())[key(1)]["websiteurl"] == "https://example.org"
+    assert h.sync().mode == "changes"
