@@ -34,10 +34,25 @@ DATA_ENV = "BRONZE_SYNC_DATA"
     show_default=True,
     help="Where the demo writes its SQLite source and bronze tables (replaced on each run).",
 )
-def demo(data_dir: str) -> None:
+@click.option(
+    "--source",
+    "source_kind",
+    type=click.Choice(["sql", "dataverse"]),
+    default="sql",
+    show_default=True,
+    help="sql: an embedded SQLite source; dataverse: the local Dataverse emulator.",
+)
+def demo(data_dir: str, source_kind: str = "sql") -> None:
     """Build the demo source, sync, change the source (incl. a purge), sync again, report."""
     data = Path(data_dir).absolute()
     os.environ[DATA_ENV] = str(data)
+    if source_kind == "dataverse":
+        from bronze_sync.cli.demo_dataverse import run_dataverse_demo
+
+        _reset(data, BronzeStore(root=str(data / "bronze")))
+        if not run_dataverse_demo(data):
+            sys.exit(1)
+        return
     config = load_config(default_config_path())
     store = BronzeStore.from_config(config.bronze)
     _reset(data, store)

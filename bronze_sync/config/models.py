@@ -40,7 +40,37 @@ class SqlSourceConfig(StrictModel):
     parallel_streams: int = Field(4, ge=1, le=32)
 
 
-SourceConfig = Annotated[SqlSourceConfig, Field(discriminator="kind")]
+class DataverseSourceConfig(StrictModel):
+    """A Microsoft Dataverse environment reached through its Web API (see README, Dataverse)."""
+
+    kind: Literal["dataverse"]
+    environment_url: str = Field(min_length=1, pattern=r"^https://")
+    tenant_id: str = ""
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = None
+    certificate_path: str | None = None  # PEM file holding the private key (and certificate)
+    certificate_thumbprint: str | None = None
+    authority_url: str | None = None  # default https://login.microsoftonline.com/{tenant_id}
+    ca_file: str | None = None  # extra CA bundle to trust (a local emulator)
+    page_size: int = Field(5000, ge=1, le=5000)
+    change_tracking: Literal["auto", "on", "off"] = "auto"
+    max_concurrent_requests: int = Field(4, ge=1, le=52)
+    retry_budget: int = Field(10, ge=0)
+    retry_base_seconds: float = Field(1.0, ge=0.0)
+    request_timeout_seconds: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> DataverseSourceConfig:
+        if bool(self.client_secret) == bool(self.certificate_path):
+            raise ValueError("give exactly one of client_secret or certificate_path")
+        if self.certificate_path and not self.certificate_thumbprint:
+            raise ValueError("certificate_path needs certificate_thumbprint")
+        if not self.authority_url and not self.tenant_id:
+            raise ValueError("give tenant_id (or authority_url)")
+        return self
+
+
+SourceConfig = Annotated[SqlSourceConfig | DataverseSourceConfig, Field(discriminator="kind")]
 
 
 class BronzeConfig(StrictModel):

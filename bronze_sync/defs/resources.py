@@ -102,6 +102,10 @@ def source_resource(config: Config) -> SourceResource:
             fast_path=source.fast_path,
             connect_timeout_seconds=source.connect_timeout_seconds,
         )
+    if source.kind == "dataverse":
+        from bronze_sync.defs.dataverse_resource import dataverse_resource
+
+        return dataverse_resource(config, lambda *path: _env_or_template(config, *path))
     raise ConfigError(f"source.kind: {source.kind!r} has no Dagster resource")
 
 

@@ -43,6 +43,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("LastPurgeRecorded", TS),  # when LastPurgeDate was recorded (purge_window_days)
             ("ConsecutiveFailures", pa.int64()),  # circuit breaker (monitoring)
             ("BreakerOpenSince", TS),
+            ("ChangeToken", pa.string()),  # source change-tracking position (Dataverse deltaLink)
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

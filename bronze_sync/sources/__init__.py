@@ -13,6 +13,10 @@ def open_source(config: Config) -> Source:
         from bronze_sync.sources.sql import SqlSource
 
         return SqlSource(config.source)
+    if config.source.kind == "dataverse":
+        from bronze_sync.sources.dataverse import DataverseSource
+
+        return DataverseSource(config.source)
     raise ConfigError(f"source.kind: {config.source.kind!r} is not supported")
 
 

@@ -21,6 +21,8 @@ class ChangeFeed:
     deleted_keys: pa.Table
     state: Mapping[str, str]
     retained_keys: pa.Table | None = None
+    # True when `rows` hold every current source row (a fresh read): compare keys with them.
+    full: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class Source(ABC):
 
     def read_changes(self, plan: ExtractPlan) -> ChangeFeed | None:
         """Return changes since the saved position, or None to use extraction + key scan."""
+        return None
+
+    def change_state(self, table: TableConfig) -> Mapping[str, str] | None:
+        """Return the change-tracking position reached by the last full read of `table`."""
         return None
 
     def count_rows(self, table: TableConfig) -> int | None:

@@ -19,6 +19,7 @@ from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.staging import StagingArea
+from bronze_sync.sync.changes import extract_changes, initial_state, retained_keys, saved_token
 from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
@@ -37,7 +38,9 @@ def sync_table(job: SyncJob, table: TableConfig) -> SyncResult:
     if delta is None:
         plain = pa.schema([pa.field(f.name, f.type) for f in source_schema])
         try:
-            return initial_load(job, table, plain, timer)
+            result = initial_load(job, table, plain, timer)
+            result.source_state = initial_state(job, table)
+            return result
         except CommitConflictError:
             # Another writer created the table first: sync against what it wrote.
             delta = job.store.open(job.store.table_uri(table.name))
@@ -66,8 +69,15 @@ def _incremental(
         first_plan = schema_plan
         read_schema = pa.schema([schema_plan.target.field(n) for n in source_schema.names])
         since = _since(table, state)
-        extracted = _extract(job, table, staging, read_schema, since, timer)
-        source_keys = _scan_keys(job, table, staging, read_schema, since, extracted, timer)
+        token = saved_token(state_row)
+        changes = extract_changes(job, table, staging, read_schema, since, token, timer)
+        if changes is None:
+            extracted = _extract(job, table, staging, read_schema, since, timer)
+            source_keys = _scan_keys(job, table, staging, read_schema, since, extracted, timer)
+        else:
+            extracted, source_keys = changes.rows, changes.source_keys
+            since = since if changes.mode == "changes" else None
+        retained = retained_keys(delta, table, extracted)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             job.progress(table.name, "diff", f"comparing {extracted.num_rows:,} rows with bronze")
             with timer("diff"):
@@ -77,7 +87,8 @@ def _incremental(
                         extracted=extracted,
                         state=state,
                         source_keys=source_keys,
-                        deleted_keys=None,
+                        deleted_keys=changes.deleted_keys if changes else None,
+                        retained_keys=retained,
                         last_purge=last_purge,
                         purge_recorded=purge_recorded,
                         purge_window_days=table.purge_window_days,
@@ -109,7 +120,7 @@ def _incremental(
     scanned = source_keys is not None
     return SyncResult(
         table=table.name,
-        mode="full" if since is None else "incremental",
+        mode=changes.mode if changes else "full" if since is None else "incremental",
         version=outcome.version,
         committed=outcome.version != start_version,
         inserted=plan.count("inserted"),
@@ -133,6 +144,7 @@ def _incremental(
         samples={k: sample_keys(v, keys) for k, v in plan.samples.items() if v.num_rows},
         phases=timer.seconds,
         retries=attempt - 1,
+        source_state=changes.source_state if changes else None,
     )
 
 

@@ -14,6 +14,7 @@ from bronze_sync.errors import BronzeError, BronzeSyncError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, ValidationRecord, write_audit, write_validation
 from bronze_sync.purge.summary import summarize_after_sync
+from bronze_sync.sync.changes import CHANGE_TOKEN
 from bronze_sync.sync.engine import sync_table
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.result import SyncResult
@@ -213,8 +214,12 @@ def _update_config(
     }
     if status == "Success":
         state["LastDailySync"] = now
-    if result.source_state is not None:
-        state["SourceState"] = json.dumps(result.source_state, sort_keys=True)
+    source_state = dict(result.source_state or {})
+    token = source_state.pop(CHANGE_TOKEN, None)
+    if source_state:
+        state["SourceState"] = json.dumps(source_state, sort_keys=True)
+    if token and status == "Success":  # a change token only moves on with a good commit
+        state["ChangeToken"] = token
     pipeline_config.update_state(job.meta, table, now, **state)
 
 

@@ -103,7 +103,7 @@ def test_duplicate_table_names():
 
 def test_unknown_source_kind():
     assert error(BASE.replace("kind: sql", "kind: ftp")) == (
-        "cfg.yaml: source.kind: 'ftp' is not a source kind ('sql')"
+        "cfg.yaml: source.kind: 'ftp' is not a source kind ('sql', 'dataverse')"
     )
 
 

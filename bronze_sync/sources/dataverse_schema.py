@@ -1,0 +1,157 @@
+"""Entity metadata → Arrow schema, and Web API JSON rows → Arrow record batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bronze_sync.errors import SourceDataError, SourceSchemaError
+from bronze_sync.sources.dataverse_http import DataverseHttp
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+LOOKUPS = {"Lookup", "Owner", "Customer"}
+STRINGS = {"String", "Memo", "EntityName", "Uniqueidentifier", *LOOKUPS}
+INTEGERS = {"Integer": pa.int32(), "BigInt": pa.int64(), "Picklist": pa.int32()}
+INTEGERS |= {"State": pa.int32(), "Status": pa.int32()}
+CASTS = {
+    "Money": "MoneyAttributeMetadata",
+    "Decimal": "DecimalAttributeMetadata",
+    "DateTime": "DateTimeAttributeMetadata",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One readable column: its Web API property name, Dataverse type and Arrow type."""
+
+    name: str
+    logical_name: str
+    attribute_type: str
+    arrow_type: pa.DataType
+    target: str | None = None  # a lookup's referenced entity
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    """What the sync needs to know about one entity."""
+
+    logical_name: str
+    entity_set: str
+    primary_id: str
+    change_tracking: bool
+    columns: tuple[Column, ...]
+
+    def schema(self) -> pa.Schema:
+        """Return the Arrow schema of the entity's rows."""
+        return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
+
+
+def fetch_entity(http: DataverseHttp, name: str) -> EntityInfo:
+    """Read EntityDefinitions and its Attributes (with the typed casts) for entity `name`."""
+    base = f"EntityDefinitions(LogicalName='{_quote(name)}')"
+    select = "LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled"
+    info, _ = http.get(f"{base}?$select={select}", name)
+    attrs, _ = http.get(
+        f"{base}/Attributes?$select=LogicalName,AttributeType,AttributeTypeName,AttributeOf,"
+        "IsValidForRead",
+        name,
+    )
+    details: dict[str, dict[str, Any]] = {}
+    for kind, cast in CASTS.items():
+        if any(a.get("AttributeType") == kind for a in attrs["value"]):
+            body, _ = http.get(f"{base}/Attributes/Microsoft.Dynamics.CRM.{cast}", name)
+            details.update({a["LogicalName"]: a for a in body["value"]})
+    columns = [
+        c
+        for a in attrs["value"]
+        if (c := _column(a, details.get(a["LogicalName"], {}))) is not None
+    ]
+    return EntityInfo(
+        logical_name=info["LogicalName"],
+        entity_set=info["EntitySetName"],
+        primary_id=info["PrimaryIdAttribute"],
+        change_tracking=bool(info.get("ChangeTrackingEnabled")),
+        columns=tuple(columns),
+    )
+
+
+def _column(attr: dict[str, Any], detail: dict[str, Any]) -> Column | None:
+    """Return the column for an attribute, or None when it is not a readable data column."""
+    if attr.get("AttributeOf") or attr.get("IsValidForRead") is False:
+        return None
+    name, kind = attr["LogicalName"], attr.get("AttributeType")
+    type_name = (attr.get("AttributeTypeName") or {}).get("Value", "")
+    arrow = arrow_type(kind, type_name, detail)
+    if arrow is None:
+        return None
+    if kind in LOOKUPS:
+        targets = detail.get("Targets") or attr.get("Targets") or []
+        target = targets[0] if targets else None
+        return Column(f"_{name}_value", name, kind, arrow, target)
+    return Column(name, name, kind, arrow)
+
+
+def arrow_type(kind: str | None, type_name: str, detail: dict[str, Any]) -> pa.DataType | None:
+    """Return the Arrow type of a Dataverse attribute type (None: not synced)."""
+    if kind in STRINGS or type_name == "MultiSelectPicklistType":
+        return pa.string()
+    if kind in INTEGERS:
+        return INTEGERS[kind]
+    if kind == "Boolean":
+        return pa.bool_()
+    if kind == "Double":
+        return pa.float64()
+    if kind == "Money":
+        return pa.decimal128(19, int(detail.get("Precision") or 4))
+    if kind == "Decimal":
+        scale = int(detail.get("Precision") or 10)
+        return pa.decimal128(23 if scale <= 10 else 38, scale)
+    if kind == "DateTime":
+        behavior = (detail.get("DateTimeBehavior") or {}).get("Value")
+        return pa.date32() if behavior == "DateOnly" else UTC_TS
+    return None
+
+
+def to_batch(rows: list[dict[str, Any]], schema: pa.Schema, entity: str) -> pa.RecordBatch:
+    """Return Web API rows as one record batch of `schema` (annotations are ignored)."""
+    arrays = []
+    for field in schema:
+        values = [row.get(field.name) for row in rows]
+        try:
+            arrays.append(_array(values, field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+            raise SourceDataError(
+                f"column {field.name!r} holds a value that is not {field.type}: {exc}",
+                table=entity,
+            ) from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pc.cast(pa.array(values, pa.string()), kind)
+    if pa.types.is_decimal(kind):
+        return pa.array([None if v is None else Decimal(v) for v in values], kind)
+    if pa.types.is_floating(kind):
+        return pa.array([None if v is None else float(v) for v in values], kind)
+    return pa.array(values, kind)
+
+
+def check_columns(info: EntityInfo, names: list[str], setting: str) -> None:
+    """Raise when a configured column is not a readable column of the entity."""
+    known = {c.name for c in info.columns}
+    for name in names:
+        if name not in known:
+            raise SourceSchemaError(
+                f"{setting}: column {name!r} is not a readable column of entity "
+                f"{info.logical_name!r}",
+                table=info.logical_name,
+            )
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")

@@ -1,0 +1,213 @@
+"""The HTTP side of the emulator: identity endpoints, metadata, entity sets, faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+
+from bronze_sync.testing.dataverse.odata import ODataError, encode_object
+from bronze_sync.testing.dataverse.queries import MAX_PAGE_SIZE, Query, run_query
+
+if TYPE_CHECKING:
+    from bronze_sync.testing.dataverse.server import DataverseEmulator
+
+API = "/api/data/v9.2"
+_ENTITY_DEF = re.compile(
+    r"^EntityDefinitions\(LogicalName='([^']*)'\)(/Attributes(?:/Microsoft\.Dynamics\.CRM\.(\w+))?)?$"
+)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection to the emulator."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "DataverseEmulator/1.0"
+    emulator: DataverseEmulator
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the request log is kept in memory."""
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; odata.metadata=minimal")
+        self.send_header("OData-Version", "4.0")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.emulator.log_request(self.command, self.path, status)
+
+    def _error(self, status: int, code: str, message: str, **headers: str) -> None:
+        self._send(status, json.dumps({"error": {"code": code, "message": message}}), headers)
+
+    def _oauth_error(self, status: int, error: str, description: str) -> None:
+        self._send(status, json.dumps({"error": error, "error_description": description}))
+
+    def do_GET(self) -> None:
+        """Serve identity discovery and the Web API."""
+        path, _, query = self.path.partition("?")
+        if path.endswith("/v2.0/.well-known/openid-configuration"):
+            self._discovery(path.removesuffix("/v2.0/.well-known/openid-configuration"))
+        elif path.startswith(API + "/"):
+            self._api(urllib.parse.unquote(path[len(API) + 1 :]), query)
+        else:
+            self._error(404, "0x80060888", f"Resource not found for the segment '{path}'.")
+
+    def do_POST(self) -> None:
+        """Serve the token endpoint."""
+        length = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        if self.path.split("?")[0].endswith("/oauth2/v2.0/token"):
+            self._token({k: v[0] for k, v in form.items()})
+        else:
+            self._error(405, "0x80060888", "Method not allowed.")
+
+    # -- identity -------------------------------------------------------------------------
+    def _discovery(self, authority_path: str) -> None:
+        base = f"{self.emulator.origin}{authority_path}"
+        body = {
+            "issuer": f"{base}/v2.0",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "token"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+        }
+        self._send(200, json.dumps(body))
+
+    def _token(self, form: dict[str, str]) -> None:
+        emu = self.emulator
+        if form.get("grant_type") != "client_credentials":
+            return self._oauth_error(400, "unsupported_grant_type", "AADSTS70003: not supported.")
+        client = form.get("client_id", "")
+        if not emu.check_client(client, form.get("client_secret"), form.get("client_assertion")):
+            return self._oauth_error(
+                401,
+                "invalid_client",
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
+                f"in the request is the client secret value, not the client secret ID, for a "
+                f"secret added to app '{client}'.",
+            )
+        token = secrets.token_urlsafe(24)
+        emu.tokens.add(token)
+        body = {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599}
+        self._send(200, json.dumps({**body, "access_token": token}))
+
+    # -- Web API --------------------------------------------------------------------------
+    def _api(self, resource: str, query: str) -> None:
+        emu = self.emulator
+        emu.enter()
+        try:
+            if not self._authorized():
+                return
+            fault = emu.next_fault()
+            if fault is not None:
+                return self._fault(fault)
+            self._route(resource, dict(urllib.parse.parse_qsl(query, keep_blank_values=True)))
+        finally:
+            emu.leave()
+
+    def _authorized(self) -> bool:
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer ") and auth[7:] in self.emulator.tokens:
+            return True
+        self._error(
+            401,
+            "0x80072560",
+            "The user is not a member of the organization." if auth else "Bearer token required.",
+            **{"WWW-Authenticate": f'Bearer authorization_uri="{self.emulator.authority_url}"'},
+        )
+        return False
+
+    def _fault(self, fault: tuple[str, Any]) -> None:
+        kind, value = fault
+        if kind == "throttle":
+            self._error(
+                429,
+                "0x80072322",
+                "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+                **{"Retry-After": str(value)},
+            )
+        elif kind == "drop":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b'{"value":[{"accountid":"')
+            self.wfile.flush()
+            self.emulator.log_request(self.command, self.path, 0)
+            self.close_connection = True
+        else:
+            self._error(int(value), "0x80040216", "An unexpected error occurred.")
+
+    def _route(self, resource: str, params: dict[str, str]) -> None:
+        match = _ENTITY_DEF.match(resource)
+        if match:
+            return self._metadata(match.group(1), match.group(2), match.group(3))
+        if resource == "WhoAmI":
+            return self._send(200, json.dumps({"UserId": self.emulator.user_id}))
+        entity = self.emulator.store.by_set(resource)
+        if entity is None:
+            return self._error(
+                404, "0x80060888", f"Resource not found for the segment '{resource}'."
+            )
+        if entity.logical_name in self.emulator.denied:
+            return self._error(
+                403,
+                "0x80040220",
+                f"Principal user (Id={self.emulator.user_id}, type=8) is missing "
+                f"prvRead{entity.logical_name} privilege on entity '{entity.logical_name}'.",
+            )
+        time.sleep(self.emulator.latency)
+        try:
+            body, applied = run_query(self.emulator.store, entity, self._query(params))
+        except ODataError as exc:
+            return self._error(400, exc.code, str(exc))
+        self._send(200, encode_object(body), {"Preference-Applied": ",".join(applied)})
+
+    def _query(self, params: dict[str, str]) -> Query:
+        prefer = self.headers.get("Prefer", "")
+        size = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+        return Query(
+            params=params,
+            page_size=min(int(size.group(1)), MAX_PAGE_SIZE) if size else MAX_PAGE_SIZE,
+            track_changes="odata.track-changes" in prefer,
+            annotations="odata.include-annotations" in prefer,
+            base_url=self.emulator.environment_url + API,
+        )
+
+    def _metadata(self, name: str, attributes: str | None, cast: str | None) -> None:
+        entity = self.emulator.store.entities.get(name)
+        if entity is None:
+            return self._error(
+                404,
+                "0x80060888",
+                f"Could not find entity with logical name '{name}' (EntityDefinitions).",
+            )
+        base = self.emulator.environment_url + API
+        if not attributes:
+            body = {
+                "@odata.context": f"{base}/$metadata#EntityDefinitions/$entity",
+                "LogicalName": entity.logical_name,
+                "EntitySetName": entity.entity_set,
+                "PrimaryIdAttribute": entity.primary_id,
+                "ChangeTrackingEnabled": entity.change_tracking,
+                "MetadataId": entity.metadata_id,
+            }
+            return self._send(200, json.dumps(body))
+        values = [a.metadata() for a in entity.attributes]
+        if cast:
+            values = [v for v in values if v["@odata.type"].endswith("." + cast)]
+        for value in values:
+            value["IsPrimaryId"] = value["LogicalName"] == entity.primary_id
+        context = f"{base}/$metadata#EntityDefinitions('{name}')/Attributes"
+        self._send(200, json.dumps({"@odata.context": context, "value": values}))
