@@ -34,6 +34,8 @@ RESERVED_PREFIXES = (
     "bronze_weekly_",
     "bronze_monthly_",
     "pre_purge_",
+    "pre_maintenance_",
+    "post_rollback_",
 )
 
 

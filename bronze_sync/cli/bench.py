@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -11,10 +13,23 @@ import sqlalchemy as sa
 from bronze_sync.cli import cli, console, err_console
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_ROWS = {"postgres": 1_000_000, "dataverse": 200_000}
 
 
 @cli.command()
-@click.option("--rows", default=1_000_000, show_default=True, help="Rows in the source table.")
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1000),
+    default=None,
+    help="Rows in the source table [default: 1,000,000; 200,000 with --source dataverse].",
+)
+@click.option(
+    "--source",
+    type=click.Choice(["postgres", "dataverse"]),
+    default="postgres",
+    show_default=True,
+    help="PostgreSQL (against dlt and the notebook way) or the Dataverse emulator.",
+)
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False), help="Also write figures as JSON."
 )
@@ -29,18 +44,48 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     default=None,
     help="Run every phase in a memory cgroup with this hard limit (Linux, root).",
 )
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=150.0,
+    show_default=True,
+    help="Dataverse emulator latency per page.",
+)
 def bench(
-    rows: int,
+    rows: int | None,
+    source: str,
     json_path: str | None,
     pg_url: str,
     tools: str,
     workdir: str | None,
     memory_limit_mb: int | None,
+    latency_ms: float,
 ) -> None:
     """Measure initial, daily (1 % changes) and no-op syncs against dlt and the notebook way."""
+    from bronze_sync.bench.report import machine_description, markdown, write_json
+
+    # Rollback and maintenance report through alerts; the benchmark's output is the table.
+    logging.getLogger("bronze_sync.alerts").setLevel(logging.ERROR)
+    count = rows or DEFAULT_ROWS[source]
+    if source == "dataverse":
+        from bronze_sync.bench.dataverse import run_dataverse_bench
+
+        err_console.print(f"syncing {count:,} rows through the Dataverse emulator …")
+        results = run_dataverse_bench(count, latency_ms=latency_ms)
+    else:
+        results = _postgres(count, pg_url, tools, workdir, memory_limit_mb)
+    machine = machine_description(pg_url)
+    console.print(markdown(results, machine), markup=False, highlight=False)
+    if json_path:
+        write_json(Path(json_path), count, results, machine)
+
+
+def _postgres(
+    rows: int, pg_url: str, tools: str, workdir: str | None, memory_limit_mb: int | None
+) -> list[dict[str, Any]]:
+    """Run every chosen tool against a generated PostgreSQL table; return their figures."""
     from bronze_sync.bench import pg_source
     from bronze_sync.bench.harness import default_workdir, run_tool
-    from bronze_sync.bench.report import machine_description, markdown, write_json
 
     chosen = [t.strip() for t in tools.split(",") if t.strip()]
     unknown = set(chosen) - {"bronze_sync", "dlt", "notebook"}
@@ -63,7 +108,4 @@ def bench(
 
         err_console.print("rolling back 50 tables of 10,000 rows in one run …")
         results += bench_rollback(tables=50, rows_per_table=10_000, workdir=folder)
-    machine = machine_description(pg_url)
-    console.print(markdown(results, machine), markup=False, highlight=False)
-    if json_path:
-        write_json(Path(json_path), rows, results, machine)
+    return results

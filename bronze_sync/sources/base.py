@@ -39,6 +39,9 @@ class Source(ABC):
     """A system bronze copies from; every method streams Arrow record batches."""
 
     kind: str = "source"
+    # True when every change of a row sets a new `modified_column` value, so a re-read row
+    # whose modified value bronze already holds can be skipped unread.
+    modified_marks_every_change: bool = True
 
     @abstractmethod
     def describe(self, table: TableConfig) -> pa.Schema:

@@ -27,6 +27,8 @@ class DataverseSource(Source):
     """A Dataverse environment; `table.source` is the entity's logical name."""
 
     kind = "dataverse"
+    # Moving a row to long-term retention sets msft_datastate without touching modifiedon.
+    modified_marks_every_change = False
 
     def __init__(self, config: DataverseSourceConfig) -> None:
         self.config = config

@@ -92,7 +92,9 @@ def _incremental(
                         last_purge=last_purge,
                         purge_recorded=purge_recorded,
                         purge_window_days=table.purge_window_days,
-                        trust_modified=not first_plan.added,
+                        trust_modified=job.source.modified_marks_every_change
+                        and changes is None
+                        and not first_plan.added,
                         now=job.clock(),
                         fetch_source=lambda k: _fetch(job, table, read_schema, k),
                     )

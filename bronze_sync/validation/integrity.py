@@ -15,6 +15,7 @@ from bronze_sync.bronze.tracking import (
 )
 from bronze_sync.clock import as_utc
 from bronze_sync.diff.classify import as_timestamps
+from bronze_sync.sync.changes import RETAINED_COLUMN
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity, count_true
 
 ERROR = CheckSeverity.ERROR
@@ -108,8 +109,15 @@ def _op_mismatch(
     return pc.and_(pc.is_valid(op), pc.invert(pc.fill_null(agrees, False)))
 
 
+def _retained(rows: pa.Table) -> pa.ChunkedArray | pa.Array:
+    """Return per row whether the source moved it to long-term retention (Dataverse)."""
+    if RETAINED_COLUMN not in rows.column_names:
+        return pa.repeat(False, rows.num_rows)
+    return pc.fill_null(pc.equal(rows.column(RETAINED_COLUMN), 1), False)
+
+
 def purge_rule_respected(ctx: CheckContext) -> CheckResult:
-    """Check that no IsPurged row was created on or after the table's LastPurgeDate."""
+    """Check that every IsPurged row predates LastPurgeDate or went to long-term retention."""
     purged = ctx.rows.column(IS_PURGED)
     flagged = count_true(purged)
     last_purge = ctx.config_row.get("LastPurgeDate")
@@ -118,15 +126,21 @@ def purge_rule_respected(ctx: CheckContext) -> CheckResult:
         "purged_rows": flagged,
         "last_purge_date": last_purge.isoformat() if last_purge else None,
     }
+    retained = _retained(ctx.rows)
     if created_column is None or created_column not in ctx.rows.column_names or last_purge is None:
-        violations = flagged  # no recorded purge (or no creation date): no row may be purged
+        allowed = retained  # no recorded purge (or no creation date): only retention purges
     else:
         created = as_timestamps(ctx.rows.column(created_column))
         before = pc.less(created, pa.scalar(as_utc(last_purge), created.type))
-        violations = count_true(pc.and_(purged, pc.invert(pc.fill_null(before, False))))
+        allowed = pc.or_(pc.fill_null(before, False), retained)
+    violations = count_true(pc.and_(purged, pc.invert(allowed)))
+    figures["retained_purges"] = count_true(pc.and_(purged, retained))
     figures["violations"] = violations
     if not violations:
-        message = f"{flagged:,} purged row(s), all created before the recorded purge date"
+        message = (
+            f"{flagged:,} purged row(s), all created before the recorded purge date "
+            "or moved to long-term retention"
+        )
     elif last_purge is None:
         message = f"{violations:,} row(s) flagged IsPurged but no purge is recorded"
     else:

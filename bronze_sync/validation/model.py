@@ -27,6 +27,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
+from bronze_sync.sync.changes import RETAINED_COLUMN
 
 
 class CheckSeverity(StrEnum):
@@ -82,6 +83,8 @@ class CheckContext:
         wanted = [*self.table.primary_key, *sorted(TRACKING_NAMES & names)]
         if self.table.created_column and self.table.created_column in names:
             wanted.append(self.table.created_column)
+        if RETAINED_COLUMN in names:
+            wanted.append(RETAINED_COLUMN)
         data = dataset.to_table(columns=list(dict.fromkeys(wanted)))
         for flag in (IS_DELETED, IS_PURGED):
             if flag in data.column_names:

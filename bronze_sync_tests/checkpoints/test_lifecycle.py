@@ -18,6 +18,7 @@ from bronze_sync.checkpoints import (
 )
 from bronze_sync.checkpoints.lifecycle import (
     CheckpointNameError,
+    check_manual_name,
     create_manual_checkpoint,
     validate_active_checkpoints,
 )
@@ -143,3 +144,16 @@ def test_manual_checkpoint_pins_current_versions(bronze, make_config):
     for bad in ["", "has space", "bronze_batch_2026-03-02", "pre_purge_x", "-x"]:
         with pytest.raises(CheckpointNameError):
             create_manual_checkpoint(config, store, bad, None, NOW, "me")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bronze_backup_2025-01-01_account", "pre_purge_x", "pre_maintenance_x", "post_rollback_x"],
+)
+def test_manual_names_cannot_take_an_automatic_prefix(name):
+    with pytest.raises(CheckpointNameError, match="reserved"):
+        check_manual_name(name)
+
+
+def test_manual_name_is_accepted():
+    assert check_manual_name("before_migration_2025") == "before_migration_2025"

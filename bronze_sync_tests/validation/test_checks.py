@@ -126,6 +126,21 @@ def test_purged_row_without_recorded_purge_fails_purge_rule(h):
     assert "no purge is recorded" in result.message
 
 
+def test_purged_row_the_source_moved_to_long_term_retention_respects_purge_rule(h):
+    def retained_then_purged(data: pa.Table) -> pa.Table:
+        data = data.append_column("msft_datastate", pa.array([0] * data.num_rows, pa.int32()))
+        flagged = set_where(
+            data, ["k03"], IsPurged=True, PurgedDate=NOW, SyncOperation="PURGE", msft_datastate=1
+        )
+        return set_where(flagged, ["k04"], IsPurged=True, PurgedDate=NOW, SyncOperation="PURGE")
+
+    data = retained_then_purged(h.delta().to_pyarrow_table())
+    write_deltalake(h.store.table_uri("account"), data, mode="overwrite", schema_mode="overwrite")
+    result = results_of(h)["purge_rule_respected"]
+    # k03 went to retention (purged whatever its age); k04 has no such excuse.
+    assert result.figures["retained_purges"] == 1 and result.figures["violations"] == 1
+
+
 def test_flipped_active_row_fails_source_reconciled(h):
     corrupt(
         h, lambda d: set_where(d, ["k07"], IsDeleted=True, DeletedDate=NOW, SyncOperation="DELETE")
