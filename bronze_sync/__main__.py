@@ -1,3 +1,3 @@
-from bronze_sync.cli import main
+from bronze_sync.cli import run
 
-main()
+run()

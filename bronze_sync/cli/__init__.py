@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -85,3 +87,19 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[red]error:[/] {exc}")
         sys.exit(exc.exit_code)
     sys.exit(0)
+
+
+def run() -> None:
+    """Run the command line as a program (the `bronze-sync` script and `python -m`)."""
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    # Native thread pools (Arrow, Delta, Dagster's subprocess watchers) can abort the
+    # interpreter's teardown ("terminate called without an active exception") after all
+    # work is committed; the exit code must report the work, not the teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
