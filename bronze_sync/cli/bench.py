@@ -75,7 +75,7 @@ def bench(
     else:
         results = _postgres(count, pg_url, tools, workdir, memory_limit_mb)
     machine = machine_description(pg_url)
-    console.print(markdown(results, machine), markup=False, highlight=False)
+    console.print(markdown(results, machine), markup=False, highlight=False, soft_wrap=True)
     if json_path:
         write_json(Path(json_path), count, results, machine)
 
