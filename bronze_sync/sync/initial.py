@@ -35,7 +35,7 @@ def initial_load(
         for batch in job.source.read_rows(table, read_schema, None):
             part = pa.Table.from_batches([batch], schema=read_schema)
             check_null_keys(part, keys, table.name, "source")
-            seen_keys.append(part.select(keys))
+            seen_keys.append(_detached(part.select(keys)))
             count += batch.num_rows
             job.progress(table.name, "extract", f"{count:,} rows loaded")
             yield from live_rows(part, SyncOp.INSERT, now).to_batches()
@@ -82,6 +82,18 @@ def _capture(
     except BronzeSyncError as exc:
         failures.append(exc)
         raise
+
+
+def _detached(keys: pa.Table) -> pa.Table:
+    """Return a copy of `keys` in its own (system) allocations.
+
+    Kept key columns would otherwise pin the Arrow pool's pages that the batch's other
+    columns lived in: at 10M rows that fragmentation cost 1.2 GB of peak RSS (see README,
+    Performance); copied out, the kept keys cost only their own size.
+    """
+    pool = pa.system_memory_pool()
+    columns = [pa.concat_arrays(column.chunks, memory_pool=pool) for column in keys.columns]
+    return pa.Table.from_arrays(columns, schema=keys.schema)
 
 
 def _concat(parts: list[pa.Table], keys: list[str], schema: pa.Schema) -> pa.Table:
