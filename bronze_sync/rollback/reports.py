@@ -117,18 +117,6 @@ def report_row(
     }
 
 
-def anomalies(planned: Comparison, executed: Comparison, problems: Sequence[str]) -> list[str]:
-    """Return how the executed rollback differs from its plan, plus validation problems."""
-    out = list(problems)
-    for name in ("removed", "restored", "reappearing", "value_changes", "unchanged"):
-        want, got = getattr(planned, name), getattr(executed, name)
-        if want != got:
-            out.append(f"{name}: planned {want:,}, executed {got:,}")
-    if planned.transitions != executed.transitions:
-        out.append(f"transitions: planned {planned.transitions}, executed {executed.transitions}")
-    return out
-
-
 def quality_score(restored: bool, validation_passed: bool, anomaly_count: int) -> int:
     """Return 0-100: 0 for a failed restore, minus 50 for failed validation, 10 per anomaly."""
     if not restored:
