@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 UTC = dt.UTC
@@ -102,3 +104,19 @@ class PgTable:
     def ids(self) -> list[str]:
         """Return every id, sorted."""
         return [r["id"] for r in self.rows()]
+
+
+def assert_bronze_invariants(
+    bronze: pa.Table, key: str, active_keys: set[str], expected_flag: dict[str, str]
+) -> None:
+    """Assert the sync invariants: flags exclusive, counts add up, flags match the rule."""
+    deleted, purged = bronze.column("IsDeleted"), bronze.column("IsPurged")
+    assert not pc.any(pc.and_(deleted, purged)).as_py()
+    active = bronze.filter(pc.invert(pc.or_(deleted, purged)))
+    flagged = (pc.sum(deleted).as_py() or 0) + (pc.sum(purged).as_py() or 0)
+    assert active.num_rows + flagged == bronze.num_rows
+    assert set(active.column(key).to_pylist()) == active_keys
+    for row in bronze.filter(pc.or_(deleted, purged)).to_pylist():
+        assert row["SyncOperation"] == expected_flag[row[key]], row[key]
+        assert (row["DeletedDate"] is not None) == row["IsDeleted"]
+        assert (row["PurgedDate"] is not None) == row["IsPurged"]

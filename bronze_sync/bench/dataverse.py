@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-import time
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import yaml
 
-from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.bench.tool_bronze import sync_once
 from bronze_sync.config import Config, parse_config
-from bronze_sync.metadata import MetadataStore, RunInfo
-from bronze_sync.sources import open_source
-from bronze_sync.sync import SyncJob, SyncResult, run_table_sync
 from bronze_sync.testing.dataverse import DataverseEmulator
 from bronze_sync.testing.dataverse.demo import account_entity
 
@@ -64,21 +60,6 @@ def _config(emulator: DataverseEmulator, workdir: str, page_size: int) -> Config
     return parse_config(yaml.safe_dump(raw), env={})
 
 
-def _sync(config: Config, phase: str) -> tuple[SyncResult, float]:
-    store = BronzeStore.from_config(config.bronze)
-    with open_source(config) as source:
-        job = SyncJob(
-            source=source,
-            store=store,
-            meta=MetadataStore(store),
-            run=RunInfo(run_id=f"bench-dataverse-{phase}-{uuid.uuid4().hex[:6]}"),
-            staging_root=config.sync.staging_path,
-        )
-        started = time.perf_counter()
-        result = run_table_sync(job, config.tables[0])
-        return result, time.perf_counter() - started
-
-
 def run_dataverse_bench(
     rows: int = 200_000, page_size: int = 5000, latency_ms: float = 150
 ) -> list[dict[str, Any]]:
@@ -97,7 +78,7 @@ def run_dataverse_bench(
                     emulator.update("account", str(uuid.UUID(int=i + 1)), name=f"changed {i}")
             before = len(emulator.api_requests())
             scans_before = len(emulator.api_requests(KEY_SCAN))
-            result, seconds = _sync(config, phase)
+            result, seconds = sync_once(config, f"bench-dataverse-{phase}-{uuid.uuid4().hex[:6]}")
             out.append(
                 {
                     "tool": "bronze_sync",

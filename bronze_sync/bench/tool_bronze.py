@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -17,7 +18,7 @@ from bronze_sync.maintenance import MaintenanceRequest, run_maintenance
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.rollback import RollbackRequest, run_rollback
 from bronze_sync.sources import open_source
-from bronze_sync.sync import SyncJob, run_table_sync
+from bronze_sync.sync import SyncJob, SyncResult, run_table_sync
 
 TABLE = "bench"
 BEFORE_DAILY = "bench_before_daily"
@@ -30,20 +31,11 @@ def run_phase(request: PhaseRequest) -> dict[str, Any]:
         return _rollback(config)
     if request.phase == "vacuum":
         return _maintenance(config)
-    store = BronzeStore.from_config(config.bronze)
-    with open_source(config) as source:
-        job = SyncJob(
-            source=source,
-            store=store,
-            meta=MetadataStore(store),
-            run=RunInfo(run_id=f"bench-{request.phase}-{uuid.uuid4().hex[:6]}"),
-            staging_root=config.sync.staging_path,
-        )
-        result = run_table_sync(job, config.tables[0])
+    result, _ = sync_once(config, f"bench-{request.phase}-{uuid.uuid4().hex[:6]}")
     if request.phase == "initial":
         # The rollback phase restores this version (a Manual checkpoint, as an operator would).
         create_checkpoint(
-            job.meta,
+            MetadataStore(BronzeStore.from_config(config.bronze)),
             BEFORE_DAILY,
             CheckpointType.MANUAL,
             {TABLE: result.version},
@@ -53,6 +45,22 @@ def run_phase(request: PhaseRequest) -> dict[str, Any]:
         )
     phases = {k: round(v, 3) for k, v in result.phases.items()}
     return {"phases": phases, "counts": result.metadata(), "committed": result.committed}
+
+
+def sync_once(config: Config, run_id: str) -> tuple[SyncResult, float]:
+    """Sync the configured table once; return the result and the sync's own seconds."""
+    store = BronzeStore.from_config(config.bronze)
+    with open_source(config) as source:
+        job = SyncJob(
+            source=source,
+            store=store,
+            meta=MetadataStore(store),
+            run=RunInfo(run_id=run_id),
+            staging_root=config.sync.staging_path,
+        )
+        started = time.perf_counter()
+        result = run_table_sync(job, config.tables[0])
+        return result, time.perf_counter() - started
 
 
 def _rollback(config: Config) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def read_state(
         .append(pa.field(ROW, pa.int32()))
     )
     rows = pa.concat_tables(parts) if parts else schema.empty_table()
-    rows = _fill_flags(rows)
+    rows = fill_flags(rows)
     return BronzeState(
         version=table.version(),
         schema=dataset.schema,
@@ -100,7 +100,8 @@ def read_state(
     )
 
 
-def _fill_flags(rows: pa.Table) -> pa.Table:
+def fill_flags(rows: pa.Table) -> pa.Table:
+    """Return `rows` with IsDeleted/IsPurged present and nulls read as False."""
     # Tables that predate the tracking columns (or rows written before they were added)
     # carry nulls: such rows are live.
     for flag in (IS_DELETED, IS_PURGED):
@@ -119,7 +120,7 @@ def count_flags(table: DeltaTable) -> dict[str, int]:
     data = (
         dataset.to_table(columns=present) if present else pa.table({"_": pa.nulls(table.count())})
     )
-    return flag_counts(_fill_flags(data))
+    return flag_counts(fill_flags(data))
 
 
 def flag_counts(rows: pa.Table) -> dict[str, int]:

@@ -43,7 +43,7 @@ def checkpoints(
         return
     config = load_config(config_path)
     store = BronzeStore.from_config(config.bronze)
-    chosen = _type(kind)
+    chosen = checkpoint_type(kind)
     found = list_checkpoints(MetadataStore(store), include_inactive=include_all, kind=chosen)
     print_checkpoints(found, include_all, f"checkpoints at {store.root}")
 
@@ -145,7 +145,8 @@ def _integrity_note(c: Checkpoint) -> str:
     return parts[-1] if parts else (c.notes or c.validation_status)
 
 
-def _type(kind: str | None) -> CheckpointType | None:
+def checkpoint_type(kind: str | None) -> CheckpointType | None:
+    """Return the checkpoint type a --type value names (any case), else a usage error."""
     if kind is None:
         return None
     for known in CheckpointType:

@@ -11,7 +11,7 @@ from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.render import simple_table
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.clock import utc_now
-from bronze_sync.config import Config, load_config
+from bronze_sync.config import Config, load_config, parse_tables
 from bronze_sync.defs.purge import RECORD_OP, VALIDATE_OP, load_purge_job
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore
@@ -20,7 +20,6 @@ from bronze_sync.purge import (
     PurgeOutcome,
     PurgeRequest,
     parse_purge_date,
-    parse_tables,
 )
 from bronze_sync.purge.impact import COLUMNS
 from bronze_sync.purge.request import validate_request

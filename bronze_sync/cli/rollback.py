@@ -8,12 +8,12 @@ from typing import Any
 import click
 
 from bronze_sync.bronze.storage import BronzeStore
-from bronze_sync.checkpoints import CheckpointType
 from bronze_sync.cli import cli, config_option, console
+from bronze_sync.cli.checkpoints import checkpoint_type as checkpoint_type_option
 from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.render import simple_table
 from bronze_sync.cli.runner import dagster_instance
-from bronze_sync.config import Config, load_config
+from bronze_sync.config import Config, load_config, parse_tables
 from bronze_sync.defs.rollback import ANALYSE_OP, RESTORE_OP, load_rollback_job
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore
@@ -22,7 +22,6 @@ from bronze_sync.rollback import (
     RollbackOutcome,
     RollbackRequest,
     list_rollbacks,
-    parse_scope,
 )
 from bronze_sync.rollback.approval import check_token
 from bronze_sync.rollback.impact import COLUMNS
@@ -57,8 +56,8 @@ def rollback(
     config = load_config(config_path)
     request = RollbackRequest(
         checkpoint_name=checkpoint_name,
-        checkpoint_type=_type(checkpoint_type),
-        tables=parse_scope(tables),
+        checkpoint_type=checkpoint_type_option(checkpoint_type),
+        tables=parse_tables(tables),
         dry_run=not execute,
         require_approval=config.rollback.require_approval,
         approval_token=approval_token,
@@ -175,16 +174,6 @@ def _precheck(config: Config, request: RollbackRequest) -> None:
         check_token(
             meta, config.rollback.approval_secret, checkpoint, targets, request.approval_token
         )
-
-
-def _type(kind: str | None) -> CheckpointType | None:
-    if kind is None:
-        return None
-    for known in CheckpointType:
-        if known.value.lower() == kind.lower():
-            return known
-    names = ", ".join(t.value for t in CheckpointType)
-    raise click.BadParameter(f"{kind!r} is not one of {names}", param_hint="--type")
 
 
 def _user() -> str:

@@ -9,6 +9,7 @@ from bronze_sync.config.models import (
     SyncSettings,
     TableConfig,
     TableSettings,
+    parse_tables,
 )
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "TableSettings",
     "load_config",
     "parse_config",
+    "parse_tables",
     "resolve_config_path",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -262,3 +263,17 @@ class Config(StrictModel):
         if not names:
             return self.enabled_tables()
         return [self.table(n) for n in names]
+
+
+ALL_TABLES = "All"
+
+
+def parse_tables(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """Return table names from a list, a comma-separated string or "All" (None: all)."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(n.strip() for n in items if n and n.strip()))
+    if not names or any(n.lower() == ALL_TABLES.lower() for n in names):
+        return None
+    return names

@@ -10,11 +10,11 @@ from bronze_sync.checkpoints.lifecycle import (
     validate_active_checkpoints,
 )
 from bronze_sync.clock import utc_now
+from bronze_sync.config import parse_tables
 from bronze_sync.config.models import Config
 from bronze_sync.defs.resources import BronzeStorageResource
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore, RunInfo
-from bronze_sync.purge import parse_tables
 
 MANUAL_JOB = "create_manual_checkpoint"
 VALIDATE_JOB = "validate_checkpoints"

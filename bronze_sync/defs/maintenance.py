@@ -5,12 +5,12 @@ from pydantic import Field
 
 from bronze_sync.alerts import notifier_for
 from bronze_sync.clock import utc_now
+from bronze_sync.config import parse_tables
 from bronze_sync.config.models import Config
 from bronze_sync.defs.resources import BronzeStorageResource
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.maintenance import MaintenanceRequest, MaintenanceSummary, run_maintenance
 from bronze_sync.metadata import RunInfo
-from bronze_sync.purge import parse_tables
 
 MAINTENANCE_JOB = "weekly_maintenance"
 MAINTENANCE_OP = "maintain_delta_tables"

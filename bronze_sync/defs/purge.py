@@ -5,6 +5,7 @@ from pydantic import Field
 
 from bronze_sync.alerts import notifier_for
 from bronze_sync.clock import utc_now
+from bronze_sync.config import parse_tables
 from bronze_sync.config.models import Config
 from bronze_sync.defs.resources import BronzeStorageResource
 from bronze_sync.errors import BronzeSyncError
@@ -16,7 +17,6 @@ from bronze_sync.purge import (
     apply_purge,
     log_validation,
     parse_purge_date,
-    parse_tables,
     prepare_purge,
 )
 

@@ -6,6 +6,7 @@ from pydantic import Field
 from bronze_sync.alerts import notifier_for
 from bronze_sync.checkpoints import CheckpointType
 from bronze_sync.clock import utc_now
+from bronze_sync.config import parse_tables
 from bronze_sync.config.models import Config
 from bronze_sync.defs.resources import BronzeStorageResource
 from bronze_sync.errors import BronzeSyncError
@@ -15,7 +16,6 @@ from bronze_sync.rollback import (
     RollbackPlan,
     RollbackRequest,
     execute_rollback,
-    parse_scope,
     prepare_rollback,
 )
 from bronze_sync.rollback.request import PIPELINE_NAME, RollbackValidationError
@@ -55,7 +55,7 @@ class RollbackJobConfig(dg.Config):
         return RollbackRequest(
             checkpoint_name=self.checkpoint_name,
             checkpoint_type=kind,
-            tables=parse_scope(self.tables_scope),
+            tables=parse_tables(self.tables_scope),
             dry_run=self.dry_run,
             require_approval=self.require_approval,
             approval_token=self.approval_token,

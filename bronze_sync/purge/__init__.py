@@ -13,7 +13,6 @@ from bronze_sync.purge.request import (
     PurgeRequest,
     PurgeValidationError,
     parse_purge_date,
-    parse_tables,
 )
 from bronze_sync.purge.summary import PurgeSummary, summarize_after_sync
 
@@ -29,7 +28,6 @@ __all__ = [
     "compute_impact",
     "log_validation",
     "parse_purge_date",
-    "parse_tables",
     "prepare_purge",
     "run_purge",
     "summarize_after_sync",

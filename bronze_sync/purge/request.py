@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deltalake.exceptions import DeltaError
@@ -14,8 +13,6 @@ from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.errors import BronzeSyncError, ConfigError
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.metadata.pipeline_config import read_all
-
-ALL = "All"
 
 
 class PurgeValidationError(BronzeSyncError):
@@ -48,17 +45,6 @@ class PurgeTarget:
     table: TableConfig
     previous_purge: dt.datetime | None
     version: int
-
-
-def parse_tables(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    """Return table names from a list, a comma-separated string or "All" (None: all)."""
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    names = tuple(dict.fromkeys(n.strip() for n in items if n and n.strip()))
-    if not names or any(n.lower() == ALL.lower() for n in names):
-        return None
-    return names
 
 
 def parse_purge_date(value: str | dt.date) -> dt.date:

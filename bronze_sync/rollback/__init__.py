@@ -6,7 +6,6 @@ from bronze_sync.rollback.request import (
     ApprovalError,
     RollbackRequest,
     RollbackValidationError,
-    parse_scope,
 )
 from bronze_sync.rollback.service import (
     RollbackOutcome,
@@ -27,7 +26,6 @@ __all__ = [
     "RollbackValidationError",
     "execute_rollback",
     "list_rollbacks",
-    "parse_scope",
     "prepare_rollback",
     "run_rollback",
 ]

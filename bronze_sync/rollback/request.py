@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deltalake.exceptions import DeltaError
@@ -15,7 +14,6 @@ from bronze_sync.checkpoints.model import VALIDATED
 from bronze_sync.errors import CheckpointError
 from bronze_sync.metadata import MetadataStore
 
-ALL = "All"
 PIPELINE_NAME = "rollback_to_checkpoint"
 
 
@@ -58,17 +56,6 @@ class RollbackTarget:
     table: str
     checkpoint_version: int
     current_version: int
-
-
-def parse_scope(value: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    """Return table names from a list, a comma-separated string or "All" (None: all)."""
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    names = tuple(dict.fromkeys(n.strip() for n in items if n and n.strip()))
-    if not names or any(n.lower() == ALL.lower() for n in names):
-        return None
-    return names
 
 
 def find_rollback_checkpoint(meta: MetadataStore, request: RollbackRequest) -> Checkpoint:

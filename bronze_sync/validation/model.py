@@ -12,12 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from bronze_sync.bronze.reader import flag_counts
+from bronze_sync.bronze.reader import fill_flags, flag_counts
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.bronze.tracking import (
     DELETED_DATE,
-    IS_DELETED,
-    IS_PURGED,
     LAST_SYNCED,
     PURGED_DATE,
     SYNC_OPERATION,
@@ -86,12 +84,7 @@ class CheckContext:
         if RETAINED_COLUMN in names:
             wanted.append(RETAINED_COLUMN)
         data = dataset.to_table(columns=list(dict.fromkeys(wanted)))
-        for flag in (IS_DELETED, IS_PURGED):
-            if flag in data.column_names:
-                filled = pc.fill_null(data.column(flag), False)
-                data = data.set_column(data.schema.get_field_index(flag), flag, filled)
-            else:
-                data = data.append_column(flag, pa.repeat(False, data.num_rows))
+        data = fill_flags(data)
         for column, kind in (
             (DELETED_DATE, pa.timestamp("us", tz="UTC")),
             (PURGED_DATE, pa.timestamp("us", tz="UTC")),

@@ -6,24 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bronze_sync.cli import main
-from bronze_sync.config import CONFIG_ENV
 from bronze_sync_tests.defs.test_maintenance_job import forget_reconstructed_jobs
 from bronze_sync_tests.maintenance.simulation import listing, simulate
-
-
-@pytest.fixture
-def run(capsys, monkeypatch, dagster_home):
-    monkeypatch.setenv(CONFIG_ENV, "unset")
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        out = capsys.readouterr()
-        return exit_.value.code, out.out, out.err
-
-    return invoke
 
 
 @pytest.fixture

@@ -8,40 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
 
 import pytest
 from deltalake import DeltaTable
 
 from bronze_sync.checkpoints import CheckpointType, list_checkpoints
-from bronze_sync.cli import main
-from bronze_sync.config import CONFIG_ENV
 from bronze_sync.metadata.pipeline_config import read_state
 from bronze_sync_tests.helpers import PgTable, years_ago
 from bronze_sync_tests.purge.test_purge_request import listing
 
 PURGE_DAY = years_ago(5).date().isoformat()
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run(capsys, monkeypatch, dagster_home):
-    monkeypatch.setenv(CONFIG_ENV, "unset")  # the job runner sets it; restored afterwards
-
-    def invoke(*args: str) -> Done:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        out = capsys.readouterr()
-        return Done(exit_.value.code, out.out, out.err)
-
-    return invoke
 
 
 @pytest.fixture

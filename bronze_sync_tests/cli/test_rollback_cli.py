@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from bronze_sync.cli import main
-from bronze_sync.config import CONFIG_ENV
 from bronze_sync_tests.rollback.scenario import IDS, outage, recover, synced
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run(capsys, monkeypatch, dagster_home):
-    monkeypatch.setenv(CONFIG_ENV, "unset")  # the job runner sets it; restored afterwards
-
-    def invoke(*args: str) -> Done:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        out = capsys.readouterr()
-        return Done(exit_.value.code, out.out, out.err)
-
-    return invoke
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import os
 
 import pytest
 
+from bronze_sync.config import parse_tables
 from bronze_sync.metadata import RunInfo
 from bronze_sync.purge import (
     PurgeRequest,
     PurgeValidationError,
     parse_purge_date,
-    parse_tables,
     run_purge,
 )
 from bronze_sync_tests.helpers import PgTable, years_ago

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from bronze_sync.metadata.pipeline_config import record_purge
 from bronze_sync.testing.dataverse.demo import account_entity
 from bronze_sync_tests.dataverse import account_row, dataverse_config
-from bronze_sync_tests.helpers import NOW
+from bronze_sync_tests.helpers import NOW, assert_bronze_invariants
 
 DAYS = st.integers(min_value=0, max_value=8 * 365)
 MONEY = st.decimals(min_value=-(10**14), max_value=10**14, places=4, allow_nan=False)
@@ -127,16 +127,9 @@ def machine_class(emulator, harness_for, tmp_path):
         def bronze_matches_source(self) -> None:
             if not self.synced:
                 return
-            bronze = self.h.bronze()
-            deleted, purged = bronze.column("IsDeleted"), bronze.column("IsPurged")
-            assert not pc.any(pc.and_(deleted, purged)).as_py()
-            active = bronze.filter(pc.invert(pc.or_(deleted, purged)))
-            assert set(active.column("accountid").to_pylist()) == self.synced_active
-            for row in bronze.filter(pc.or_(deleted, purged)).to_pylist():
-                key = row["accountid"]
-                assert row["SyncOperation"] == self.expected_flag[key], key
-                assert (row["DeletedDate"] is not None) == row["IsDeleted"]
-                assert (row["PurgedDate"] is not None) == row["IsPurged"]
+            assert_bronze_invariants(
+                self.h.bronze(), "accountid", self.synced_active, self.expected_flag
+            )
 
         @invariant()
         def active_values_equal_source(self) -> None:

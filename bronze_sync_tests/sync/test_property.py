@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bronze_sync.metadata.pipeline_config import record_purge
-from bronze_sync_tests.helpers import NOW, PgTable
+from bronze_sync_tests.helpers import NOW, PgTable, assert_bronze_invariants
 
 DAYS = st.integers(min_value=0, max_value=8 * 365)
 AMOUNTS = st.decimals(min_value=-(10**19), max_value=10**19, places=18, allow_nan=False)
@@ -112,17 +112,7 @@ def machine_class(engine: sa.Engine, schema: str, make_config, harness_for, tmp_
         def bronze_matches_source(self) -> None:
             if not self.synced:
                 return
-            bronze = self.h.bronze()
-            deleted, purged = bronze.column("IsDeleted"), bronze.column("IsPurged")
-            assert not pc.any(pc.and_(deleted, purged)).as_py()
-            active = bronze.filter(pc.invert(pc.or_(deleted, purged)))
-            flagged = (pc.sum(deleted).as_py() or 0) + (pc.sum(purged).as_py() or 0)
-            assert active.num_rows + flagged == bronze.num_rows
-            assert set(active.column("id").to_pylist()) == self.synced_active
-            for row in bronze.filter(pc.or_(deleted, purged)).to_pylist():
-                assert row["SyncOperation"] == self.expected_flag[row["id"]], row["id"]
-                assert (row["DeletedDate"] is not None) == row["IsDeleted"]
-                assert (row["PurgedDate"] is not None) == row["IsPurged"]
+            assert_bronze_invariants(self.h.bronze(), "id", self.synced_active, self.expected_flag)
 
         @invariant()
         def active_values_equal_source(self) -> None:
