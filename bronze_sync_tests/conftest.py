@@ -91,15 +91,19 @@ class Harness:
     def job(self, partition: str | None = None, **kwargs: Any) -> SyncJob:
         """Return a sync job with a fresh run id."""
         clock = (lambda: self.now) if self.now else None
-        extra = {"clock": clock} if clock else {}
+        settings: dict[str, Any] = {
+            "staging_root": self.config.sync.staging_path,
+            "memory_budget_mb": self.config.sync.memory_budget_mb,
+            "diff_partitions": self.config.sync.diff_partitions,
+            **({"clock": clock} if clock else {}),
+            **kwargs,
+        }
         return SyncJob(
             source=self.source,
             store=self.store,
             meta=self.meta,
             run=RunInfo(run_id=str(uuid.uuid4()), partition_key=partition),
-            staging_root=self.config.sync.staging_path,
-            **extra,
-            **kwargs,
+            **settings,
         )
 
     def sync(self, name: str | None = None, **kwargs: Any) -> SyncResult:

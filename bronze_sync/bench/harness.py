@@ -45,7 +45,7 @@ def run_tool(
             if phase == "daily":
                 changes = pg_source.apply_daily_changes(engine, tool, rows)
                 report(f"{tool}: source changed ({asdict(changes)})")
-            request = PhaseRequest(tool, phase, pg_url, source, str(folder))
+            request = PhaseRequest(tool, phase, pg_url, source, str(folder), memory_limit_mb)
             figures = run_phase_subprocess(request, memory_limit_mb)
             figures.update({"tool": tool, "phase": phase, "rows": rows})
             if phase == "daily":

@@ -57,6 +57,8 @@ def sync_once(config: Config, run_id: str) -> tuple[SyncResult, float]:
             meta=MetadataStore(store),
             run=RunInfo(run_id=run_id),
             staging_root=config.sync.staging_path,
+            memory_budget_mb=config.sync.memory_budget_mb,
+            diff_partitions=config.sync.diff_partitions,
         )
         started = time.perf_counter()
         result = run_table_sync(job, config.tables[0])
@@ -99,7 +101,10 @@ def _config(request: PhaseRequest) -> Config:
     raw = {
         "source": {"kind": "sql", "url": request.pg_url},
         "bronze": {"path": f"{request.workdir}/bronze"},
-        "sync": {"staging_path": f"{request.workdir}/staging"},
+        "sync": {
+            "staging_path": f"{request.workdir}/staging",
+            **({"memory_budget_mb": request.memory_budget_mb} if request.memory_budget_mb else {}),
+        },
         "tables": [
             {
                 "name": TABLE,

@@ -29,6 +29,8 @@ class PhaseRequest:
     pg_url: str
     source: str
     workdir: str
+    # bronze_sync plans its memory by this budget (the cage's limit when one is set).
+    memory_budget_mb: int | None = None
 
 
 def main(argv: list[str]) -> None:

@@ -18,23 +18,44 @@ import pyarrow.compute as pc
 
 def file_stats(rows: pa.Table) -> str:
     """Return the JSON `stats` of a data file holding `rows`."""
-    minimum: dict[str, Any] = {}
-    maximum: dict[str, Any] = {}
-    nulls: dict[str, int] = {}
-    for field in rows.schema:
-        column = rows.column(field.name)
-        nulls[field.name] = column.null_count
-        bounds = _bounds(column, field.type)
-        if bounds is not None:
-            minimum[field.name], maximum[field.name] = bounds
-    return json.dumps(
-        {
-            "numRecords": rows.num_rows,
-            "minValues": minimum,
-            "maxValues": maximum,
-            "nullCount": nulls,
-        }
-    )
+    stats = FileStats()
+    stats.add(rows)
+    return stats.json()
+
+
+class FileStats:
+    """Statistics of a data file written a row group at a time."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.minimum: dict[str, Any] = {}
+        self.maximum: dict[str, Any] = {}
+        self.nulls: dict[str, int] = {}
+
+    def add(self, rows: pa.Table) -> None:
+        """Fold the statistics of `rows` (same schema every time) into the file's."""
+        self.rows += rows.num_rows
+        for field in rows.schema:
+            column = rows.column(field.name)
+            self.nulls[field.name] = self.nulls.get(field.name, 0) + column.null_count
+            bounds = _bounds(column, field.type)
+            if bounds is None:
+                continue
+            # Bounds are ints or fixed-width ISO strings: both order correctly with min/max.
+            low, high = bounds
+            self.minimum[field.name] = min(self.minimum.get(field.name, low), low)
+            self.maximum[field.name] = max(self.maximum.get(field.name, high), high)
+
+    def json(self) -> str:
+        """Return the Delta `stats` JSON."""
+        return json.dumps(
+            {
+                "numRecords": self.rows,
+                "minValues": self.minimum,
+                "maxValues": self.maximum,
+                "nullCount": self.nulls,
+            }
+        )
 
 
 def _bounds(column: pa.ChunkedArray, kind: pa.DataType) -> tuple[Any, Any] | None:

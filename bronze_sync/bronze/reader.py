@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -55,8 +55,13 @@ def read_state(
     key_columns: Sequence[str],
     created_column: str | None,
     modified_column: str | None,
+    sink: Callable[[pa.Table], None] | None = None,
 ) -> BronzeState:
-    """Read keys, creation dates, flags and the modified watermark of every row."""
+    """Read keys, creation dates, flags and the modified watermark of every row.
+
+    With `sink`, each file's rows go to it instead of `rows` (which is then empty), so a
+    caller can spill a state larger than memory.
+    """
     dataset = table.to_pyarrow_dataset()
     names = set(dataset.schema.names)
     wanted = [*key_columns]
@@ -76,11 +81,21 @@ def read_state(
         part = part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
         return part.append_column(ROW, pa.array(np.arange(part.num_rows, dtype=np.int32))), top
 
-    # Files are read in parallel (Arrow releases the GIL); results keep fragment order.
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
-        results = list(pool.map(read, enumerate(dataset.get_fragments())))
-    parts = [part for part, _ in results]
-    newest = [top for _, top in results if top is not None]
+    # Files are read in parallel (Arrow releases the GIL), a window at a time so that a sink
+    # never has more than `workers` files waiting; results keep fragment order.
+    workers = min(8, os.cpu_count() or 2)
+    fragments = list(enumerate(dataset.get_fragments()))
+    parts: list[pa.Table] = []
+    newest: list[dt.datetime] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for start in range(0, len(fragments), workers):
+            for part, top in pool.map(read, fragments[start : start + workers]):
+                if top is not None:
+                    newest.append(top)
+                if sink is None:
+                    parts.append(part)
+                else:
+                    sink(fill_flags(part))
     schema = (
         pa.schema([dataset.schema.field(c) for c in wanted])
         .append(pa.field(FRAGMENT, pa.int32()))

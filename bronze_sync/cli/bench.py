@@ -42,7 +42,10 @@ DEFAULT_ROWS = {"postgres": 1_000_000, "dataverse": 200_000}
     "--memory-limit-mb",
     type=click.IntRange(min=64),
     default=None,
-    help="Run every phase in a memory cgroup with this hard limit (Linux, root).",
+    help=(
+        "Run every phase in a memory cgroup with this hard limit (Linux, root); "
+        "bronze_sync also plans its memory by it (sync.memory_budget_mb)."
+    ),
 )
 @click.option(
     "--latency-ms",

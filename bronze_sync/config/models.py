@@ -199,6 +199,18 @@ class SyncSettings(StrictModel):
     max_retries: int = Field(3, ge=0)
     retry_delay_seconds: float = Field(30.0, ge=0.0)
     staging_path: str | None = None
+    # Bronze tables whose key diff would exceed this are diffed in hash partitions spilled to
+    # staging; it also caps how many data files a commit rewrites at once.
+    memory_budget_mb: int = Field(2048, ge=256)
+    # Forces the number of key partitions (a power of two) instead of deriving it.
+    diff_partitions: int | None = Field(None, ge=1, le=4096)
+
+    @field_validator("diff_partitions")
+    @classmethod
+    def _power_of_two(cls, value: int | None) -> int | None:
+        if value is not None and value & (value - 1):
+            raise ValueError(f"sync.diff_partitions must be a power of two, got {value}")
+        return value
 
 
 class RollbackSettings(StrictModel):

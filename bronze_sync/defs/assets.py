@@ -77,6 +77,8 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
                 ),
                 allow_mass_delete=config.allow_mass_delete,
                 staging_root=bronze.staging_path,
+                memory_budget_mb=settings.memory_budget_mb,
+                diff_partitions=settings.diff_partitions,
                 progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
                 created_by=f"dagster run {context.run.run_id}",
                 notifier=notifier,

@@ -10,16 +10,17 @@ from deltalake import DeltaTable
 
 from bronze_sync.bronze.commit import add_columns, backfill_tracking
 from bronze_sync.bronze.properties import ensure_retention_properties
-from bronze_sync.bronze.reader import BronzeState, count_flags, read_state
+from bronze_sync.bronze.reader import BronzeState, count_flags
 from bronze_sync.bronze.rewrite import RewriteResult, rewrite_commit
 from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys, sample_keys
-from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
+from bronze_sync.diff.keys import check_keys, check_null_keys, sample_keys
+from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.changes import extract_changes, initial_state, retained_keys, saved_token
+from bronze_sync.sync.diff_space import DiffSpace
 from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
@@ -65,7 +66,10 @@ def _incremental(
     purge_recorded: dt.datetime | None = state_row.get("LastPurgeRecorded")
     start_version = delta.version()
     with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
-        schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
+        space = DiffSpace.for_table(
+            delta, table, staging.dir, job.memory_budget_mb, job.diff_partitions
+        )
+        schema_plan, state = _plan_and_state(space, delta, source_schema, table, timer)
         first_plan = schema_plan
         read_schema = pa.schema([schema_plan.target.field(n) for n in source_schema.names])
         since = _since(table, state)
@@ -73,15 +77,20 @@ def _incremental(
         changes = extract_changes(job, table, staging, read_schema, since, token, timer)
         if changes is None:
             extracted = _extract(job, table, staging, read_schema, since, timer)
-            source_keys = _scan_keys(job, table, staging, read_schema, since, extracted, timer)
+            source_keys = _scan_keys(
+                job, table, staging, read_schema, since, extracted, timer, space.partitioned
+            )
         else:
             extracted, source_keys = changes.rows, changes.source_keys
             since = since if changes.mode == "changes" else None
         retained = retained_keys(delta, table, extracted)
+        source_rows = source_keys.num_rows if source_keys is not None else None
+        with timer("keys"):
+            source_keys = space.keep_keys(source_keys, table.name)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             job.progress(table.name, "diff", f"comparing {extracted.num_rows:,} rows with bronze")
             with timer("diff"):
-                plan = plan_sync(
+                plan = space.plan(
                     PlanInput(
                         key_columns=tuple(keys),
                         extracted=extracted,
@@ -103,7 +112,7 @@ def _incremental(
             try:
                 if _evolve_schema(job, table, delta, schema_plan, timer):
                     # Schema commits may rewrite files the plan points at: plan again.
-                    schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
+                    schema_plan, state = _plan_and_state(space, delta, source_schema, table, timer)
                     continue
                 outcome = _commit(job, table, delta, state, plan, timer)
                 break
@@ -112,14 +121,14 @@ def _incremental(
                     raise
                 job.progress(table.name, "commit", "another writer committed first; retrying")
                 delta = job.store.open(job.store.table_uri(table.name)) or delta
-                schema_plan, state = _plan_and_state(delta, source_schema, table, timer)
+                schema_plan, state = _plan_and_state(space, delta, source_schema, table, timer)
         else:
             raise CommitConflictError("the table kept changing while syncing", table=table.name)
         with timer("validate"):
             counts = count_flags(
                 job.store.open(job.store.table_uri(table.name), outcome.version) or delta
             )
-    scanned = source_keys is not None
+    scanned = source_rows is not None
     return SyncResult(
         table=table.name,
         mode=changes.mode if changes else "full" if since is None else "incremental",
@@ -133,8 +142,8 @@ def _incremental(
         unchanged=outcome.unchanged + plan.count("unmodified"),
         late_inserts=plan.count("late_inserts"),
         extracted_rows=extracted.num_rows,
-        source_rows=(source_keys.num_rows - plan.count("vanished_during_sync"))
-        if scanned
+        source_rows=source_rows - plan.count("vanished_during_sync")
+        if source_rows is not None
         else None,
         full_key_scan=scanned,
         since=since,
@@ -146,15 +155,20 @@ def _incremental(
         samples={k: sample_keys(v, keys) for k, v in plan.samples.items() if v.num_rows},
         phases=timer.seconds,
         retries=attempt - 1,
+        diff_partitions=space.parts,
         source_state=changes.source_state if changes else None,
     )
 
 
 def _plan_and_state(
-    delta: DeltaTable, source_schema: pa.Schema, table: TableConfig, timer: PhaseTimer
+    space: DiffSpace,
+    delta: DeltaTable,
+    source_schema: pa.Schema,
+    table: TableConfig,
+    timer: PhaseTimer,
 ) -> tuple[SchemaPlan, BronzeState]:
     with timer("state"):
-        state = read_state(delta, table.primary_key, table.created_column, table.modified_column)
+        state = space.read_state(delta, table)
     plan = plan_schema(source_schema, state.schema, table.name)
     missing_keys = [k for k in table.primary_key if k not in state.schema.names]
     if missing_keys:
@@ -201,6 +215,7 @@ def _scan_keys(
     since: dt.datetime | None,
     extracted: pa.Table,
     timer: PhaseTimer,
+    partitioned: bool,
 ) -> pa.Table | None:
     if not table.track_deletes:
         return None
@@ -210,7 +225,9 @@ def _scan_keys(
     job.progress(table.name, "keys", "scanning the source's current keys")
     with timer("keys"):
         keys = staging.stage("keys", job.source.read_keys(table, schema), key_schema)
-        check_keys(keys, table.primary_key, table.name, "source key scan")
+        # A partitioned diff looks for repeated keys one partition at a time (less memory).
+        check = check_null_keys if partitioned else check_keys
+        check(keys, table.primary_key, table.name, "source key scan")
     return keys
 
 

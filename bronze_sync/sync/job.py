@@ -33,6 +33,8 @@ class SyncJob:
     clock: Clock = utc_now
     allow_mass_delete: bool = False
     staging_root: str | None = None
+    memory_budget_mb: int = 2048
+    diff_partitions: int | None = None  # None: derived from the table size and the budget
     progress: Progress = no_progress
     created_by: str = "bronze_sync"
     notifier: Notifier = field(default_factory=LogNotifier)

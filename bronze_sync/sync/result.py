@@ -35,6 +35,7 @@ class SyncResult:
     phases: dict[str, float] = field(default_factory=dict)
     source_state: dict[str, str] | None = None
     retries: int = 0
+    diff_partitions: int = 1  # >1: the key diff ran in partitions spilled to staging
     properties_repaired: list[str] = field(default_factory=list)
 
     @property
@@ -55,4 +56,5 @@ class SyncResult:
             "delta_version": self.version,
             "watermark": self.since.isoformat() if self.since else None,
             "seconds": round(self.seconds, 3),
+            "diff_partitions": self.diff_partitions,
         }

@@ -7,7 +7,7 @@ import json
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 
 from bronze_sync.bronze.file_stats import file_stats
 from bronze_sync.bronze.reader import read_state
@@ -151,3 +151,23 @@ def test_stats_bounds_are_exact_or_widened():
     assert stats["numRecords"] == 3 and stats["nullCount"] == {"n": 1, "at": 1, "s": 0}
     assert stats["minValues"] == {"n": 1, "at": "2024-01-01T00:00:00.001Z"}
     assert stats["maxValues"] == {"n": 3, "at": "2024-01-02T00:00:00.000Z"}
+
+
+def test_files_of_many_row_groups_are_rewritten_group_by_group(tmp_path):
+    uri = str(tmp_path / "groups")
+    ids = [f"r{i:02d}" for i in range(10)]
+    data = live_rows(pa.table({"id": ids, "v": list(range(10))}), SyncOp.INSERT, EARLIER)
+    write_deltalake(uri, data, writer_properties=WriterProperties(max_row_group_size=3))
+    table = DeltaTable(uri)
+    fragment = next(iter(table.to_pyarrow_dataset().get_fragments()))
+    assert fragment.metadata.num_row_groups == 4
+    # Row 1 sits in the first group, rows 5 and 9 in later ones: row numbers are per file.
+    change = edits(table, upserts=[("r05", 50), ("r01", 1)], flags=["r09"], purge=[True])
+    result = rewrite_commit(table, change, ["id"], NOW, {})
+    assert (result.updated, result.unchanged, result.files_rewritten) == (1, 1, 1)
+    data = rows(table)
+    assert len(data) == 10 and data["r05"]["v"] == 50 and data["r05"]["SyncOperation"] == "UPDATE"
+    assert data["r09"]["IsPurged"] and data["r01"]["SyncOperation"] == "INSERT"
+    added = pa.table(DeltaTable(uri).get_add_actions(flatten=True)).to_pylist()
+    assert [a["num_records"] for a in added] == [10]
+    assert (added[0]["min.v"], added[0]["max.v"]) == (0, 50)
