@@ -181,7 +181,9 @@ def _rewrite_file(
     path = _new_path()
     with (
         dataset.filesystem.open_output_stream(path) as sink,
-        pq.ParquetWriter(sink, dataset.schema, compression="snappy") as writer,
+        pq.ParquetWriter(
+            sink, dataset.schema, compression="snappy", use_dictionary=_dictionary(dataset, keys)
+        ) as writer,
     ):
         # ParquetFile streams pages (the dataset scanner decoded whole row groups: 2x memory).
         source = pq.ParquetFile(dataset.filesystem.open_input_file(fragment.path), pre_buffer=False)
@@ -205,6 +207,12 @@ def _rewrite_file(
         return outcome
     outcome.add = _add_action(dataset.filesystem, path, stats.json(), stamp_ms)
     return outcome
+
+
+def _dictionary(dataset: pds.Dataset, keys: Sequence[str]) -> list[str]:
+    """Return the columns worth dictionary-encoding: all but the (unique) key columns."""
+    # A unique column never fits a dictionary; trying first costs ~15 % of the write.
+    return [name for name in dataset.schema.names if name not in keys]
 
 
 def _with_rows(edits: pa.Table, fragment: pds.ParquetFileFragment, keys: Sequence[str]) -> pa.Table:

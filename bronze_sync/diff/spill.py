@@ -61,8 +61,9 @@ class KeySpill:
         for start in range(0, rows.num_rows, SLICE):
             chunk = rows.slice(start, SLICE)
             where = partition_of(chunk, self.key_cols, self.parts)
-            # One sort groups each partition's rows; slices of the sorted chunk are the parts.
-            order = np.argsort(where, kind="stable")
+            # One sort groups each partition's rows; slices of the sorted chunk are the parts;
+            # uint16 makes numpy's stable argsort a radix sort (several times faster on 1M rows).
+            order = np.argsort(where.astype(np.uint16), kind="stable")
             ends = np.cumsum(np.bincount(where, minlength=self.parts))
             grouped = chunk.take(pa.array(order)).combine_chunks()
             begin = 0
