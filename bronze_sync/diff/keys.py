@@ -36,7 +36,13 @@ def positions(table: pa.Table, other: pa.Table, key_cols: Sequence[str]) -> pa.I
 def check_keys(table: pa.Table, key_cols: Sequence[str], table_name: str, what: str) -> None:
     """Raise SourceDataError when a key column holds nulls or a key repeats."""
     check_null_keys(table, key_cols, table_name, what)
-    duplicates = duplicate_keys(table, key_cols)
+    refuse_duplicates(duplicate_keys(table, key_cols), key_cols, table_name, what)
+
+
+def refuse_duplicates(
+    duplicates: pa.Table, key_cols: Sequence[str], table_name: str, what: str
+) -> None:
+    """Raise SourceDataError naming the first `duplicates` (keys that occur more than once)."""
     if duplicates.num_rows:
         sample = ", ".join(
             _format_key(row, key_cols) for row in duplicates.slice(0, SAMPLE).to_pylist()

@@ -7,11 +7,14 @@ tells which rows exist only in one version, which change state and which change 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as pds
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.storage import BronzeStore
@@ -124,8 +127,25 @@ def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.D
     """Return key columns, row state and value hash of one table version."""
     dataset = delta.to_pyarrow_dataset()
     flags = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
-    ordered = sorted(values)
-    data = dataset.to_table(columns=[*key_cols, *flags, *ordered])
+    columns = [*key_cols, *flags, *sorted(values)]
+
+    def reduce(fragment: pds.Fragment) -> pl.DataFrame:
+        data = fragment.to_table(columns=columns, schema=dataset.schema, use_threads=False)
+        return _state_frame(data, key_cols, flags, sorted(values))
+
+    # File by file: only a few files' full rows are in memory at once, never the table's.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+        parts = list(pool.map(reduce, dataset.get_fragments()))
+    if not parts:
+        empty = dataset.schema.empty_table().select(columns)
+        return _state_frame(empty, key_cols, flags, sorted(values))
+    return pl.concat(parts, rechunk=False)
+
+
+def _state_frame(
+    data: pa.Table, key_cols: Sequence[str], flags: list[str], ordered: list[str]
+) -> pl.DataFrame:
+    """Return key columns, row state and value hash of `data`'s rows."""
     frame = pl.from_arrow(data, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
     if ordered:

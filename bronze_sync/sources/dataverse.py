@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import urllib.parse
@@ -17,7 +18,9 @@ from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 from bronze_sync.sources.dataverse_auth import TokenProvider, make_session
 from bronze_sync.sources.dataverse_changes import CHANGE_TOKEN, read_delta
 from bronze_sync.sources.dataverse_http import ChangeTokenExpiredError, DataverseHttp
+from bronze_sync.sources.dataverse_ranges import created_bounds, created_ranges, range_filters
 from bronze_sync.sources.dataverse_schema import EntityInfo, check_columns, fetch_entity, to_batch
+from bronze_sync.sources.streams import merge_streams
 
 log = logging.getLogger(__name__)
 KEYS_PER_LOOKUP = 40
@@ -69,13 +72,17 @@ class DataverseSource(Source):
         if since is not None and table.modified_column:
             stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             params["$filter"] = f"{table.modified_column} ge {stamp}"
-        track = since is None and self.tracks_changes(table)
-        yield from self._pages(table, schema, params, track)
+        if since is not None:
+            yield from self._pages(table, schema, params)
+        elif self.tracks_changes(table):  # one stream: only its end carries the deltaLink
+            yield from self._pages(table, schema, params, True)
+        else:
+            yield from self._full_read(table, schema, params)
 
     def read_keys(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yield every current primary key (a paged `$select` of the key only)."""
         key_schema = pa.schema([schema.field(k) for k in table.primary_key])
-        yield from self._pages(table, key_schema, {"$select": ",".join(key_schema.names)})
+        yield from self._full_read(table, key_schema, {"$select": ",".join(key_schema.names)})
 
     def read_rows_by_keys(
         self, table: TableConfig, schema: pa.Schema, keys: pa.Table
@@ -133,6 +140,31 @@ class DataverseSource(Source):
         self.session.close()
 
     # -- paging --------------------------------------------------------------------------
+    def _full_read(
+        self, table: TableConfig, schema: pa.Schema, params: dict[str, str]
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield every row, reading `created_column` ranges in parallel when configured."""
+        column = table.created_column
+        bounds = None
+        if column and self.config.parallel_reads > 1:
+            bounds = created_bounds(lambda order: self._first_value(table, column, order), column)
+        if bounds is None:
+            yield from self._pages(table, schema, params)
+            return
+        filters = range_filters(column, created_ranges(*bounds, self.config.parallel_reads))
+        ranges = [
+            functools.partial(self._pages, table, schema, {**params, "$filter": f}) for f in filters
+        ]
+        yield from merge_streams(ranges)
+
+    def _first_value(self, table: TableConfig, column: str, order: str) -> str | None:
+        """Return the first non-null `column` value in `order` (one row, one request)."""
+        params = {"$select": column, "$filter": f"{column} ne null", "$orderby": order, "$top": "1"}
+        query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,'")
+        body, _ = self.http.get(f"{self.entity(table).entity_set}?{query}", table.source_table)
+        rows = body.get("value", [])
+        return str(rows[0][column]) if rows and rows[0].get(column) is not None else None
+
     def _prefer(self, track: bool) -> str:
         parts = [f"odata.maxpagesize={self.config.page_size}", 'odata.include-annotations="*"']
         return ",".join([*parts, "odata.track-changes"] if track else parts)

@@ -8,11 +8,8 @@ into it.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import queue
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -20,9 +17,9 @@ import sqlalchemy as sa
 
 from bronze_sync.redact import Redactor
 from bronze_sync.sources import pg_adbc
+from bronze_sync.sources.streams import merge_streams
 
 MIN_PAGES_PER_STREAM = 2_000  # ~16 MB: below this one stream is as fast
-_DONE = object()
 
 
 def block_ranges(pages: int, streams: int) -> list[tuple[int | None, int | None]]:
@@ -60,38 +57,9 @@ def stream_parallel(
     if len(ranges) == 1:
         yield from pg_adbc.stream_select(url, stmt, schema, batch_size, redactor)
         return
-    out: queue.Queue[Any] = queue.Queue(maxsize=4 * len(ranges))
-    stop = threading.Event()
 
-    def read(lo: int | None, hi: int | None) -> None:
-        try:
-            part = with_block_range(stmt, lo, hi)
-            for batch in pg_adbc.stream_select(url, part, schema, batch_size, redactor):
-                if stop.is_set():
-                    return
-                out.put(batch)
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            out.put(exc)
-        finally:
-            out.put(_DONE)
+    def reader(lo: int | None, hi: int | None) -> Callable[[], Iterator[pa.RecordBatch]]:
+        part = with_block_range(stmt, lo, hi)
+        return lambda: pg_adbc.stream_select(url, part, schema, batch_size, redactor)
 
-    threads = [threading.Thread(target=read, args=r, daemon=True) for r in ranges]
-    for thread in threads:
-        thread.start()
-    try:
-        finished = 0
-        while finished < len(threads):
-            item = out.get()
-            if item is _DONE:
-                finished += 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
-    finally:
-        stop.set()
-        while any(t.is_alive() for t in threads):  # unblock producers waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                out.get_nowait()
-            for t in threads:
-                t.join(timeout=0.05)
+    yield from merge_streams([reader(lo, hi) for lo, hi in ranges])

@@ -15,7 +15,6 @@ from deltalake import DeltaTable
 
 from bronze_sync.bronze.reader import BronzeState, read_state
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys
 from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.diff.plan_parts import plan_in_parts
 from bronze_sync.diff.spill import KeySpill, partitions_for
@@ -73,8 +72,7 @@ class DiffSpace:
         spill = KeySpill(self.folder, "keys", self.key_columns, self.parts)
         spill.add(source_keys)
         spill.close(source_keys.schema)
-        for part in range(self.parts):
-            check_keys(spill.part(part), self.key_columns, table_name, "source key scan")
+        spill.check_unique(table_name, "source key scan")
         self._keys = spill
         _release_freed_memory()
         # An empty table (not a slice) so the staged file's memory map can be released.

@@ -13,10 +13,16 @@ from bronze_sync.bronze.properties import retention_properties
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.tracking import SyncOp, bronze_schema, live_rows
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys, check_null_keys
+from bronze_sync.diff.keys import check_null_keys
+from bronze_sync.diff.spill import KeyCollector, rows_in_memory
 from bronze_sync.errors import BronzeError, BronzeSyncError
+from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
+
+# Key partitions of an initial load whose key set outgrows the memory budget (its size is
+# unknown until the last row arrives, so a generous fixed count).
+INITIAL_PARTITIONS = 16
 
 
 def initial_load(
@@ -27,24 +33,34 @@ def initial_load(
     now = job.clock()
     keys = list(table.primary_key)
     schema = bronze_schema(read_schema)
-    seen_keys: list[pa.Table] = []
+    key_schema = pa.schema([read_schema.field(k) for k in keys])
     failures: list[BaseException] = []
 
-    def rows() -> Iterator[pa.RecordBatch]:
+    def rows(seen: KeyCollector) -> Iterator[pa.RecordBatch]:
         count = 0
         for batch in job.source.read_rows(table, read_schema, None):
             part = pa.Table.from_batches([batch], schema=read_schema)
             check_null_keys(part, keys, table.name, "source")
-            seen_keys.append(_detached(part.select(keys)))
+            seen.add(part.select(keys))
             count += batch.num_rows
             job.progress(table.name, "extract", f"{count:,} rows loaded")
             yield from live_rows(part, SyncOp.INSERT, now).to_batches()
         # Duplicates can span batches: check the whole key set before the commit happens.
-        check_keys(_concat(seen_keys, keys, read_schema), keys, table.name, "source")
+        seen.check_unique(key_schema, table.name, "source")
 
     metadata = {"run_id": job.run.run_id, "partition_key": job.run.partition_key, "mode": "initial"}
-    reader = pa.RecordBatchReader.from_batches(schema, _capture(rows(), failures))
-    with timer("extract"):
+    with (
+        StagingArea(job.staging_root, table.name, job.run.run_id) as staging,
+        timer("extract"),
+    ):
+        # Forced partitions spill from the first key; otherwise only past the memory budget.
+        seen = KeyCollector(
+            staging.dir,
+            keys,
+            0 if job.diff_partitions else rows_in_memory(job.memory_budget_mb),
+            job.diff_partitions or INITIAL_PARTITIONS,
+        )
+        reader = pa.RecordBatchReader.from_batches(schema, _capture(rows(seen), failures))
         try:
             delta = create_table(
                 job.store,
@@ -70,6 +86,7 @@ def initial_load(
         seconds=time.perf_counter() - started,
         counts=counts,
         phases=timer.seconds,
+        diff_partitions=seen.parts if seen.spilled else 1,
     )
 
 
@@ -82,21 +99,3 @@ def _capture(
     except BronzeSyncError as exc:
         failures.append(exc)
         raise
-
-
-def _detached(keys: pa.Table) -> pa.Table:
-    """Return a copy of `keys` in its own (system) allocations.
-
-    Kept key columns would otherwise pin the Arrow pool's pages that the batch's other
-    columns lived in: at 10M rows that fragmentation cost 1.2 GB of peak RSS (see README,
-    Performance); copied out, the kept keys cost only their own size.
-    """
-    pool = pa.system_memory_pool()
-    columns = [pa.concat_arrays(column.chunks, memory_pool=pool) for column in keys.columns]
-    return pa.Table.from_arrays(columns, schema=keys.schema)
-
-
-def _concat(parts: list[pa.Table], keys: list[str], schema: pa.Schema) -> pa.Table:
-    if parts:
-        return pa.concat_tables(parts)
-    return pa.schema([schema.field(k) for k in keys]).empty_table()

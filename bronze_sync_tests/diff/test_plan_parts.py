@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import hypothesis.strategies as st
 import pyarrow as pa
-import pytest
 from deltalake import DeltaTable, write_deltalake
 from hypothesis import HealthCheck, given, settings
 
@@ -16,7 +15,7 @@ from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, ROW
 from bronze_sync.bronze.tracking import IS_DELETED, SyncOp, live_rows
 from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.diff.plan_parts import plan_in_parts
-from bronze_sync.diff.spill import KeySpill, partition_of, partitions_for
+from bronze_sync.diff.spill import KeySpill
 
 TS = pa.timestamp("us", tz="UTC")
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -108,32 +107,3 @@ def test_partitioned_plan_equals_in_memory_plan(
     )
     assert state.rows.num_rows == 0 and state_spill.rows == len(bronze_ids)
     assert _summary(partitioned) == expected
-
-
-def test_every_key_lands_in_exactly_one_partition(tmp_path):
-    rows = _rows(list(range(500)), 0)
-    spill = KeySpill(tmp_path, "rows", ["id", "part"], 8)
-    spill.add(rows.slice(0, 200))
-    spill.add(rows.slice(200))
-    spill.close(rows.schema)
-    parts = [spill.part(p) for p in range(8)]
-    assert sum(p.num_rows for p in parts) == 500 and spill.rows == 500
-    assert sorted(i for p in parts for i in p.column("id").to_pylist()) == rows["id"].to_pylist()
-    for index, part in enumerate(parts):
-        assert set(partition_of(part, ["id", "part"], 8)) <= {index}
-    assert sum(1 for p in parts if p.num_rows) > 1  # the hash really spreads keys
-
-
-def test_an_empty_spill_still_yields_typed_partitions(tmp_path):
-    schema = pa.schema([("id", pa.string())])
-    spill = KeySpill(tmp_path, "none", ["id"], 4)
-    spill.close(schema)
-    assert [spill.part(p).schema for p in range(4)] == [schema] * 4
-
-
-@pytest.mark.parametrize(
-    ("rows", "budget_mb", "parts"),
-    [(1_000, 2048, 1), (1_000_000, 2048, 1), (10_000_000, 2048, 4), (10_000_000, 512, 16)],
-)
-def test_partition_count_grows_with_the_table_and_shrinks_with_the_budget(rows, budget_mb, parts):
-    assert partitions_for(rows, budget_mb) == parts

@@ -40,13 +40,17 @@ def unkeyed_table(pg_engine, schema, name="dupes"):
     }
 
 
-def test_duplicate_keys_in_source_fail_naming_keys(pg_engine, pg_schema, make_config, harness_for):
+# diff_partitions=4: the keys are checked one spilled partition at a time.
+@pytest.mark.parametrize("parts", [None, 4])
+def test_duplicate_keys_in_source_fail_naming_keys(
+    pg_engine, pg_schema, make_config, harness_for, parts
+):
     table = unkeyed_table(pg_engine, pg_schema)
     with pg_engine.begin() as conn:
         conn.exec_driver_sql(
             f"INSERT INTO {pg_schema}.dupes (id) VALUES ('a'),('b'),('b'),('c'),('c'),('c')"
         )
-    h = harness_for(make_config([table]))
+    h = harness_for(make_config([table], sync={"diff_partitions": parts}))
     with pytest.raises(
         SourceDataError, match=r"2 primary key value\(s\) occur more than once.*'b'"
     ):
@@ -55,13 +59,14 @@ def test_duplicate_keys_in_source_fail_naming_keys(pg_engine, pg_schema, make_co
     assert "occur more than once" in failed_audit(h, "dupes")[0]["ErrorMessage"]
 
 
+@pytest.mark.parametrize("parts", [None, 4])
 def test_duplicate_key_on_incremental_sync_writes_nothing(
-    pg_engine, pg_schema, make_config, harness_for
+    pg_engine, pg_schema, make_config, harness_for, parts
 ):
     table = unkeyed_table(pg_engine, pg_schema)
     with pg_engine.begin() as conn:
         conn.exec_driver_sql(f"INSERT INTO {pg_schema}.dupes (id) VALUES ('a'),('b')")
-    h = harness_for(make_config([table]))
+    h = harness_for(make_config([table], sync={"diff_partitions": parts}))
     h.sync()
     with pg_engine.begin() as conn:
         conn.exec_driver_sql(f"INSERT INTO {pg_schema}.dupes (id) VALUES ('a')")
