@@ -8,9 +8,13 @@ tells which rows exist only in one version, which change state and which change 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import overload
 
 import polars as pl
 import pyarrow as pa
@@ -19,9 +23,13 @@ from deltalake import DeltaTable
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED, TRACKING_NAMES
+from bronze_sync.diff.spill import KeySpill, partitions_for
 from bronze_sync.errors import BronzeError
 
 SEED = 0xB0_11BA
+COMPARE_BUDGET_MB = 2048
+COUNTS = ("total", "active", "deleted", "purged")
+MASKS = ("removed", "restored", "reappearing", "value_changes", "unchanged")
 SAMPLE = 10
 _STATE, _HASH = "__state", "__hash"
 ACTIVE, DELETED, PURGED, ABSENT = "active", "deleted", "purged", "absent"
@@ -56,44 +64,109 @@ class Comparison:
 
 
 def compare_versions(
-    store: BronzeStore, table: str, key_cols: Sequence[str], from_version: int, to_version: int
+    store: BronzeStore,
+    table: str,
+    key_cols: Sequence[str],
+    from_version: int,
+    to_version: int,
+    budget_mb: int = COMPARE_BUDGET_MB,
+    parts: int | None = None,
 ) -> Comparison:
-    """Return the key-by-key comparison of two versions of bronze table `table`."""
+    """Return the key-by-key comparison of two versions of bronze table `table`.
+
+    Versions too large for `budget_mb` are compared in key-hash partitions spilled to a
+    temporary folder (a key's rows in both versions share a partition).
+    """
     now = _open(store, table, from_version)
     then = _open(store, table, to_version)
     shared = _value_columns(now, key_cols) & _value_columns(then, key_cols)
-    old, new = _frame(now, key_cols, shared), _frame(then, key_cols, shared)
-    joined = old.join(new, on=list(key_cols), how="full", coalesce=True, suffix="_to")
-    joined = joined.with_columns(
-        pl.col(_STATE).fill_null(ABSENT), pl.col(f"{_STATE}_to").fill_null(ABSENT)
+    parts = parts or partitions_for(now.count() + then.count(), budget_mb)
+    tally = _Tally()
+    with tempfile.TemporaryDirectory(prefix="bronze_sync_compare_") as folder:
+        for old, new in _pairs(now, then, key_cols, shared, Path(folder), parts):
+            tally.add(old, new, key_cols)
+    return Comparison(
+        table=table,
+        from_version=from_version,
+        to_version=to_version,
+        counts_from=dict(tally.counts_from),
+        counts_to=dict(tally.counts_to),
+        transitions=dict(sorted(tally.transitions.items())),
+        samples={k: _sample(v, key_cols) for k, v in tally.samples.items() if v.height},
+        **{k: int(v) for k, v in tally.figures.items()},
     )
+
+
+class _Tally:
+    """Figures of a comparison summed over key partitions."""
+
+    def __init__(self) -> None:
+        self.figures: Counter[str] = Counter({k: 0 for k in MASKS})
+        self.transitions: Counter[str] = Counter()
+        self.counts_from: Counter[str] = Counter(dict.fromkeys(COUNTS, 0))
+        self.counts_to: Counter[str] = Counter(dict.fromkeys(COUNTS, 0))
+        self.samples: dict[str, pl.DataFrame] = {}
+
+    def add(self, old: pl.DataFrame, new: pl.DataFrame, key_cols: Sequence[str]) -> None:
+        """Compare one partition of both versions and add its figures."""
+        joined = old.join(new, on=list(key_cols), how="full", coalesce=True, suffix="_to")
+        joined = joined.with_columns(
+            pl.col(_STATE).fill_null(ABSENT), pl.col(f"{_STATE}_to").fill_null(ABSENT)
+        )
+        masks = _masks()
+        figures = joined.select(**{k: m.sum() for k, m in masks.items()}).row(0, named=True)
+        self.figures.update({k: int(v or 0) for k, v in figures.items()})
+        state_from, state_to = pl.col(_STATE), pl.col(f"{_STATE}_to")
+        both = (state_from != ABSENT) & (state_to != ABSENT)
+        moved = joined.filter(both & (state_from != state_to))
+        for a, b, n in moved.group_by([_STATE, f"{_STATE}_to"]).len().iter_rows():
+            self.transitions[f"{a}->{b}"] += n
+        self.counts_from.update(frame_counts(old))
+        self.counts_to.update(frame_counts(new))
+        for name, mask in masks.items():
+            if name == "unchanged":
+                continue
+            # The first keys of each partition include the first keys overall.
+            head = joined.filter(mask).select(list(key_cols)).sort(list(key_cols)).head(SAMPLE)
+            seen = self.samples.get(name)
+            self.samples[name] = head if seen is None else pl.concat([seen, head])
+
+
+def _masks() -> dict[str, pl.Expr]:
     state_from, state_to = pl.col(_STATE), pl.col(f"{_STATE}_to")
     both = (state_from != ABSENT) & (state_to != ABSENT)
     same_values = pl.col(_HASH) == pl.col(f"{_HASH}_to")
-    masks = {
+    return {
         "removed": state_to == ABSENT,
         "restored": state_from == ABSENT,
         "reappearing": (state_to == ACTIVE) & (state_from != ACTIVE),
         "value_changes": both & ~same_values,
         "unchanged": both & same_values & (state_from == state_to),
     }
-    figures = joined.select(**{k: m.sum() for k, m in masks.items()}).row(0, named=True)
-    moved = joined.filter(both & (state_from != state_to))
-    transitions = {
-        f"{a}->{b}": n
-        for a, b, n in moved.group_by([_STATE, f"{_STATE}_to"]).len().sort("len").iter_rows()
-    }
-    samples = {k: _sample(joined.filter(m), key_cols) for k, m in masks.items() if k != "unchanged"}
-    return Comparison(
-        table=table,
-        from_version=from_version,
-        to_version=to_version,
-        counts_from=frame_counts(old),
-        counts_to=frame_counts(new),
-        transitions=dict(sorted(transitions.items())),
-        samples={k: v for k, v in samples.items() if v},
-        **{k: int(v or 0) for k, v in figures.items()},
-    )
+
+
+def _pairs(
+    now: DeltaTable,
+    then: DeltaTable,
+    key_cols: Sequence[str],
+    shared: set[str],
+    folder: Path,
+    parts: int,
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Yield both versions' state frames, whole or one key partition at a time."""
+    if parts == 1:
+        yield _frame(now, key_cols, shared), _frame(then, key_cols, shared)
+        return
+    spills = []
+    for name, delta in (("from", now), ("to", then)):
+        spill = KeySpill(folder, name, key_cols, parts)
+        schema = _frame(delta, key_cols, shared, spill.add)
+        spill.close(schema)
+        spills.append(spill)
+    for part in range(parts):
+        old, new = (pl.from_arrow(s.part(part), rechunk=False) for s in spills)
+        assert isinstance(old, pl.DataFrame) and isinstance(new, pl.DataFrame)
+        yield old, new
 
 
 def frame_counts(frame: pl.DataFrame) -> dict[str, int]:
@@ -123,8 +196,22 @@ def _value_columns(delta: DeltaTable, key_cols: Sequence[str]) -> set[str]:
     return {n for n in names if n not in TRACKING_NAMES and n not in key_cols}
 
 
-def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.DataFrame:
-    """Return key columns, row state and value hash of one table version."""
+@overload
+def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.DataFrame: ...
+@overload
+def _frame(
+    delta: DeltaTable, key_cols: Sequence[str], values: set[str], sink: Callable[[pa.Table], None]
+) -> pa.Schema: ...
+def _frame(
+    delta: DeltaTable,
+    key_cols: Sequence[str],
+    values: set[str],
+    sink: Callable[[pa.Table], None] | None = None,
+) -> pl.DataFrame | pa.Schema:
+    """Return key columns, row state and value hash of one table version.
+
+    With `sink`, each file's frame goes to it (as Arrow) and only the schema is returned.
+    """
     dataset = delta.to_pyarrow_dataset()
     flags = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
     columns = [*key_cols, *flags, *sorted(values)]
@@ -133,13 +220,18 @@ def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.D
         data = fragment.to_table(columns=columns, schema=dataset.schema, use_threads=False)
         return _state_frame(data, key_cols, flags, sorted(values))
 
+    empty = _state_frame(dataset.schema.empty_table().select(columns), key_cols, flags, [])
     # File by file: only a few files' full rows are in memory at once, never the table's.
+    parts: list[pl.DataFrame] = []
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
-        parts = list(pool.map(reduce, dataset.get_fragments()))
-    if not parts:
-        empty = dataset.schema.empty_table().select(columns)
-        return _state_frame(empty, key_cols, flags, sorted(values))
-    return pl.concat(parts, rechunk=False)
+        for part in pool.map(reduce, dataset.get_fragments()):
+            if sink is None:
+                parts.append(part)
+            else:
+                sink(part.to_arrow())
+    if sink is not None:
+        return empty.to_arrow().schema
+    return pl.concat(parts, rechunk=False) if parts else empty
 
 
 def _state_frame(
