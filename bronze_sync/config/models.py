@@ -56,8 +56,9 @@ class DataverseSourceConfig(StrictModel):
     page_size: int = Field(5000, ge=1, le=5000)
     change_tracking: Literal["auto", "on", "off"] = "auto"
     max_concurrent_requests: int = Field(4, ge=1, le=52)
-    # created_column ranges read at once by full reads without change tracking and key scans.
-    parallel_reads: int = Field(4, ge=1, le=52)
+    # created_column ranges read at once by full reads without change tracking and key scans
+    # (1: one stream; see README, Dataverse, for when more helps).
+    parallel_reads: int = Field(1, ge=1, le=52)
     retry_budget: int = Field(10, ge=0)
     retry_base_seconds: float = Field(1.0, ge=0.0)
     request_timeout_seconds: float = Field(120.0, gt=0)

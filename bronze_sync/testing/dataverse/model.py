@@ -105,6 +105,8 @@ class Store:
         self.version = 1000
         self.min_token_version: dict[str, int] = {}
         self.lock = threading.RLock()
+        # Query results by (entity, data version, filter, order): pages read from a snapshot.
+        self.query_cache: dict[tuple[Any, ...], Any] = {}
 
     def add(self, entity: Entity) -> Entity:
         """Register `entity` (replacing one of the same name)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 import urllib.parse
@@ -17,6 +18,7 @@ from bronze_sync.testing.dataverse.odata import (
 )
 
 MAX_PAGE_SIZE = 5000
+QUERY_CACHE_SIZE = 32  # distinct queries (filter, order, data version) kept between pages
 EXPIRED_TOKEN = "0x80044352"
 _COOKIE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -49,15 +51,13 @@ def run_query(store: Store, entity: Entity, query: Query) -> tuple[dict[str, Any
         applied.append("odata.track-changes")
     with store.lock:
         upper = int(cookie.get("upper", store.version))
-        rows = _matching(entity, params)
+        rows, ids = _matching_cached(store, entity, params)
         total = len(rows)
         if "$top" in params:
-            rows = rows[: int(params["$top"])]
+            rows, ids = rows[: int(params["$top"])], ids[: int(params["$top"])]
         start = int(cookie.get("offset", 0))
         if cookie.get("last") and "$orderby" not in params:
-            last = cookie["last"]
-            rows = [r for r in rows if str(r[entity.primary_id]).lower() > last]
-            start = 0
+            start = bisect.bisect_right(ids, cookie["last"])  # rows are in primary-id order
         page = rows[start : start + query.page_size]
         more = len(rows) > start + query.page_size
         body: dict[str, Any] = {"@odata.context": _context(query, entity, select)}
@@ -124,6 +124,31 @@ def _select(entity: Entity, text: str | None) -> list[str]:
                 f"'Microsoft.Dynamics.CRM.{entity.logical_name}'."
             )
     return names if entity.primary_id in names else [entity.primary_id, *names]
+
+
+def _matching_cached(
+    store: Store, entity: Entity, params: dict[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Return the rows matching a query and their lower-case ids, computed once per query.
+
+    Dataverse serves the next page of a query from an index; filtering and sorting every row
+    again for each page made the emulator's cost grow with the table, not with the page.
+    """
+    key = (
+        entity.logical_name,
+        id(entity),
+        store.version,
+        params.get("$filter"),
+        params.get("$orderby"),
+    )
+    hit = store.query_cache.get(key)
+    if hit is None:
+        rows = _matching(entity, params)
+        hit = (rows, [str(r[entity.primary_id]).lower() for r in rows])
+        store.query_cache[key] = hit
+        while len(store.query_cache) > QUERY_CACHE_SIZE:
+            store.query_cache.pop(next(iter(store.query_cache)))
+    return hit
 
 
 def _matching(entity: Entity, params: dict[str, str]) -> list[dict[str, Any]]:
