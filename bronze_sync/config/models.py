@@ -206,7 +206,7 @@ class SyncSettings(StrictModel):
     # staging; it also caps how many data files a commit rewrites at once.
     memory_budget_mb: int = Field(2048, ge=256)
     # Forces the number of key partitions (a power of two) instead of deriving it.
-    diff_partitions: int | None = Field(None, ge=1, le=4096)
+    diff_partitions: int | None = Field(None, ge=1, le=256)
 
     @field_validator("diff_partitions")
     @classmethod

@@ -22,6 +22,9 @@ from bronze_sync.diff.keyset import SLICE, key_hashes
 DIFF_BYTES_PER_ROW = 300
 # The diff may use this share of the memory budget; the rest is for the commit and the runtime.
 DIFF_SHARE = 0.4
+# Each partition keeps one file open while a spill is written (two spills at once, within
+# the usual limit of 1,024 open files).
+MAX_PARTITIONS = 256
 
 
 def rows_in_memory(budget_mb: int) -> int:
@@ -32,7 +35,7 @@ def rows_in_memory(budget_mb: int) -> int:
 def partitions_for(rows: int, budget_mb: int) -> int:
     """Return how many key partitions keep a diff of `rows` rows within `budget_mb` (power of 2)."""
     wanted = math.ceil(rows / max(1, rows_in_memory(budget_mb)))
-    return 1 if wanted <= 1 else 1 << (wanted - 1).bit_length()
+    return 1 if wanted <= 1 else min(MAX_PARTITIONS, 1 << (wanted - 1).bit_length())
 
 
 def partition_of(keys: pa.Table, key_cols: Sequence[str], parts: int) -> np.ndarray:

@@ -42,7 +42,13 @@ def test_an_empty_spill_still_yields_typed_partitions(tmp_path):
 
 @pytest.mark.parametrize(
     ("rows", "budget_mb", "parts"),
-    [(1_000, 2048, 1), (1_000_000, 2048, 1), (10_000_000, 2048, 4), (10_000_000, 512, 16)],
+    [
+        (1_000, 2048, 1),
+        (1_000_000, 2048, 1),
+        (10_000_000, 2048, 4),
+        (10_000_000, 512, 16),
+        (10**10, 256, 256),
+    ],
 )
 def test_partition_count_grows_with_the_table_and_shrinks_with_the_budget(rows, budget_mb, parts):
     assert partitions_for(rows, budget_mb) == parts
