@@ -217,12 +217,10 @@ def _dictionary(dataset: pds.Dataset, keys: Sequence[str]) -> list[str]:
 
 def _with_rows(edits: pa.Table, fragment: pds.ParquetFileFragment, keys: Sequence[str]) -> pa.Table:
     """Return `edits` with their row numbers in the file (looked up by key when missing)."""
-    if ROW in edits.column_names or edits.num_rows == 0:
-        return (
-            edits
-            if ROW in edits.column_names
-            else edits.append_column(ROW, pa.array([], pa.int64()))
-        )
+    if ROW in edits.column_names:
+        return edits
+    if edits.num_rows == 0:
+        return edits.append_column(ROW, pa.array([], pa.int64()))
     where = positions(edits, fragment.to_table(columns=list(keys)), keys)
     if where.null_count:
         raise BronzeError(f"{where.null_count} edited key(s) are not in data file {fragment.path}")
@@ -233,8 +231,8 @@ def _in_rows(edits: pa.Table, offset: int, count: int) -> pa.Table:
     """Return the edits of rows offset..offset+count-1, numbered from the row group's start."""
     row = pc.cast(edits.column(ROW), pa.int64())
     inside = pc.and_(pc.greater_equal(row, offset), pc.less(row, offset + count))
+    shifted = pc.subtract(row.filter(inside), offset)
     chosen = edits.filter(inside)
-    shifted = pc.subtract(pc.cast(chosen.column(ROW), pa.int64()), offset)
     return chosen.set_column(chosen.schema.get_field_index(ROW), ROW, shifted)
 
 

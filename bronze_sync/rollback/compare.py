@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
 
 import polars as pl
 import pyarrow as pa
@@ -160,8 +159,10 @@ def _pairs(
     spills = []
     for name, delta in (("from", now), ("to", then)):
         spill = KeySpill(folder, name, key_cols, parts)
-        schema = _frame(delta, key_cols, shared, spill.add)
-        spill.close(schema)
+        for frame in _file_frames(delta, key_cols, shared):
+            data = frame.to_arrow()
+            spill.add(data)
+        spill.close(data.schema)
         spills.append(spill)
     for part in range(parts):
         old, new = (pl.from_arrow(s.part(part), rechunk=False) for s in spills)
@@ -196,22 +197,15 @@ def _value_columns(delta: DeltaTable, key_cols: Sequence[str]) -> set[str]:
     return {n for n in names if n not in TRACKING_NAMES and n not in key_cols}
 
 
-@overload
-def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.DataFrame: ...
-@overload
-def _frame(
-    delta: DeltaTable, key_cols: Sequence[str], values: set[str], sink: Callable[[pa.Table], None]
-) -> pa.Schema: ...
-def _frame(
-    delta: DeltaTable,
-    key_cols: Sequence[str],
-    values: set[str],
-    sink: Callable[[pa.Table], None] | None = None,
-) -> pl.DataFrame | pa.Schema:
-    """Return key columns, row state and value hash of one table version.
+def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.DataFrame:
+    """Return key columns, row state and value hash of one table version."""
+    return pl.concat(list(_file_frames(delta, key_cols, values)), rechunk=False)
 
-    With `sink`, each file's frame goes to it (as Arrow) and only the schema is returned.
-    """
+
+def _file_frames(
+    delta: DeltaTable, key_cols: Sequence[str], values: set[str]
+) -> Iterator[pl.DataFrame]:
+    """Yield `_frame` of one table version file by file (one empty frame when it has none)."""
     dataset = delta.to_pyarrow_dataset()
     flags = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
     columns = [*key_cols, *flags, *sorted(values)]
@@ -220,18 +214,13 @@ def _frame(
         data = fragment.to_table(columns=columns, schema=dataset.schema, use_threads=False)
         return _state_frame(data, key_cols, flags, sorted(values))
 
-    empty = _state_frame(dataset.schema.empty_table().select(columns), key_cols, flags, [])
+    fragments = list(dataset.get_fragments())
+    if not fragments:
+        yield _state_frame(dataset.schema.empty_table().select(columns), key_cols, flags, [])
+        return
     # File by file: only a few files' full rows are in memory at once, never the table's.
-    parts: list[pl.DataFrame] = []
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
-        for part in pool.map(reduce, dataset.get_fragments()):
-            if sink is None:
-                parts.append(part)
-            else:
-                sink(part.to_arrow())
-    if sink is not None:
-        return empty.to_arrow().schema
-    return pl.concat(parts, rechunk=False) if parts else empty
+        yield from pool.map(reduce, fragments)
 
 
 def _state_frame(

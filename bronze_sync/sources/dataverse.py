@@ -18,7 +18,7 @@ from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 from bronze_sync.sources.dataverse_auth import TokenProvider, make_session
 from bronze_sync.sources.dataverse_changes import CHANGE_TOKEN, read_delta
 from bronze_sync.sources.dataverse_http import ChangeTokenExpiredError, DataverseHttp
-from bronze_sync.sources.dataverse_ranges import created_bounds, created_ranges, range_filters
+from bronze_sync.sources.dataverse_ranges import created_ranges, parse_stamp, range_filters
 from bronze_sync.sources.dataverse_schema import EntityInfo, check_columns, fetch_entity, to_batch
 from bronze_sync.sources.streams import merge_streams
 
@@ -147,8 +147,8 @@ class DataverseSource(Source):
         column = table.created_column
         bounds = None
         if column and self.config.parallel_reads > 1:
-            bounds = created_bounds(lambda order: self._first_value(table, column, order), column)
-        if bounds is None:
+            bounds = self._created_bounds(table, column)
+        if column is None or bounds is None:
             yield from self._pages(table, schema, params)
             return
         filters = range_filters(column, created_ranges(*bounds, self.config.parallel_reads))
@@ -157,13 +157,24 @@ class DataverseSource(Source):
         ]
         yield from merge_streams(ranges)
 
-    def _first_value(self, table: TableConfig, column: str, order: str) -> str | None:
-        """Return the first non-null `column` value in `order` (one row, one request)."""
-        params = {"$select": column, "$filter": f"{column} ne null", "$orderby": order, "$top": "1"}
-        query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,'")
-        body, _ = self.http.get(f"{self.entity(table).entity_set}?{query}", table.source_table)
-        rows = body.get("value", [])
-        return str(rows[0][column]) if rows and rows[0].get(column) is not None else None
+    def _created_bounds(
+        self, table: TableConfig, column: str
+    ) -> tuple[dt.datetime, dt.datetime] | None:
+        """Return the oldest and newest non-null `column` values (None: no row has one)."""
+        found = []
+        for order in ("asc", "desc"):  # one row, one request each
+            params = {
+                "$select": column,
+                "$filter": f"{column} ne null",
+                "$orderby": f"{column} {order}",
+                "$top": "1",
+            }
+            url = f"{self.entity(table).entity_set}?{_query(params)}"
+            rows = self.http.get(url, table.source_table)[0].get("value", [])
+            if not rows or rows[0].get(column) is None:
+                return None
+            found.append(parse_stamp(str(rows[0][column])))
+        return found[0], found[1]
 
     def _prefer(self, track: bool) -> str:
         parts = [f"odata.maxpagesize={self.config.page_size}", 'odata.include-annotations="*"']
@@ -178,8 +189,7 @@ class DataverseSource(Source):
         state: dict[str, str] | None = None,
     ) -> Iterator[pa.RecordBatch]:
         entity = self.entity(table)
-        query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,'")
-        url: str | None = f"{entity.entity_set}?{query}"
+        url: str | None = f"{entity.entity_set}?{_query(params)}"
         prefer = self._prefer(track)
         while url:
             body, _ = self.http.get(url, table.source_table, prefer)
@@ -192,6 +202,11 @@ class DataverseSource(Source):
                 self._positions[table.name] = position
                 if state is not None:
                     state.update(position)
+
+
+def _query(params: dict[str, str]) -> str:
+    """Return OData query options as a URL query string (`$` and quotes left readable)."""
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,'")
 
 
 def _selected(link: str) -> set[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
 
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -41,16 +40,3 @@ def range_filters(column: str, ranges: list[tuple[dt.datetime, dt.datetime]]) ->
 def parse_stamp(value: str) -> dt.datetime:
     """Return a Web API date-time value (`2024-05-01T10:00:00Z`) as an aware datetime."""
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-
-
-# Returns the first non-null value of the column under an `$orderby` clause, or None.
-BoundsQuery = Callable[[str], str | None]
-
-
-def created_bounds(first_value: BoundsQuery, column: str) -> tuple[dt.datetime, dt.datetime] | None:
-    """Return the oldest and newest `column` values (None: no row has one)."""
-    oldest = first_value(f"{column} asc")
-    newest = first_value(f"{column} desc")
-    if oldest is None or newest is None:
-        return None
-    return parse_stamp(oldest), parse_stamp(newest)

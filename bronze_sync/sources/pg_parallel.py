@@ -54,9 +54,6 @@ def stream_parallel(
     ranges: list[tuple[int | None, int | None]],
 ) -> Iterator[pa.RecordBatch]:
     """Yield the batches of `stmt` read over one connection per block range."""
-    if len(ranges) == 1:
-        yield from pg_adbc.stream_select(url, stmt, schema, batch_size, redactor)
-        return
 
     def reader(lo: int | None, hi: int | None) -> Callable[[], Iterator[pa.RecordBatch]]:
         part = with_block_range(stmt, lo, hi)
