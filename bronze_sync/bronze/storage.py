@@ -39,6 +39,10 @@ class BronzeStore:
         """Return the URI of metadata table `name`."""
         return f"{self.root}/metadata/{name}"
 
+    def control_uri(self, name: str) -> str:
+        """Return the URI of bronze_sync's own control object `name` (leases)."""
+        return f"{self.root}/_bronze_sync/{name}"
+
     def exists(self, uri: str) -> bool:
         """Return True when a Delta table exists at `uri`."""
         return DeltaTable.is_deltatable(uri, storage_options=self.options())

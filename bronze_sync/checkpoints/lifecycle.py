@@ -36,6 +36,7 @@ RESERVED_PREFIXES = (
     "pre_purge_",
     "pre_maintenance_",
     "post_rollback_",
+    "pre_schema_change_",
 )
 
 

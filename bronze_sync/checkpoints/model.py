@@ -20,6 +20,7 @@ class CheckpointType(StrEnum):
     MANUAL = "Manual"
     POST_ROLLBACK = "PostRollback"
     PRE_MAINTENANCE = "PreMaintenance"
+    PRE_SCHEMA_CHANGE = "PreSchemaChange"
 
 
 RETENTION_DAYS: dict[CheckpointType, int] = {
@@ -31,6 +32,7 @@ RETENTION_DAYS: dict[CheckpointType, int] = {
     CheckpointType.MANUAL: 30,
     CheckpointType.POST_ROLLBACK: 30,
     CheckpointType.PRE_MAINTENANCE: 30,
+    CheckpointType.PRE_SCHEMA_CHANGE: 90,
 }
 
 VALIDATED = "Validated"
@@ -40,6 +42,11 @@ FAILED = "Failed"
 def daily_name(day: str, table: str) -> str:
     """Return the name of a table's Daily checkpoint for a sync batch day."""
     return f"bronze_backup_{day}_{table}"
+
+
+def pre_schema_change_name(table: str, now: dt.datetime) -> str:
+    """Return the name of the checkpoint taken before a table's schema is rewritten."""
+    return f"pre_schema_change_{table}_{now.astimezone(dt.UTC):%Y-%m-%dT%H%M%S}"
 
 
 def batch_name(partition_key: str) -> str:

@@ -79,6 +79,8 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
                 staging_root=bronze.staging_path,
                 memory_budget_mb=settings.memory_budget_mb,
                 diff_partitions=settings.diff_partitions,
+                lease_seconds=settings.lease_seconds,
+                lease_wait_seconds=settings.lease_wait_seconds,
                 progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
                 created_by=f"dagster run {context.run.run_id}",
                 notifier=notifier,

@@ -44,6 +44,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("ConsecutiveFailures", pa.int64()),  # circuit breaker (monitoring)
             ("BreakerOpenSince", TS),
             ("ChangeToken", pa.string()),  # source change-tracking position (Dataverse deltaLink)
+            ("DroppedColumns", pa.string()),  # JSON list: bronze columns the source lacks
+            ("AuditedThroughVersion", pa.int64()),  # every bronze version up to it is audited
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(
@@ -65,6 +67,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("CreatedDate", TS),
             ("PartitionKey", pa.string()),
             ("DeltaVersion", pa.int64()),
+            ("Recovered", pa.bool_()),  # rebuilt from the commit's metadata after a crash
         ]
     ),
     CHECKPOINT_HISTORY: pa.schema(

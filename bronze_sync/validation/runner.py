@@ -12,7 +12,7 @@ from bronze_sync.clock import utc_now
 from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.metadata import MetadataStore, RunInfo, ValidationRecord
 from bronze_sync.metadata.audit import write_validation
-from bronze_sync.validation import history, integrity
+from bronze_sync.validation import audit, history, integrity
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 
 Check = Callable[[CheckContext], CheckResult]
@@ -24,6 +24,7 @@ CHECKS: dict[str, tuple[CheckSeverity, Check]] = {
     "tracking_flags_consistent": (CheckSeverity.ERROR, integrity.tracking_flags_consistent),
     "purge_rule_respected": (CheckSeverity.ERROR, integrity.purge_rule_respected),
     "source_reconciled": (CheckSeverity.ERROR, history.source_reconciled),
+    "audit_complete": (CheckSeverity.ERROR, audit.audit_complete),
     "checkpoint_recorded": (CheckSeverity.ERROR, history.checkpoint_recorded),
     "fresh": (CheckSeverity.WARN, history.fresh),
     "delete_spike": (CheckSeverity.WARN, history.delete_spike),
@@ -37,6 +38,7 @@ TABLE_CHECKS = {
     "tracking_flags_consistent",
     "purge_rule_respected",
     "source_reconciled",
+    "audit_complete",
 }
 
 
