@@ -31,7 +31,7 @@ def race(config_file: str) -> None:
     """Start two syncs of the same table at once; both must succeed."""
     children = [start_child(config_file), start_child(config_file)]
     for child in children:
-        out, err = child.communicate(timeout=300)
+        _out, err = child.communicate(timeout=300)
         assert child.returncode == 0, err
 
 
@@ -59,9 +59,7 @@ def test_racing_processes_never_duplicate_or_write_stale_rows(
 
 @pytest.mark.slow
 def test_paused_writer_never_overwrites_a_newer_commit(account, make_config, harness_for):
-    config = make_config(
-        [account.config()], sync={"lease_seconds": 3, "lease_wait_seconds": 120}
-    )
+    config = make_config([account.config()], sync={"lease_seconds": 3, "lease_wait_seconds": 120})
     account.insert_ids(f"k{i:04d}" for i in range(1000))
     h = harness_for(config)
     h.sync()
@@ -73,7 +71,7 @@ def test_paused_writer_never_overwrites_a_newer_commit(account, make_config, har
     account.update(changed, name="newer value")
     h.sync()  # waits for the paused writer's lease to expire, then commits the newer values
     os.kill(paused.pid, signal.SIGCONT)
-    out, err = paused.communicate(timeout=300)
+    _out, err = paused.communicate(timeout=300)
 
     assert paused.returncode == LEASE_LOST, err
     assert "taken over by run" in err

@@ -107,6 +107,8 @@ def test_lost_log_entry_stops_the_sync_before_it_reuses_the_version(account, con
     (h.delta_dir() / "_delta_log" / f"{newest:020d}.json").unlink()
     account.insert_ids(["d"])
 
-    with pytest.raises(Exception, match=rf"log ends at version {newest - 1}.*records version {newest}"):
+    with pytest.raises(
+        Exception, match=rf"log ends at version {newest - 1}.*records version {newest}"
+    ):
         h.sync()
     assert h.delta().version() == newest - 1  # nothing was written

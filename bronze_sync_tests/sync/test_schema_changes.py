@@ -22,9 +22,7 @@ def account(pg_engine, pg_schema):
 @pytest.fixture
 def h(account, make_config, harness_for):
     old = years_ago(2)
-    account.insert(
-        [{"id": f"k{i:05d}", "createdon": old, "modifiedon": old} for i in range(2000)]
-    )
+    account.insert([{"id": f"k{i:05d}", "createdon": old, "modifiedon": old} for i in range(2000)])
     h = harness_for(make_config([account.config()]))
     h.sync()
     account.insert_ids(["recent"])  # the only row inside the watermark window
