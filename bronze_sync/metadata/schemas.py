@@ -81,6 +81,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Notes", pa.string()),
             ("CreatedBy", pa.string()),
             ("TableVersions", pa.string()),
+            # JSON {table: {"timestamp": ms, "operation": name}}: the commit each version was
+            # when pinned, so a rewritten version is detected (null on older rows).
+            ("TableCommits", pa.string()),
         ]
     ),
     DATA_VALIDATION: pa.schema(
