@@ -48,6 +48,14 @@ def pg_schema(pg_engine: sa.Engine) -> Iterator[str]:
         conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
 
 
+@pytest.fixture(autouse=True)
+def private_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep generated secrets (the rollback approval secret) out of the real home folders."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the dagster_home fixture sets its own
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg_config"))
+    return tmp_path / "xdg_config"
+
+
 @pytest.fixture
 def bronze_root(tmp_path: Path) -> Path:
     """Return an empty folder for bronze tables."""

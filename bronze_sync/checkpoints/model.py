@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bronze_sync.checkpoints.commits import (
+    CommitIdentity,
+    identities_from_json,
+    identities_to_json,
+)
+
 
 class CheckpointType(StrEnum):
     """Why a checkpoint was taken; decides how long it is kept."""
@@ -69,6 +75,8 @@ class Checkpoint:
     is_active: bool
     notes: str | None = None
     created_by: str | None = None
+    # table -> identity of the pinned commit; empty for rows written before TableCommits.
+    table_commits: dict[str, CommitIdentity] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -86,6 +94,7 @@ class Checkpoint:
             is_active=bool(row["IsActive"]),
             notes=row["Notes"],
             created_by=row["CreatedBy"],
+            table_commits=identities_from_json(row.get("TableCommits")),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -103,4 +112,5 @@ class Checkpoint:
             "Notes": self.notes,
             "CreatedBy": self.created_by,
             "TableVersions": json.dumps(self.table_versions, sort_keys=True),
+            "TableCommits": identities_to_json(self.table_commits),
         }

@@ -227,7 +227,8 @@ class RollbackSettings(StrictModel):
     """Settings of rollback_to_checkpoint: approval and the impact risk thresholds."""
 
     require_approval: bool = True
-    # Key of the approval-token HMAC; give it as ${VAR}. Empty: tokens still bind the state.
+    # Key of the approval-token HMAC; give it as ${VAR}. Empty: a secret generated once and kept
+    # private under $DAGSTER_HOME/.bronze_sync/ or ~/.config/bronze_sync/ (rollback/secret.py).
     approval_secret: str = ""
     risk_high_fraction: float = Field(0.10, ge=0.0, le=1.0)
     risk_medium_fraction: float = Field(0.01, ge=0.0, le=1.0)

@@ -12,6 +12,7 @@ CHECKPOINT_HISTORY = "CheckpointHistory"
 DATA_VALIDATION = "DataValidation"
 ROLLBACK_STATE_SNAPSHOTS = "RollbackStateSnapshots"
 ROLLBACK_COMPARISON_REPORTS = "RollbackComparisonReports"
+ROLLBACK_APPROVALS = "RollbackApprovals"
 STORAGE_HISTORY = "StorageHistory"
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -84,6 +85,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Notes", pa.string()),
             ("CreatedBy", pa.string()),
             ("TableVersions", pa.string()),
+            # JSON {table: {"timestamp": ms, "operation": name}}: the commit each version was
+            # when pinned, so a rewritten version is detected (null on older rows).
+            ("TableCommits", pa.string()),
         ]
     ),
     DATA_VALIDATION: pa.schema(
@@ -149,6 +153,19 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Reason", pa.string()),
             ("Notes", pa.string()),
             ("CreatedDate", TS),
+        ]
+    ),
+    # One row per approval token used by an execution: a token restores at most once.
+    ROLLBACK_APPROVALS: pa.schema(
+        [
+            ("TokenHash", pa.string()),  # SHA-256 of the token (the token is never stored)
+            ("RollbackId", pa.string()),
+            ("PipelineRunId", pa.string()),
+            ("CheckpointId", pa.string()),
+            ("CheckpointName", pa.string()),
+            ("TablesIncluded", pa.string()),  # comma-separated
+            ("RequestedBy", pa.string()),
+            ("UsedDate", TS),
         ]
     ),
     # One row per table per maintenance run: the storage trend (weekly_maintenance).

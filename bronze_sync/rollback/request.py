@@ -9,6 +9,7 @@ from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import Checkpoint, CheckpointType, find_checkpoint
+from bronze_sync.checkpoints.commits import CommitIdentity
 from bronze_sync.checkpoints.integrity import check_restorable
 from bronze_sync.checkpoints.model import VALIDATED
 from bronze_sync.errors import CheckpointError
@@ -95,7 +96,7 @@ def validate_rollback(
             )
             continue
         version = checkpoint.table_versions[name]
-        problem, current = _check_table(store, name, version)
+        problem, current = _check_table(store, name, version, checkpoint.table_commits.get(name))
         if problem:
             problems.append(problem)
         else:
@@ -108,8 +109,12 @@ def validate_rollback(
     return targets
 
 
-def _check_table(store: BronzeStore, name: str, version: int) -> tuple[str | None, int]:
-    verdict = check_restorable(store, name, version)
+def _check_table(
+    store: BronzeStore, name: str, version: int, recorded: CommitIdentity | None
+) -> tuple[str | None, int]:
+    verdict = check_restorable(store, name, version, recorded)
+    if verdict.rewritten:
+        return f"{name}: {verdict.reason}; choose a later checkpoint", -1
     if not verdict.restorable:
         when = vacuumed_on(store, name)
         if when is not None:
