@@ -55,7 +55,7 @@ def test_folder_of_a_killed_sync_is_removed_and_a_running_one_is_kept(tmp_path, 
     try:
         owner = json.loads((killed_dir / MARKER).read_text())
         assert owner["pid"] == killed.pid and owner["run_id"] == RUN_ID
-        assert {"host", "start_ticks", "created_at"} <= owner.keys()
+        assert {"host", "pid_start", "boot_id", "created_at"} <= owner.keys()
         assert remove_dead_staging(tmp_path) == []  # both owners run
         killed.send_signal(signal.SIGKILL)
         killed.wait()
@@ -79,7 +79,7 @@ def test_reused_pid_is_not_taken_for_the_owner(tmp_path):
     mine = StagingArea(str(tmp_path), "account", RUN_ID)
     reused = StagingArea(str(tmp_path), "account", RUN_ID)
     owner = json.loads((reused.dir / MARKER).read_text())
-    edit_marker(reused.dir, start_ticks=owner["start_ticks"] - 1)  # same pid, older process
+    edit_marker(reused.dir, pid_start=str(int(owner["pid_start"]) - 1))  # same pid, older process
     assert remove_dead_staging(tmp_path) == [reused.dir]
     assert mine.dir.exists()
     mine.close()
