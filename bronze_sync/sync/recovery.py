@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
@@ -34,6 +35,7 @@ from bronze_sync.metadata.audit import (
     write_validation,
 )
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
+from bronze_sync.staging import remove_dead_staging
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.records import (
     RECOVERED_NOTE,
@@ -70,13 +72,14 @@ class Recovery:
     """What recovery found and wrote for one table."""
 
     orphans: list[str] = field(default_factory=list)
+    staging: list[Path] = field(default_factory=list)  # staging folders of dead runs
     versions: list[int] = field(default_factory=list)  # bronze versions given metadata rows
     state_repaired: bool = False
 
 
 def recover_after_crash(job: SyncJob, table: TableConfig, lease: TableLease) -> Recovery:
     """Clean a crashed writer's leftovers and write the metadata unaudited versions lack."""
-    recovery = Recovery()
+    recovery = Recovery(staging=remove_dead_staging(job.staging_root, table.name))
     if lease.previous is not None:
         recovery.orphans = remove_orphans(job.store, table.name, lease.previous)
     delta = job.store.open(job.store.table_uri(table.name))

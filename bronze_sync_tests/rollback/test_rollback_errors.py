@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from bronze_sync.checkpoints import find_checkpoint
+from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import RunInfo
 from bronze_sync.metadata.schemas import (
     CHECKPOINT_HISTORY,
@@ -25,6 +26,7 @@ from bronze_sync.rollback import (
     execute_rollback,
     prepare_rollback,
 )
+from bronze_sync.sync.recovery import accept_lost_versions
 from bronze_sync_tests.helpers import PgTable
 from bronze_sync_tests.rollback.scenario import IDS, Alerts, checkpoint, outage, rollback, synced
 
@@ -78,7 +80,10 @@ def test_rewritten_checkpoint_version_is_refused(h):
     checkpoint(h, "later")  # pins version 1
     (Path(h.store.table_uri("account")) / "_delta_log" / f"{1:020d}.json").unlink()
     h.account.update(["a02"], name="second")
-    h.sync()  # the next commit takes version 1 again
+    with pytest.raises(BronzeError, match="log ends at version 0"):
+        h.sync()  # the sync refuses to reuse version 1 ...
+    assert accept_lost_versions(h.job(), h.config.tables[0], by="test") == (1, 1)
+    h.sync()  # ... until the loss is accepted: the next commit takes version 1 again
     assert h.delta().version() == 1
     with pytest.raises(RollbackValidationError) as error:
         rollback(h, "later")

@@ -94,3 +94,9 @@ def unreferenced_files(table_dir: Path) -> list[str]:
         if p.is_file() and not str(p.relative_to(table_dir)).startswith(("_", "."))
     }
     return sorted(files - added)
+
+
+def staging_folders(config: Any) -> list[Path]:
+    """Return the sync staging folders left under the config's staging root."""
+    root = Path(config.sync.staging_path)
+    return sorted(p for p in root.glob("*/*") if p.is_dir()) if root.exists() else []

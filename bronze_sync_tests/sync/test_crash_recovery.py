@@ -6,12 +6,15 @@ from __future__ import annotations
 import pyarrow.compute as pc
 import pytest
 
+from bronze_sync.errors import BronzeError
 from bronze_sync.faults import POINTS
 from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
+from bronze_sync.sync.recovery import accept_lost_versions
 from bronze_sync_tests.helpers import PgTable
 from bronze_sync_tests.sync.children import (
     assert_mirrors_source,
     run_child,
+    staging_folders,
     unaudited_versions,
     unreferenced_files,
 )
@@ -55,6 +58,7 @@ def test_kill_at_each_phase_then_a_normal_sync_converges(point, account, config,
     assert_mirrors_source(h.bronze(), account)
     assert unaudited_versions(h) == []
     assert unreferenced_files(h.delta_dir()) == []
+    assert staging_folders(config) == []
 
 
 @pytest.mark.slow
@@ -107,8 +111,26 @@ def test_lost_log_entry_stops_the_sync_before_it_reuses_the_version(account, con
     (h.delta_dir() / "_delta_log" / f"{newest:020d}.json").unlink()
     account.insert_ids(["d"])
 
-    with pytest.raises(
-        Exception, match=rf"log ends at version {newest - 1}.*records version {newest}"
-    ):
+    with pytest.raises(BronzeError, match=rf"log ends at version {newest - 1}.*version {newest}"):
         h.sync()
     assert h.delta().version() == newest - 1  # nothing was written
+
+
+def test_accepted_log_loss_lets_syncs_go_on_with_a_complete_audit(account, config, harness_for):
+    account.insert_ids(["a", "b"])
+    h = harness_for(config)
+    h.sync()
+    account.insert_ids(["c"])
+    h.sync()
+    (h.delta_dir() / "_delta_log" / f"{1:020d}.json").unlink()
+
+    assert accept_lost_versions(h.job(), h.config.tables[0], by="operator") == (1, 1)
+    assert accept_lost_versions(h.job(), h.config.tables[0], by="operator") is None
+
+    h.sync()  # version 1 again, now holding "c" once more
+    assert_mirrors_source(h.bronze(), account)
+    assert unaudited_versions(h) == []  # the old audit rows of version 1 no longer count
+    audit = h.meta.read(SYNC_AUDIT_LOG).to_pylist()
+    accepted = [r for r in audit if r["Operation"] == "LostVersionsAccepted"]
+    assert [(r["DeltaVersion"], r["Status"]) for r in accepted] == [(0, "Warning")]
+    assert "versions 1..1 are gone" in accepted[0]["Notes"]
