@@ -23,9 +23,10 @@ from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.lease import LeaseRequest, TableLease, hold_lease
 from bronze_sync.bronze.orphans import remove_orphans
 from bronze_sync.bronze.reader import count_flags
+from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import BronzeError
-from bronze_sync.metadata import pipeline_config
+from bronze_sync.metadata import MetadataStore, pipeline_config
 from bronze_sync.metadata.audit import (
     LOST_VERSIONS_ACCEPTED,
     AuditEntry,
@@ -94,7 +95,7 @@ def recover_after_crash(job: SyncJob, table: TableConfig, lease: TableLease) -> 
         )
     if through == latest:
         return recovery  # the usual case: nothing happened since the last recorded version
-    audited, newest = _audited(job, table.name)
+    audited, newest = _audited(job.meta, table.name)
     if through is None and newest is not None and newest[0] > latest:
         raise BronzeError(_lost_versions(latest, newest), table=table.name)
     commits = sorted(_history_after(delta, through), key=lambda info: info["version"])
@@ -112,9 +113,9 @@ def recover_after_crash(job: SyncJob, table: TableConfig, lease: TableLease) -> 
     return recovery
 
 
-def _audited(job: SyncJob, table: str) -> tuple[set[int], tuple[int, str] | None]:
+def _audited(meta: MetadataStore, table: str) -> tuple[set[int], tuple[int, str] | None]:
     """Return the bronze versions the audit names, and the newest one with its run id."""
-    audit = job.meta.read(
+    audit = meta.read(
         SYNC_AUDIT_LOG, ["TableName", "DeltaVersion", "PipelineRunId", "Operation", "CreatedDate"]
     )
     rows = audit.filter(pc.fill_null(pc.equal(audit.column("TableName"), table), False)).to_pylist()
@@ -232,27 +233,32 @@ def _lost_versions(latest: int, newest: tuple[int, object]) -> str:
 
 
 def accept_lost_versions(
-    job: SyncJob, table: TableConfig, by: str, lease_wait_seconds: float = 60.0
+    store: BronzeStore,
+    meta: MetadataStore,
+    table: TableConfig,
+    run: RunInfo,
+    by: str,
+    lease_wait_seconds: float = 60.0,
 ) -> tuple[int, int] | None:
     """Record that the table's log lost its newest versions, so syncs may go on.
 
     Return (first, last) lost version, or None when the log lost nothing. Later commits
     reuse those numbers; checkpoints that pinned them report "rewritten" (unrestorable).
     """
-    request = LeaseRequest(job.run.run_id, purpose="accept", wait_seconds=lease_wait_seconds)
-    with hold_lease(job.store, table.name, request):
-        delta = job.store.open(job.store.table_uri(table.name))
+    request = LeaseRequest(run.run_id, purpose="accept", wait_seconds=lease_wait_seconds)
+    with hold_lease(store, table.name, request):
+        delta = store.open(store.table_uri(table.name))
         if delta is None:
             return None
         latest = delta.version()
-        state = pipeline_config.read_state(job.meta, table.name) or {}
-        _, newest = _audited(job, table.name)
+        state = pipeline_config.read_state(meta, table.name) or {}
+        _, newest = _audited(meta, table.name)
         recorded = [state.get("AuditedThroughVersion"), state.get("LastSyncVersion")]
         recorded.append(newest[0] if newest else None)
         top = max((int(v) for v in recorded if v is not None), default=latest)
         if top <= latest:
             return None
-        now = job.clock()
+        now = dt.datetime.now(dt.UTC)
         note = (
             f"versions {latest + 1}..{top} are gone from the Delta log; accepted by {by}. "
             "Later commits reuse these numbers"
@@ -261,9 +267,9 @@ def accept_lost_versions(
             LOST_VERSIONS_ACCEPTED, table.name, now, now, status="Warning", notes=note
         )
         entry.delta_version = latest
-        write_audit(job.meta, job.run, [entry], now)
+        write_audit(meta, run, [entry], now)
         last_sync = min(int(state.get("LastSyncVersion") or latest), latest)
         pipeline_config.update_state(
-            job.meta, table, now, AuditedThroughVersion=latest, LastSyncVersion=last_sync
+            meta, table, now, AuditedThroughVersion=latest, LastSyncVersion=last_sync
         )
         return latest + 1, top

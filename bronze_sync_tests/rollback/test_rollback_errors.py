@@ -82,7 +82,9 @@ def test_rewritten_checkpoint_version_is_refused(h):
     h.account.update(["a02"], name="second")
     with pytest.raises(BronzeError, match="log ends at version 0"):
         h.sync()  # the sync refuses to reuse version 1 ...
-    assert accept_lost_versions(h.job(), h.config.tables[0], by="test") == (1, 1)
+    assert accept_lost_versions(
+        h.store, h.meta, h.config.tables[0], RunInfo("accept"), by="test"
+    ) == (1, 1)
     h.sync()  # ... until the loss is accepted: the next commit takes version 1 again
     assert h.delta().version() == 1
     with pytest.raises(RollbackValidationError) as error:

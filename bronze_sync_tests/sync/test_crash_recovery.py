@@ -8,6 +8,7 @@ import pytest
 
 from bronze_sync.errors import BronzeError
 from bronze_sync.faults import POINTS
+from bronze_sync.metadata import RunInfo
 from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
 from bronze_sync.sync.recovery import accept_lost_versions
 from bronze_sync_tests.helpers import PgTable
@@ -124,8 +125,13 @@ def test_accepted_log_loss_lets_syncs_go_on_with_a_complete_audit(account, confi
     h.sync()
     (h.delta_dir() / "_delta_log" / f"{1:020d}.json").unlink()
 
-    assert accept_lost_versions(h.job(), h.config.tables[0], by="operator") == (1, 1)
-    assert accept_lost_versions(h.job(), h.config.tables[0], by="operator") is None
+    assert accept_lost_versions(
+        h.store, h.meta, h.config.tables[0], RunInfo("accept"), by="operator"
+    ) == (1, 1)
+    assert (
+        accept_lost_versions(h.store, h.meta, h.config.tables[0], RunInfo("accept"), by="operator")
+        is None
+    )
 
     h.sync()  # version 1 again, now holding "c" once more
     assert_mirrors_source(h.bronze(), account)
