@@ -29,6 +29,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError, LeaseHeldError, LeaseLostError
+from bronze_sync.faults import fault_point
 from bronze_sync.processes import ProcessId
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,11 @@ class TableLease:
                     "was paused or cut off; nothing was committed",
                     table=self.table,
                 )
+
+    def before_commit(self) -> None:
+        """Check the lease right before a bronze commit (and hit the test crash point)."""
+        self.ensure()
+        fault_point("before_commit")
 
     def release(self) -> None:
         """Stop renewing and mark the lease released (unless another writer took it)."""

@@ -290,10 +290,6 @@ def _commit(
     )
     metadata = {**job.commit_identity(), **result.commit_metadata(), "lease": lease.token}
 
-    def before_commit() -> None:
-        lease.ensure()
-        fault_point("before_commit")
-
     with timer("commit"):
         outcome = rewrite_commit(
             delta,
@@ -303,7 +299,7 @@ def _commit(
             metadata,
             token=lease.token,
             change=change,
-            before_commit=before_commit,
+            before_commit=lease.before_commit,
         )
     if outcome.committed:
         fault_point("after_commit")

@@ -18,7 +18,6 @@ from bronze_sync.checkpoints import CheckpointType, create_checkpoint
 from bronze_sync.checkpoints.model import pre_schema_change_name
 from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import BronzeError
-from bronze_sync.faults import fault_point
 from bronze_sync.metadata.audit import AuditEntry, write_audit
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 
@@ -56,10 +55,6 @@ def widen_columns(
         "checkpoint": checkpoint.name,
     }
 
-    def before_commit() -> None:
-        lease.ensure()
-        fault_point("before_commit")
-
     with timer("commit"):
         outcome = rewrite_commit(
             delta,
@@ -69,7 +64,7 @@ def widen_columns(
             metadata,
             token=lease.token,
             change=TableChange(schema=schema),
-            before_commit=before_commit,
+            before_commit=lease.before_commit,
         )
     entry = AuditEntry(
         "SchemaEvolution",

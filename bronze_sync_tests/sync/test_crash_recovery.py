@@ -102,7 +102,8 @@ def test_killed_initial_load_leaves_no_files_behind(account, config, harness_for
     assert unaudited_versions(h) == []
 
 
-def test_lost_log_entry_stops_the_sync_before_it_reuses_the_version(account, config, harness_for):
+def two_syncs_then_lose_the_newest_log_entry(account, config, harness_for):
+    """Sync twice, then delete the newest `_delta_log` entry; return the harness and version."""
     account.insert_ids(["a", "b"])
     h = harness_for(config)
     h.sync()
@@ -110,6 +111,11 @@ def test_lost_log_entry_stops_the_sync_before_it_reuses_the_version(account, con
     h.sync()
     newest = h.delta().version()
     (h.delta_dir() / "_delta_log" / f"{newest:020d}.json").unlink()
+    return h, newest
+
+
+def test_lost_log_entry_stops_the_sync_before_it_reuses_the_version(account, config, harness_for):
+    h, newest = two_syncs_then_lose_the_newest_log_entry(account, config, harness_for)
     account.insert_ids(["d"])
 
     with pytest.raises(BronzeError, match=rf"log ends at version {newest - 1}.*version {newest}"):
@@ -118,12 +124,7 @@ def test_lost_log_entry_stops_the_sync_before_it_reuses_the_version(account, con
 
 
 def test_accepted_log_loss_lets_syncs_go_on_with_a_complete_audit(account, config, harness_for):
-    account.insert_ids(["a", "b"])
-    h = harness_for(config)
-    h.sync()
-    account.insert_ids(["c"])
-    h.sync()
-    (h.delta_dir() / "_delta_log" / f"{1:020d}.json").unlink()
+    h, _ = two_syncs_then_lose_the_newest_log_entry(account, config, harness_for)
 
     assert accept_lost_versions(
         h.store, h.meta, h.config.tables[0], RunInfo("accept"), by="operator"
