@@ -20,6 +20,7 @@ from bronze_sync.checkpoints.model import (
     batch_name,
 )
 from bronze_sync.checkpoints.promotion import PROMOTED_FROM, promotions
+from bronze_sync.errors import BronzeError
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
 from bronze_sync.metadata.store import MetadataStore
 
@@ -179,7 +180,7 @@ def _verify(
     for table, version in table_versions.items():
         try:
             delta = store.open(store.table_uri(table), version=version)
-        except (DeltaError, OSError) as exc:
+        except (BronzeError, DeltaError, OSError) as exc:
             problems.append(f"{table}@{version}: {exc}")
             continue
         if delta is None:

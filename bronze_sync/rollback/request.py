@@ -12,7 +12,7 @@ from bronze_sync.checkpoints import Checkpoint, CheckpointType, find_checkpoint
 from bronze_sync.checkpoints.commits import CommitIdentity
 from bronze_sync.checkpoints.integrity import check_restorable
 from bronze_sync.checkpoints.model import VALIDATED
-from bronze_sync.errors import CheckpointError
+from bronze_sync.errors import BronzeError, CheckpointError
 from bronze_sync.metadata import MetadataStore
 
 PIPELINE_NAME = "rollback_to_checkpoint"
@@ -126,7 +126,7 @@ def _check_table(
         return f"{verdict.reason}; choose a later checkpoint", -1
     try:
         delta = store.open(store.table_uri(name))
-    except (DeltaError, OSError) as exc:
+    except (BronzeError, DeltaError, OSError) as exc:
         return f"{name}: cannot open the current bronze table: {exc}", -1
     if delta is None:
         return f"{name}: no bronze table", -1
@@ -144,7 +144,7 @@ def vacuumed_on(store: BronzeStore, name: str) -> dt.datetime | None:
     try:
         delta = store.open(store.table_uri(name))
         history = delta.history() if delta is not None else []
-    except (DeltaError, OSError):
+    except (BronzeError, DeltaError, OSError):
         return None
     stamps = [h["timestamp"] for h in history if str(h.get("operation", "")).startswith("VACUUM")]
     if not stamps:
