@@ -70,6 +70,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.rollback",
     "bronze_sync.cli.maintenance",
     "bronze_sync.cli.validate",
+    "bronze_sync.cli.audit",
 ]
 
 

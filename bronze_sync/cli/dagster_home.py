@@ -13,8 +13,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bronze_sync.cli.owner import ProcessOwner
+from bronze_sync.cli.owner import owner_from_tags, owner_tags
 from bronze_sync.errors import ConfigError
+from bronze_sync.processes import ProcessId
 
 LOCK_FILE = ".bronze_sync.lock"
 TEMP_PREFIX = "bronze_sync_dagster_"
@@ -52,7 +53,7 @@ def home_lock(home: Path) -> Iterator[None]:
 def temp_home(root: str | None = None) -> Iterator[Path]:
     """Yield a throwaway home marked with its owner process; remove it afterwards."""
     path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=root))
-    marker = {**ProcessOwner.current().as_tags(), "created": dt.datetime.now(dt.UTC).isoformat()}
+    marker = {**owner_tags(), "created": dt.datetime.now(dt.UTC).isoformat()}
     (path / OWNER_FILE).write_text(json.dumps(marker))
     try:
         yield path
@@ -75,7 +76,7 @@ def remove_stale_temp_homes(root: str | None = None, now: float | None = None) -
 
 def _is_stale(path: Path, now: float) -> bool:
     owner = _owner_of(path)
-    if owner is not None and owner.on_this_host:
+    if owner is not None and owner.is_local():
         # A live owner keeps its folder whatever its age (a long run); a dead one never needs it.
         return owner.is_dead()
     try:
@@ -85,9 +86,9 @@ def _is_stale(path: Path, now: float) -> bool:
     return age > MAX_TEMP_AGE.total_seconds()
 
 
-def _owner_of(path: Path) -> ProcessOwner | None:
+def _owner_of(path: Path) -> ProcessId | None:
     try:
         values = json.loads((path / OWNER_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return ProcessOwner.from_mapping(values) if isinstance(values, dict) else None
+    return owner_from_tags(values) if isinstance(values, dict) else None

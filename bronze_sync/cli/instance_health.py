@@ -11,7 +11,8 @@ import datetime as dt
 import dagster as dg
 from dagster._utils.concurrency import ConcurrencyKeyInfo
 
-from bronze_sync.cli.owner import HOST_TAG, ProcessOwner
+from bronze_sync.cli.owner import HOST_TAG, owner_from_tags
+from bronze_sync.processes import ProcessId
 
 IN_FLIGHT = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 FINISHED = {
@@ -28,14 +29,14 @@ def table_pool(table: str) -> str:
 
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Fail this host's CLI runs whose process is gone and free their slots; one line each."""
-    owner_here = ProcessOwner.current()
+    owner_here = ProcessId.current()
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: owner_here.host})
     )
     lines = []
     for record in records:
         run = record.dagster_run
-        owner = ProcessOwner.from_mapping(dict(run.tags))
+        owner = owner_from_tags(dict(run.tags))
         if owner is None or not owner.is_dead():
             continue
         instance.report_run_failed(
@@ -79,7 +80,7 @@ def _holder(instance: dg.DagsterInstance, run_id: str) -> str:
     if record is None:
         return f"run {run_id}"
     run = record.dagster_run
-    owner = ProcessOwner.from_mapping(dict(run.tags))
+    owner = owner_from_tags(dict(run.tags))
     where = (
         owner.describe()
         if owner

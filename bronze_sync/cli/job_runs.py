@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from bronze_sync.cli.owner import ProcessOwner
+from bronze_sync.cli.owner import owner_tags
 from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden
 from bronze_sync.config import CONFIG_ENV, Config
 
@@ -32,7 +32,7 @@ def run_job(
             dg.reconstructable(loader),
             instance=instance,
             run_config=run_config,
-            tags=ProcessOwner.current().as_tags(),
+            tags=owner_tags(),
         )
     with result:
         yield result

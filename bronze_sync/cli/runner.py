@@ -26,7 +26,7 @@ from bronze_sync.cli.instance_health import (
     slot_holder_lines,
     table_pool,
 )
-from bronze_sync.cli.owner import ProcessOwner
+from bronze_sync.cli.owner import owner_tags
 from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden
 from bronze_sync.clock import utc_now
 from bronze_sync.config import CONFIG_ENV, Config
@@ -122,7 +122,7 @@ def run_daily_sync(
             dg.reconstructable(load_daily_sync_job),
             instance=instance,
             run_config=run_config,
-            tags={"dagster/partition": partition_key, **ProcessOwner.current().as_tags()},
+            tags={"dagster/partition": partition_key, **owner_tags()},
             asset_selection=[asset_key(name) for name in selected],
         )
     outcomes = [_table_outcome(result, name, meta) for name in selected]

@@ -14,7 +14,8 @@ from bronze_sync.cli.dagster_home import (
     remove_stale_temp_homes,
     temp_home,
 )
-from bronze_sync.cli.owner import ProcessOwner, process_start_ticks
+from bronze_sync.cli.owner import owner_from_tags, owner_tags
+from bronze_sync.processes import ProcessId, boot_id, process_start
 
 DAY = 24 * 3600
 
@@ -36,19 +37,19 @@ def ended_process() -> int:
 
 
 def test_homes_of_dead_owners_and_old_unowned_homes_are_removed(tmp_path):
-    me = ProcessOwner.current()
+    me = ProcessId.current()
     here = me.host
     homes = {
-        "reused pid": make_home(tmp_path, "a", {**me.as_tags(), "bronze_sync/pid_started": "0"}),
+        "reused pid": make_home(tmp_path, "a", {**owner_tags(me), "bronze_sync/pid_started": "0"}),
         "ended": make_home(
             tmp_path, "b", {"bronze_sync/host": here, "bronze_sync/pid": str(ended_process())}
         ),
-        "live, old": make_home(tmp_path, "c", me.as_tags(), age_days=30),
+        "live, old": make_home(tmp_path, "c", owner_tags(me), age_days=30),
         "unowned, old": make_home(tmp_path, "d", None, age_days=8),
         "unowned, new": make_home(tmp_path, "e", None, age_days=1),
-        "elsewhere, new": make_home(tmp_path, "f", {**me.as_tags(), "bronze_sync/host": "x"}),
+        "elsewhere, new": make_home(tmp_path, "f", {**owner_tags(me), "bronze_sync/host": "x"}),
         "elsewhere, old": make_home(
-            tmp_path, "g", {**me.as_tags(), "bronze_sync/host": "x"}, age_days=8
+            tmp_path, "g", {**owner_tags(me), "bronze_sync/host": "x"}, age_days=8
         ),
     }
     (tmp_path / f"{TEMP_PREFIX}file").write_text("not a home")
@@ -63,15 +64,15 @@ def test_homes_of_dead_owners_and_old_unowned_homes_are_removed(tmp_path):
 
 def test_temp_home_names_its_owner_and_is_removed_afterwards(tmp_path):
     with temp_home(str(tmp_path)) as home:
-        owner = ProcessOwner.from_mapping(json.loads((home / OWNER_FILE).read_text()))
-        assert owner == ProcessOwner.current() and not owner.is_dead()
+        owner = owner_from_tags(json.loads((home / OWNER_FILE).read_text()))
+        assert owner == ProcessId.current() and not owner.is_dead()
         assert remove_stale_temp_homes(str(tmp_path)) == []  # a live owner keeps it
     assert not home.exists()
 
 
 def test_a_killed_process_its_parent_has_not_reaped_counts_as_dead():
     proc = subprocess.Popen(["sleep", "600"])
-    owner = ProcessOwner(ProcessOwner.current().host, proc.pid, process_start_ticks(proc.pid))
+    owner = ProcessId(ProcessId.current().host, proc.pid, process_start(proc.pid), boot_id())
     assert not owner.is_dead()
     proc.kill()
     try:
