@@ -63,6 +63,18 @@ class CommitConflictError(BronzeError):
     retryable = True
 
 
+class LeaseHeldError(BronzeError):
+    """Another live writer holds the table's lease; a later attempt may get it."""
+
+    retryable = True
+
+
+class LeaseLostError(BronzeError):
+    """This writer's lease expired and another writer took the table; nothing was committed."""
+
+    retryable = True
+
+
 class MetadataError(BronzeSyncError):
     """A metadata table cannot be read or written."""
 

@@ -14,6 +14,8 @@ from bronze_sync.errors import ConfigError
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SOURCE_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*")
 COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*")
+# Folders under the bronze root that bronze_sync itself uses: no bronze table may take them.
+RESERVED_TABLE_NAMES = frozenset({"metadata", "history", "_bronze_sync"})
 # Characters Delta/Parquet reject in column names without column mapping.
 _DELTA_FORBIDDEN = set(" ,;{}()\n\t=")
 
@@ -23,6 +25,11 @@ def check_table_name(name: str, where: str) -> str:
     if not TABLE_NAME.fullmatch(name):
         raise ConfigError(
             f"{where}: {name!r} is not a valid table name (use [A-Za-z_][A-Za-z0-9_]*)"
+        )
+    if name.lower() in RESERVED_TABLE_NAMES:
+        raise ConfigError(
+            f"{where}: {name!r} is reserved (bronze_sync keeps its own folder of that name "
+            "under the bronze root); choose another table name"
         )
     return name
 

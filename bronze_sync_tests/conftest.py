@@ -15,7 +15,7 @@ import yaml
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config import Config, parse_config
-from bronze_sync.metadata import MetadataStore, RunInfo
+from bronze_sync.metadata import MetadataStore, RunInfo, pipeline_config
 from bronze_sync.sources import open_source
 from bronze_sync.sync import SyncJob, SyncResult, run_table_sync
 
@@ -46,6 +46,14 @@ def pg_schema(pg_engine: sa.Engine) -> Iterator[str]:
     yield name
     with pg_engine.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture(autouse=True)
+def private_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep generated secrets (the rollback approval secret) out of the real home folders."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the dagster_home fixture sets its own
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg_config"))
+    return tmp_path / "xdg_config"
 
 
 @pytest.fixture
@@ -95,6 +103,8 @@ class Harness:
             "staging_root": self.config.sync.staging_path,
             "memory_budget_mb": self.config.sync.memory_budget_mb,
             "diff_partitions": self.config.sync.diff_partitions,
+            "lease_seconds": self.config.sync.lease_seconds,
+            "lease_wait_seconds": self.config.sync.lease_wait_seconds,
             **({"clock": clock} if clock else {}),
             **kwargs,
         }
@@ -122,6 +132,16 @@ class Harness:
         """Return the DeltaTable (or None)."""
         table = self.config.table(name) if name else self.config.tables[0]
         return self.store.open(self.store.table_uri(table.name))
+
+    def delta_dir(self, name: str | None = None) -> Path:
+        """Return the folder of a (local) bronze table."""
+        table = self.config.table(name) if name else self.config.tables[0]
+        return Path(self.store.table_uri(table.name))
+
+    def state(self, name: str | None = None) -> dict[str, Any]:
+        """Return the table's PipelineConfig row (empty when it has none)."""
+        table = self.config.table(name) if name else self.config.tables[0]
+        return pipeline_config.read_state(self.meta, table.name) or {}
 
     def close(self) -> None:
         """Close the source."""

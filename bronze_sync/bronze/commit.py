@@ -84,10 +84,10 @@ def backfill_tracking(table: DeltaTable, now: dt.datetime) -> int:
 def last_commit_metadata(table: DeltaTable) -> dict[str, Any]:
     """Return bronze_sync's metadata of the table's latest commit."""
     history = table.history(1)
-    if not history:
-        return {}
-    return {
-        k.removeprefix("bronze_sync."): v
-        for k, v in history[0].items()
-        if k.startswith("bronze_sync.")
-    }
+    return commit_fields(history[0]) if history else {}
+
+
+def commit_fields(info: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a history entry's `bronze_sync.*` commit metadata without the prefix."""
+    prefix = "bronze_sync."
+    return {k.removeprefix(prefix): v for k, v in info.items() if k.startswith(prefix)}

@@ -8,9 +8,13 @@ retention defaults to 400 days: PrePurge and Monthly checkpoints (365 days) stay
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
+from bronze_sync.bronze.commit import commit_properties
 from bronze_sync.config.models import TableSettings
 from bronze_sync.errors import BronzeError
 
@@ -41,13 +45,18 @@ def property_drift(delta: DeltaTable, table: TableSettings) -> dict[str, tuple[s
     }
 
 
-def ensure_retention_properties(delta: DeltaTable, table: TableSettings) -> list[str]:
+def ensure_retention_properties(
+    delta: DeltaTable, table: TableSettings, metadata: Mapping[str, Any] | None = None
+) -> list[str]:
     """Set drifted retention properties (one metadata-only commit); return what was repaired."""
     drift = property_drift(delta, table)
     if not drift:
         return []
     try:
-        delta.alter.set_table_properties({name: wanted for name, (_, wanted) in drift.items()})
+        delta.alter.set_table_properties(
+            {name: wanted for name, (_, wanted) in drift.items()},
+            commit_properties=commit_properties(metadata or {}),
+        )
     except DeltaError as exc:
         raise BronzeError(f"cannot set retention properties on {delta.table_uri}: {exc}") from None
     return [f"{name}: {old or 'unset'} -> {new}" for name, (old, new) in sorted(drift.items())]

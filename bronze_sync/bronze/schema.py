@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -13,18 +14,53 @@ _INT_WIDTH = {pa.int8(): 8, pa.int16(): 16, pa.int32(): 32, pa.int64(): 64}
 
 
 @dataclass(frozen=True)
+class Widening:
+    """A source column whose type grew in a way every old value survives (int -> bigint)."""
+
+    name: str
+    old: pa.DataType
+    new: pa.DataType
+
+    def describe(self) -> str:
+        """Return `name old -> new` for audit notes."""
+        return f"{self.name} {self.old} -> {self.new}"
+
+
+@dataclass(frozen=True)
 class SchemaPlan:
-    """What a sync must change in the bronze schema before it writes rows."""
+    """What a sync must change in the bronze schema before or while it writes rows."""
 
     target: pa.Schema
     added: tuple[pa.Field, ...]
     dropped: tuple[str, ...]
     missing_tracking: tuple[pa.Field, ...]
+    widened: tuple[Widening, ...] = ()
+    # Columns bronze kept after the source dropped them, now back in the source: their bronze
+    # values are stale and are read afresh, like added columns.
+    readded: tuple[str, ...] = ()
 
     @property
     def changes_schema(self) -> bool:
         """Return True when bronze needs new columns."""
         return bool(self.added or self.missing_tracking)
+
+    @property
+    def rewrites_table(self) -> bool:
+        """Return True when the sync's commit must rewrite every data file (new schema/values)."""
+        return bool(self.added or self.missing_tracking or self.readded)
+
+    @property
+    def fill_columns(self) -> tuple[str, ...]:
+        """Return the columns whose values every bronze row must get from the source."""
+        return (*(f.name for f in self.added), *self.readded)
+
+    def table_schema(self) -> pa.Schema:
+        """Return the bronze schema after this plan: data columns, then tracking columns."""
+        return pa.schema([*self.target, *TRACKING_FIELDS])
+
+    def read_schema(self, source_names: list[str]) -> pa.Schema:
+        """Return the schema the source's rows are read in (bronze types, source order)."""
+        return pa.schema([self.target.field(n) for n in source_names])
 
 
 def check_source_columns(source: pa.Schema, table: str) -> None:
@@ -36,14 +72,23 @@ def check_source_columns(source: pa.Schema, table: str) -> None:
         )
 
 
-def plan_schema(source: pa.Schema, bronze: pa.Schema, table: str) -> SchemaPlan:
-    """Return the schema plan, or raise SchemaChangeError for a type bronze cannot follow."""
+def plan_schema(
+    source: pa.Schema, bronze: pa.Schema, table: str, dropped_before: Sequence[str] = ()
+) -> SchemaPlan:
+    """Return the schema plan, or raise SchemaChangeError for a type bronze cannot follow.
+
+    `dropped_before` names the columns the source lacked at the previous sync.
+    """
     check_source_columns(source, table)
     bronze_types = {f.name: f.type for f in bronze}
-    problems = []
+    problems, widened = [], []
     for field in source:
         old = bronze_types.get(field.name)
-        if old is not None and not can_store(field.type, old):
+        if old is None or can_store(field.type, old):
+            continue
+        if can_store(old, field.type) and not pa.types.is_timestamp(old):
+            widened.append(Widening(field.name, old, field.type))
+        else:
             problems.append(f"{field.name!r} changed from {old} to {field.type}")
     if problems:
         raise SchemaChangeError(
@@ -57,10 +102,21 @@ def plan_schema(source: pa.Schema, bronze: pa.Schema, table: str) -> SchemaPlan:
     dropped = tuple(
         name for name in bronze.names if name not in TRACKING_NAMES and name not in source.names
     )
+    readded = tuple(n for n in dropped_before if n in bronze_types and n in source.names)
     missing = tuple(f for f in TRACKING_FIELDS if f.name not in bronze_types)
-    target_fields = [pa.field(n, bronze_types[n]) for n in bronze.names if n not in TRACKING_NAMES]
+    wider = {w.name: w.new for w in widened}
+    target_fields = [
+        pa.field(n, wider.get(n, bronze_types[n])) for n in bronze.names if n not in TRACKING_NAMES
+    ]
     target = pa.schema([*target_fields, *added])
-    return SchemaPlan(target=target, added=added, dropped=dropped, missing_tracking=missing)
+    return SchemaPlan(
+        target=target,
+        added=added,
+        dropped=dropped,
+        missing_tracking=missing,
+        widened=tuple(widened),
+        readded=readded,
+    )
 
 
 def can_store(new: pa.DataType, old: pa.DataType) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.checkpoints.commits import CommitIdentity, commit_identity, rewritten_reason
 from bronze_sync.checkpoints.model import (
     FAILED,
     RETENTION_DAYS,
@@ -19,6 +20,7 @@ from bronze_sync.checkpoints.model import (
     batch_name,
 )
 from bronze_sync.checkpoints.promotion import PROMOTED_FROM, promotions
+from bronze_sync.errors import BronzeError
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
 from bronze_sync.metadata.store import MetadataStore
 
@@ -33,12 +35,15 @@ def create_checkpoint(
     notes: str | None = None,
     total_rows: int | None = None,
     active: list[Checkpoint] | None = None,
+    table_commits: Mapping[str, CommitIdentity] | None = None,
 ) -> Checkpoint:
     """Record a checkpoint; an active checkpoint of the same name is superseded (deactivated).
 
     `active` (the active checkpoints, if the caller has just read them) saves a read.
+    `table_commits`: the commit identities a copied checkpoint already recorded (a batch from
+    its dailies); the other tables' identities are read from their logs.
     """
-    status, rows, problems = _verify(meta.store, table_versions)
+    status, rows, problems, commits = _verify(meta.store, table_versions, table_commits or {})
     checkpoint = Checkpoint(
         checkpoint_id=str(uuid.uuid4()),
         name=name,
@@ -51,6 +56,7 @@ def create_checkpoint(
         is_active=True,
         notes="; ".join(filter(None, [notes, *problems])) or None,
         created_by=created_by,
+        table_commits=commits,
     )
     superseded = [
         dataclasses.replace(
@@ -85,9 +91,11 @@ def create_batch_checkpoint(
     if not dailies:
         return None
     versions: dict[str, int] = {}
+    commits: dict[str, CommitIdentity] = {}
     total = 0
     for daily in dailies:
         versions.update(daily.table_versions)
+        commits.update(daily.table_commits)
         total += daily.total_rows
     name = batch_name(partition_key)
     existing = next(
@@ -106,6 +114,7 @@ def create_batch_checkpoint(
             notes=f"{len(versions)} table(s) synced in batch {partition_key}",
             total_rows=total,
             active=active,
+            table_commits=commits,
         )
     promote_batch(meta, batch, created_by, active)
     return batch
@@ -132,6 +141,7 @@ def promote_batch(
             notes=f"{PROMOTED_FROM}{batch.name}",
             total_rows=batch.total_rows,
             active=active,
+            table_commits=batch.table_commits,
         )
         for promotion in promotions(batch, active)
     ]
@@ -161,17 +171,26 @@ def find_checkpoint(
     return matches[0] if matches else None
 
 
-def _verify(store: BronzeStore, table_versions: Mapping[str, int]) -> tuple[str, int, list[str]]:
-    """Return (status, total rows, problems) after opening every table at its version."""
-    total, problems = 0, []
+def _verify(
+    store: BronzeStore, table_versions: Mapping[str, int], recorded: Mapping[str, CommitIdentity]
+) -> tuple[str, int, list[str], dict[str, CommitIdentity]]:
+    """Return (status, total rows, problems, commit identities) after opening every table at
+    its version; a `recorded` identity the log no longer holds is a problem."""
+    total, problems, commits = 0, [], {}
     for table, version in table_versions.items():
         try:
             delta = store.open(store.table_uri(table), version=version)
-        except (DeltaError, OSError) as exc:
+        except (BronzeError, DeltaError, OSError) as exc:
             problems.append(f"{table}@{version}: {exc}")
             continue
         if delta is None:
             problems.append(f"{table}: no bronze table")
             continue
         total += delta.count()
-    return (FAILED if problems else VALIDATED), total, problems
+        found = commit_identity(store, table, version)
+        pinned = recorded.get(table, found)
+        if pinned is not None and found is not None and pinned != found:
+            problems.append(f"{table}: {rewritten_reason(version, pinned, found)}")
+        if pinned is not None:
+            commits[table] = pinned
+    return (FAILED if problems else VALIDATED), total, problems, commits

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bronze_sync.alerts import Alert, Notifier, Severity
 from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.checkpoints.commits import CommitIdentity
 from bronze_sync.checkpoints.create import create_checkpoint, list_checkpoints
 from bronze_sync.checkpoints.integrity import Restorability, check_restorable
 from bronze_sync.checkpoints.model import VALIDATED, Checkpoint, CheckpointType
@@ -36,6 +37,7 @@ RESERVED_PREFIXES = (
     "pre_purge_",
     "pre_maintenance_",
     "post_rollback_",
+    "pre_schema_change_",
 )
 
 
@@ -119,7 +121,7 @@ class CheckpointValidation:
 
     def problems(self) -> list[str]:
         """Return why tables cannot be restored."""
-        return [t.reason or f"{t.table}@{t.version}" for t in self.tables if not t.restorable]
+        return [t.problem() for t in self.tables if not t.restorable]
 
 
 def validate_active_checkpoints(
@@ -132,21 +134,26 @@ def validate_active_checkpoints(
 ) -> list[CheckpointValidation]:
     """Check every active checkpoint is still restorable; record the verdicts; alert if not.
 
-    A pinned version is restorable while its log entry loads and every data file it
-    references exists. Verdicts go to CheckpointHistory (ValidationStatus, Notes) and one
-    CheckpointValidation row to SyncAuditLog. Call it after VACUUM or log cleanup.
+    A pinned version is restorable while its log entry loads, still holds the commit the
+    checkpoint recorded (TableCommits) and every data file it references exists. Verdicts go
+    to CheckpointHistory (ValidationStatus, Notes) and one CheckpointValidation row to
+    SyncAuditLog. Call it after VACUUM or log cleanup.
     """
     run = run or RunInfo(run_id=f"validate-{uuid.uuid4()}", pipeline_name=VALIDATION_JOB)
-    seen: dict[tuple[str, int], Restorability] = {}
+    seen: dict[tuple[str, int, CommitIdentity | None], Restorability] = {}
 
-    def check(table: str, version: int) -> Restorability:
-        if (table, version) not in seen:  # checkpoints of one day often pin the same versions
-            seen[(table, version)] = check_restorable(store, table, version)
-        return seen[(table, version)]
+    def check(table: str, version: int, recorded: CommitIdentity | None) -> Restorability:
+        key = (table, version, recorded)
+        if key not in seen:  # checkpoints of one day often pin the same versions
+            seen[key] = check_restorable(store, table, version, recorded)
+        return seen[key]
 
     results = []
     for checkpoint in list_checkpoints(meta):
-        checks = [check(t, v) for t, v in sorted(checkpoint.table_versions.items())]
+        checks = [
+            check(t, v, checkpoint.table_commits.get(t))
+            for t, v in sorted(checkpoint.table_versions.items())
+        ]
         verdict = CheckpointValidation(checkpoint, checks)
         updated = dataclasses.replace(
             checkpoint,

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bronze_sync.checkpoints.commits import (
+    CommitIdentity,
+    identities_from_json,
+    identities_to_json,
+)
+
 
 class CheckpointType(StrEnum):
     """Why a checkpoint was taken; decides how long it is kept."""
@@ -20,6 +26,7 @@ class CheckpointType(StrEnum):
     MANUAL = "Manual"
     POST_ROLLBACK = "PostRollback"
     PRE_MAINTENANCE = "PreMaintenance"
+    PRE_SCHEMA_CHANGE = "PreSchemaChange"
 
 
 RETENTION_DAYS: dict[CheckpointType, int] = {
@@ -31,6 +38,7 @@ RETENTION_DAYS: dict[CheckpointType, int] = {
     CheckpointType.MANUAL: 30,
     CheckpointType.POST_ROLLBACK: 30,
     CheckpointType.PRE_MAINTENANCE: 30,
+    CheckpointType.PRE_SCHEMA_CHANGE: 90,
 }
 
 VALIDATED = "Validated"
@@ -40,6 +48,11 @@ FAILED = "Failed"
 def daily_name(day: str, table: str) -> str:
     """Return the name of a table's Daily checkpoint for a sync batch day."""
     return f"bronze_backup_{day}_{table}"
+
+
+def pre_schema_change_name(table: str, now: dt.datetime) -> str:
+    """Return the name of the checkpoint taken before a table's schema is rewritten."""
+    return f"pre_schema_change_{table}_{now.astimezone(dt.UTC):%Y-%m-%dT%H%M%S}"
 
 
 def batch_name(partition_key: str) -> str:
@@ -62,6 +75,8 @@ class Checkpoint:
     is_active: bool
     notes: str | None = None
     created_by: str | None = None
+    # table -> identity of the pinned commit; empty for rows written before TableCommits.
+    table_commits: dict[str, CommitIdentity] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -79,6 +94,7 @@ class Checkpoint:
             is_active=bool(row["IsActive"]),
             notes=row["Notes"],
             created_by=row["CreatedBy"],
+            table_commits=identities_from_json(row.get("TableCommits")),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -96,4 +112,5 @@ class Checkpoint:
             "Notes": self.notes,
             "CreatedBy": self.created_by,
             "TableVersions": json.dumps(self.table_versions, sort_keys=True),
+            "TableCommits": identities_to_json(self.table_commits),
         }

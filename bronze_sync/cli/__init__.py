@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.text import Text
 
+from bronze_sync.cli.verbosity import is_verbose, set_verbose
 from bronze_sync.errors import BronzeSyncError, ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,8 +49,15 @@ def split_tables(value: str | None) -> list[str] | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bronze_sync")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show Dagster's INFO logs and the Python tracebacks of failures.",
+)
+def cli(verbose: bool) -> None:
     """Keep a Delta Lake bronze layer in step with its sources, and keep everything."""
+    set_verbose(verbose)
 
 
 # Each module registers its commands on `cli` when imported; a feature adds its own module.
@@ -60,6 +70,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.rollback",
     "bronze_sync.cli.maintenance",
     "bronze_sync.cli.validate",
+    "bronze_sync.cli.audit",
 ]
 
 
@@ -70,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
 
+    set_verbose(False)
     try:
         cli.main(args=argv, prog_name="bronze-sync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -80,13 +92,26 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         err_console.print("aborted")
         sys.exit(1)
-    except ConfigError as exc:
-        err_console.print(f"[red]configuration error:[/] {exc}")
-        sys.exit(2)
     except BronzeSyncError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        label = "configuration error" if isinstance(exc, ConfigError) else "error"
+        _print_failure(label, str(exc))
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        _print_failure("unexpected error", f"{type(exc).__name__}: {exc}")
+        sys.exit(1)
     sys.exit(0)
+
+
+def _print_failure(label: str, message: str) -> None:
+    """Print a failure as one line per problem, plus its traceback with -v."""
+    if is_verbose():
+        sys.stderr.write(traceback.format_exc())
+    lines = message.strip().splitlines() or [""]
+    err_console.print(Text.assemble((f"{label}:", "red"), f" {lines[0]}"), soft_wrap=True)
+    for line in lines[1:]:
+        err_console.print(Text(f"  {line.strip()}"), soft_wrap=True)
+    if not is_verbose() and label == "unexpected error":
+        err_console.print("(run with -v for the traceback)")
 
 
 def run() -> None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.text import Text
 
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import CheckpointType, list_checkpoints
-from bronze_sync.cli import cli, config_option, console, split_tables, tables_option
+from bronze_sync.cli import cli, config_option, console, err_console, split_tables, tables_option
+from bronze_sync.cli.preflight import check_sync_preflight
 from bronze_sync.cli.render import print_run, simple_table
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync, today_key
 from bronze_sync.config import load_config
 from bronze_sync.defs.partitions import check_partition_key
+from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.metadata.pipeline_config import read_all
 
@@ -30,11 +33,11 @@ def sync(
     config = load_config(config_path)
     key = check_partition_key(partition or today_key())
     names = split_tables(tables)
-    config.select_tables(names)  # unknown names fail here, before any work
+    check_sync_preflight(config, names)  # configuration problems: exit 2, nothing written
     with dagster_instance() as instance:
         outcome = run_daily_sync(config, instance, key, names, allow_mass_delete)
     print_run(console, outcome)
-    if not outcome.success:
+    if not outcome.all_synced:
         sys.exit(1)
 
 
@@ -50,10 +53,13 @@ def status(config_path: str | None) -> None:
     for checkpoint in list_checkpoints(meta, kind=CheckpointType.DAILY):
         for table in checkpoint.table_versions:
             latest.setdefault(table, checkpoint.name)
-    rows = []
+    rows, unreadable = [], []
     for table in config.tables:
-        delta = store.open(store.table_uri(table.name))
-        counts = count_flags(delta) if delta is not None else {}
+        try:
+            version, counts = _version_and_counts(store, table.name)
+        except BronzeError as exc:
+            version, counts = "unreadable: " + str(exc).removeprefix(f"{table.name}: "), {}
+            unreadable.append(f"{table.name}: {version}")
         state = states.get(table.name, {})
         last = state.get("LastDailySync")
         purge = state.get("LastPurgeDate")
@@ -61,7 +67,7 @@ def status(config_path: str | None) -> None:
             [
                 table.name,
                 "yes" if table.enabled else "no",
-                delta.version() if delta is not None else None,
+                version,
                 counts.get("total"),
                 counts.get("active"),
                 counts.get("deleted"),
@@ -77,3 +83,17 @@ def status(config_path: str | None) -> None:
         "last status", "last sync (UTC)", "last purge", "latest checkpoint",
     ]  # fmt: skip
     console.print(simple_table(f"bronze at {store.root}", columns, rows))
+    for line in unreadable:
+        err_console.print(Text(line), soft_wrap=True)
+    if unreadable:
+        sys.exit(1)
+
+
+def _version_and_counts(store: BronzeStore, table: str) -> tuple[int | None, dict[str, int]]:
+    """Return the table's Delta version and flag counts (None, {} when it does not exist)."""
+    uri = store.table_uri(table)
+    delta = store.open(uri)
+    if delta is None:
+        return None, {}
+    with store.reading(uri):
+        return delta.version(), count_flags(delta)

@@ -9,9 +9,9 @@ from typing import Any
 
 import dagster as dg
 
+from bronze_sync.cli.owner import owner_tags
+from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden
 from bronze_sync.config import CONFIG_ENV, Config
-
-LOG_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @contextlib.contextmanager
@@ -25,11 +25,16 @@ def run_job(
     if config.file:
         # The job is reconstructed from the code location, which must read the same file.
         os.environ[CONFIG_ENV] = config.file
-    run_config: dict[str, Any] = {**LOG_CONFIG, "ops": ops or {}}
+    run_config: dict[str, Any] = {**dagster_log_config(), "ops": ops or {}}
     _forget_reconstructed_jobs()
-    with dg.execute_job(
-        dg.reconstructable(loader), instance=instance, run_config=run_config
-    ) as result:
+    with dagster_output_hidden():
+        result = dg.execute_job(
+            dg.reconstructable(loader),
+            instance=instance,
+            run_config=run_config,
+            tags=owner_tags(),
+        )
+    with result:
         yield result
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bronze_sync.cli.runner import RunOutcome
 
@@ -37,7 +38,8 @@ def print_run(console: Console, outcome: RunOutcome) -> None:
     console.print(run_table(outcome))
     for t in outcome.tables:
         if t.error:
-            console.print(f"[red]{t.table}[/]: {t.error}")
+            reason = " ".join(t.error.removeprefix(f"{t.table}: ").split())
+            console.print(Text.assemble((t.table, "red"), f": {reason}"), soft_wrap=True)
     if outcome.checkpoint:
         console.print(
             f"Checkpoint [bold]{outcome.checkpoint.name}[/] pins "

@@ -26,6 +26,7 @@ from bronze_sync.rollback import (
 from bronze_sync.rollback.approval import check_token
 from bronze_sync.rollback.impact import COLUMNS
 from bronze_sync.rollback.request import find_rollback_checkpoint, validate_rollback
+from bronze_sync.rollback.secret import approval_secret
 
 
 class RollbackJobError(BronzeSyncError):
@@ -171,9 +172,8 @@ def _precheck(config: Config, request: RollbackRequest) -> None:
     checkpoint = find_rollback_checkpoint(meta, request)
     targets = validate_rollback(store, checkpoint, request.tables)
     if not request.dry_run and request.require_approval:
-        check_token(
-            meta, config.rollback.approval_secret, checkpoint, targets, request.approval_token
-        )
+        secret = approval_secret(config.rollback.approval_secret)
+        check_token(meta, secret, checkpoint, targets, request.approval_token)
 
 
 def _user() -> str:

@@ -53,6 +53,9 @@ def validate(config_path: str | None, tables: str | None) -> None:
     console.print(
         f"{len(results)} check(s): {len(failures)} ERROR failure(s), {len(warnings)} warning(s)"
     )
+    unreadable = sorted({r.table for r in results if r.message.startswith("unreadable: ")})
+    if unreadable:
+        console.print(f"unreadable bronze table(s): {', '.join(unreadable)}")
     if failures:
         sys.exit(1)
 

@@ -116,6 +116,9 @@ class TableSettings(StrictModel):
     zorder_columns: list[str] = Field(default_factory=list)
     # The `fresh` check warns when the last successful sync is older than this.
     freshness_hours: float = Field(26.0, gt=0)
+    # Never write a re-read row whose modified value is older than bronze's (a stale read,
+    # e.g. a lagging replica). Turn off for a source that moves modified values backwards.
+    skip_older_rows: bool = True
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -207,6 +210,10 @@ class SyncSettings(StrictModel):
     memory_budget_mb: int = Field(2048, ge=256)
     # Forces the number of key partitions (a power of two) instead of deriving it.
     diff_partitions: int | None = Field(None, ge=1, le=256)
+    # A writer holds a table's lease this long between renewals (a crashed holder's lease
+    # expires after it), and waits this long for a live holder before failing.
+    lease_seconds: float = Field(120.0, ge=2.0)
+    lease_wait_seconds: float = Field(600.0, ge=0.0)
 
     @field_validator("diff_partitions")
     @classmethod
@@ -220,7 +227,8 @@ class RollbackSettings(StrictModel):
     """Settings of rollback_to_checkpoint: approval and the impact risk thresholds."""
 
     require_approval: bool = True
-    # Key of the approval-token HMAC; give it as ${VAR}. Empty: tokens still bind the state.
+    # Key of the approval-token HMAC; give it as ${VAR}. Empty: a secret generated once and kept
+    # private under $DAGSTER_HOME/.bronze_sync/ or ~/.config/bronze_sync/ (rollback/secret.py).
     approval_secret: str = ""
     risk_high_fraction: float = Field(0.10, ge=0.0, le=1.0)
     risk_medium_fraction: float = Field(0.01, ge=0.0, le=1.0)

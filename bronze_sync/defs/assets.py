@@ -79,6 +79,8 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
                 staging_root=bronze.staging_path,
                 memory_budget_mb=settings.memory_budget_mb,
                 diff_partitions=settings.diff_partitions,
+                lease_seconds=settings.lease_seconds,
+                lease_wait_seconds=settings.lease_wait_seconds,
                 progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
                 created_by=f"dagster run {context.run.run_id}",
                 notifier=notifier,
@@ -90,10 +92,10 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
             try:
                 result = run_table_sync(job, table)
             except BronzeSyncError as exc:
-                if exc.retryable:
-                    raise
+                if exc.retryable and context.retry_number < settings.max_retries:
+                    raise  # the retry policy runs the step again
                 raise dg.Failure(
-                    description=str(exc),
+                    description=failure_description(exc, context.retry_number + 1),
                     metadata={"error": type(exc).__name__, "table": table.name},
                     allow_retries=False,
                 ) from None
@@ -108,6 +110,13 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
         )
 
     return _sync
+
+
+def failure_description(exc: BronzeSyncError, attempts: int) -> str:
+    """Return the one line a failed sync reports: the error, and the attempts of a retried one."""
+    text = " ".join(str(exc).split())
+    plural = "" if attempts == 1 else "s"
+    return f"{text} (gave up after {attempts} attempt{plural})" if exc.retryable else text
 
 
 def materialization_metadata(result: SyncResult, uri: str) -> dict[str, object]:

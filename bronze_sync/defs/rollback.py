@@ -118,9 +118,12 @@ def rollback_job(app_config: Config) -> dg.JobDefinition:
     def restore_to_checkpoint(
         context: dg.OpExecutionContext, plan: RollbackPlan, bronze: BronzeStorageResource
     ) -> RollbackOutcome:
-        outcome = execute_rollback(
-            app_config, bronze.store(), plan, _run(context), notifier, context.log.info
-        )
+        try:
+            outcome = execute_rollback(
+                app_config, bronze.store(), plan, _run(context), notifier, context.log.info
+            )
+        except BronzeSyncError as exc:  # e.g. the approval token was used meanwhile
+            raise _failure(exc) from None
         if outcome.dry_run:
             context.log.info(f"dry run: nothing was restored. Approval token: {plan.token}")
             context.add_output_metadata({"dry_run": True})

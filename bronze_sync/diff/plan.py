@@ -44,6 +44,8 @@ class PlanInput:
     purge_window_days: int | None = None
     # False when this sync adds source columns: re-extracted rows must then fill them in.
     trust_modified: bool = True
+    # Drop re-read rows whose modified value is older than the one bronze holds (a stale read).
+    skip_older: bool = True
 
     def effective_purge_date(self) -> dt.datetime | None:
         """Return the purge date classifying this sync's vanished rows (None: no PURGE by age)."""
@@ -86,7 +88,7 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
 
     new_rows = extracted.filter(pa.array(state_pos < 0))
     seen = state_pos >= 0
-    seen_rows, seen_pos, unmodified = _drop_unmodified(
+    seen_rows, seen_pos, unmodified, older = _drop_unmodified(
         inp, extracted.filter(pa.array(seen)), state_pos[seen], active
     )
     missing_rows = _fetch(inp, missing)
@@ -109,6 +111,7 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
             "late_inserts": missing_rows.num_rows,
             "candidates": seen_rows.num_rows + back_rows.num_rows,
             "unmodified": unmodified,
+            "stale_skipped": older.num_rows,
             "undeleted": undeleted,
             "deleted": int((~purged).sum()),
             "purged": int(purged.sum()),
@@ -116,6 +119,7 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
             + ((missing.num_rows if missing is not None else 0) - missing_rows.num_rows),
         },
         samples={
+            "stale_skipped": older,
             "deleted": flags.filter(pc.invert(flags.column(PURGE))).select(keys),
             "purged": flags.filter(flags.column(PURGE)).select(keys),
             "undeleted": pa.concat_tables(
@@ -153,19 +157,29 @@ def _locate(
 
 def _drop_unmodified(
     inp: PlanInput, rows: pa.Table, positions: np.ndarray, active: np.ndarray
-) -> tuple[pa.Table, np.ndarray, int]:
-    """Drop re-extracted active rows whose modified value bronze already holds."""
+) -> tuple[pa.Table, np.ndarray, int, pa.Table]:
+    """Drop re-extracted active rows whose modified value bronze already holds or passed.
+
+    Return the rows kept, their bronze positions, how many bronze already held, and the keys
+    of rows older than bronze's (never written: bronze holds a newer version of them).
+    """
     column = inp.state.modified_column
-    if not inp.trust_modified or column is None or column not in rows.column_names:
-        return rows, positions, 0
-    if not rows.num_rows:
-        return rows, positions, 0
+    keys = list(inp.key_columns)
+    none = rows.select(keys).slice(0, 0)
+    if column is None or column not in rows.column_names or not rows.num_rows:
+        return rows, positions, 0, none
     # The overlap window re-reads rows bronze already has; the modified column is the
     # source's own change marker (the same one incremental extraction relies on).
     held = inp.state.rows.column(column).take(pa.array(positions))
-    equal = pc.equal(rows.column(column), held.cast(rows.schema.field(column).type))
-    same = pc.fill_null(equal, False).to_numpy(zero_copy_only=False) & active[positions]
-    return rows.filter(pa.array(~same)), positions[~same], int(same.sum())
+    held = held.cast(rows.schema.field(column).type)
+    live = active[positions]
+    same = pc.fill_null(pc.equal(rows.column(column), held), False).to_numpy(zero_copy_only=False)
+    same &= live & inp.trust_modified
+    older = pc.fill_null(pc.less(rows.column(column), held), False).to_numpy(zero_copy_only=False)
+    older &= live & inp.skip_older
+    drop = same | older
+    stale = rows.filter(pa.array(older)).select(keys)
+    return rows.filter(pa.array(~drop)), positions[~drop], int(same.sum()), stale
 
 
 def _flags(inp: PlanInput, keys: list[str], vanished: np.ndarray) -> pa.Table:

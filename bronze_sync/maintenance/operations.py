@@ -34,6 +34,7 @@ class OperationResult:
     bytes_reclaimed: int = 0
     details: list[str] = field(default_factory=list)
     error: str | None = None
+    versions: list[int] = field(default_factory=list)  # the Delta versions it committed
 
     def notes(self) -> str:
         """Return the audit notes: duration, file and byte counts, then details."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from deltalake import DeltaTable
 
 from bronze_sync.alerts import Alert, Notifier, Severity, notifier_for
+from bronze_sync.bronze.lease import LeaseRequest, hold_lease
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints.create import create_checkpoint
 from bronze_sync.checkpoints.lifecycle import validate_active_checkpoints
@@ -56,6 +58,7 @@ class MaintenanceRequest:
     include_metadata: bool = True
     strategy: str | None = None  # keep_versions | retention (default: what deltalake supports)
     created_by: str = "bronze_sync"
+    run_id: str = "maintenance"  # set from the run by run_maintenance
 
 
 def run_maintenance(
@@ -72,6 +75,7 @@ def run_maintenance(
     clock = time.perf_counter()
     meta = MetadataStore(store)
     run = run or RunInfo(run_id=f"maintenance-{uuid.uuid4()}", pipeline_name=JOB)
+    request = dataclasses.replace(request, run_id=run.run_id)  # it names the table leases
     notifier = notifier or notifier_for(config)
     tables = config.select_tables(list(request.tables) if request.tables else None)
     summary = MaintenanceSummary(run.run_id, request.dry_run, now)
@@ -137,6 +141,22 @@ def maintain_table(
     if not store.exists(uri):
         outcome.skipped = "no bronze table yet"
         return outcome
+    if request.dry_run:
+        return _maintain_table(store, table, active, request, wall_now, outcome)
+    # No sync may commit while files are compacted or vacuumed under it.
+    with hold_lease(store, table.name, LeaseRequest(request.run_id, purpose="maintenance")):
+        return _maintain_table(store, table, active, request, wall_now, outcome)
+
+
+def _maintain_table(
+    store: BronzeStore,
+    table: TableConfig,
+    active: Sequence[Checkpoint],
+    request: MaintenanceRequest,
+    wall_now: dt.datetime | None,
+    outcome: TableOutcome,
+) -> TableOutcome:
+    uri = store.table_uri(table.name)
     outcome.before = measure(store, uri)
     pins = table_pins(active, table.name)
     dry = request.dry_run
@@ -204,7 +224,11 @@ def _run_steps(
             continue
         try:
             delta = DeltaTable(uri, storage_options=store.options())
-            outcome.operations.append(step(delta))
+            before = delta.version()
+            result = step(delta)
+            delta.update_incremental()
+            result.versions = list(range(before + 1, delta.version() + 1))
+            outcome.operations.append(result)
         except Exception as exc:
             message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
             outcome.operations.append(OperationResult(operation, FAILED, error=message))
@@ -225,19 +249,7 @@ def _record(
     notifier: Notifier,
 ) -> None:
     entries = [
-        AuditEntry(
-            op.operation,
-            o.table,
-            now,
-            now,
-            status=op.status,
-            rows_processed=op.files_removed,
-            error=op.error,
-            notes=op.notes(),
-            delta_version=o.version,
-        )
-        for o in summary.outcomes
-        for op in o.operations
+        entry for o in summary.outcomes for op in o.operations for entry in _entries(o, op, now)
     ]
     write_audit(meta, run, entries, now)
     validations = validate_active_checkpoints(meta, store, now, notifier=notifier, run=run)
@@ -253,6 +265,31 @@ def _record(
         notes=summary.headline(),
     )
     write_audit(meta, run, [final], now)
+
+
+def _entries(outcome: TableOutcome, op: OperationResult, now: dt.datetime) -> list[AuditEntry]:
+    """Return one audit entry per Delta version the operation committed (one if none)."""
+
+    def entry(version: int | None, notes: str) -> AuditEntry:
+        return AuditEntry(
+            op.operation,
+            outcome.table,
+            now,
+            now,
+            status=op.status,
+            rows_processed=op.files_removed,
+            error=op.error,
+            notes=notes,
+            delta_version=version,
+        )
+
+    if not op.versions:
+        return [entry(None, op.notes())]
+    first, *rest = op.versions
+    return [entry(first, op.notes())] + [
+        entry(v, f"{op.notes()}; one more commit of the {op.operation} at version {first}")
+        for v in rest
+    ]
 
 
 def _alert(summary: MaintenanceSummary, run: RunInfo, notifier: Notifier) -> None:

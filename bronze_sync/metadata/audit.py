@@ -39,6 +39,7 @@ class AuditEntry:
     notes: str | None = None
     delta_version: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    recovered: bool = False
 
 
 def audit_row(run: RunInfo, entry: AuditEntry, now: dt.datetime) -> dict[str, Any]:
@@ -61,6 +62,7 @@ def audit_row(run: RunInfo, entry: AuditEntry, now: dt.datetime) -> dict[str, An
         "CreatedDate": now,
         "PartitionKey": run.partition_key,
         "DeltaVersion": entry.delta_version,
+        "Recovered": entry.recovered,
     }
 
 
@@ -110,3 +112,26 @@ def write_validation(
             for r in records
         ],
     )
+
+
+LOST_VERSIONS_ACCEPTED = "LostVersionsAccepted"
+
+
+def audited_versions(rows: list[dict[str, Any]]) -> set[int]:
+    """Return the bronze versions one table's SyncAuditLog rows name.
+
+    After an operator accepted lost log versions (the log ended at version L), version
+    numbers above L are reused by new commits: only rows written after the acceptance count
+    for them.
+    """
+    accepted = [r for r in rows if r["Operation"] == LOST_VERSIONS_ACCEPTED]
+    last = max(accepted, key=lambda r: r["CreatedDate"], default=None)
+    versions = set()
+    for row in rows:
+        version = row["DeltaVersion"]
+        if version is None:
+            continue
+        reused = last is not None and version > last["DeltaVersion"]
+        if not reused or row["CreatedDate"] > last["CreatedDate"]:
+            versions.add(int(version))
+    return versions

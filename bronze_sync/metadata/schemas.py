@@ -12,6 +12,7 @@ CHECKPOINT_HISTORY = "CheckpointHistory"
 DATA_VALIDATION = "DataValidation"
 ROLLBACK_STATE_SNAPSHOTS = "RollbackStateSnapshots"
 ROLLBACK_COMPARISON_REPORTS = "RollbackComparisonReports"
+ROLLBACK_APPROVALS = "RollbackApprovals"
 STORAGE_HISTORY = "StorageHistory"
 
 SCHEMAS: dict[str, pa.Schema] = {
@@ -44,6 +45,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("ConsecutiveFailures", pa.int64()),  # circuit breaker (monitoring)
             ("BreakerOpenSince", TS),
             ("ChangeToken", pa.string()),  # source change-tracking position (Dataverse deltaLink)
+            ("DroppedColumns", pa.string()),  # JSON list: bronze columns the source lacks
+            ("AuditedThroughVersion", pa.int64()),  # every bronze version up to it is audited
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(
@@ -65,6 +68,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("CreatedDate", TS),
             ("PartitionKey", pa.string()),
             ("DeltaVersion", pa.int64()),
+            ("Recovered", pa.bool_()),  # rebuilt from the commit's metadata after a crash
         ]
     ),
     CHECKPOINT_HISTORY: pa.schema(
@@ -81,6 +85,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Notes", pa.string()),
             ("CreatedBy", pa.string()),
             ("TableVersions", pa.string()),
+            # JSON {table: {"timestamp": ms, "operation": name}}: the commit each version was
+            # when pinned, so a rewritten version is detected (null on older rows).
+            ("TableCommits", pa.string()),
         ]
     ),
     DATA_VALIDATION: pa.schema(
@@ -146,6 +153,19 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Reason", pa.string()),
             ("Notes", pa.string()),
             ("CreatedDate", TS),
+        ]
+    ),
+    # One row per approval token used by an execution: a token restores at most once.
+    ROLLBACK_APPROVALS: pa.schema(
+        [
+            ("TokenHash", pa.string()),  # SHA-256 of the token (the token is never stored)
+            ("RollbackId", pa.string()),
+            ("PipelineRunId", pa.string()),
+            ("CheckpointId", pa.string()),
+            ("CheckpointName", pa.string()),
+            ("TablesIncluded", pa.string()),  # comma-separated
+            ("RequestedBy", pa.string()),
+            ("UsedDate", TS),
         ]
     ),
     # One row per table per maintenance run: the storage trend (weekly_maintenance).

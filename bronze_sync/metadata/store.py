@@ -54,6 +54,24 @@ class MetadataStore:
             f"upsert into metadata/{name}",
         )
 
+    def insert_new(self, name: str, rows: Sequence[Row], keys: Sequence[str]) -> None:
+        """Insert only the rows whose `keys` the table does not hold yet, in one commit.
+
+        Of concurrent writers inserting the same key, exactly one row lands: MERGEs that
+        both insert conflict, and the retried one then finds the key.
+        """
+        if not rows:
+            return
+        data = self._table(name, rows)
+        if self.store.open(self.uri(name)) is None:
+            # Created empty first: two first writers' appends would both land.
+            empty = data.schema.empty_table()
+            retry_commit(lambda: self._write(name, empty, "append"), f"create metadata/{name}")
+        retry_commit(
+            lambda: self._merge(name, data, keys, (), insert=True),
+            f"insert into metadata/{name}",
+        )
+
     def update(
         self, name: str, rows: Sequence[Row], keys: Sequence[str], columns: Sequence[str]
     ) -> None:
@@ -122,7 +140,7 @@ class MetadataStore:
         merger = table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=True)
         if columns is None:
             merger = merger.when_matched_update_all()
-        else:
+        elif columns:  # no columns: a matched row is left as it is
             merger = merger.when_matched_update(
                 {quote_delta(c): f"s.{quote_delta(c)}" for c in columns}
             )

@@ -81,6 +81,12 @@ def check_breaker(
     return BreakerState(table.name, failures, open_since, newly_opened=opened)
 
 
+def read_breaker(meta: MetadataStore, table: str) -> BreakerState:
+    """Return the table's breaker as last saved, without changing it."""
+    row = pipeline_config.read_state(meta, table) or {}
+    return BreakerState(table, consecutive_failures(meta, table), row.get("BreakerOpenSince"))
+
+
 def skip_if_open(job: SyncJob, table: TableConfig, threshold: int) -> str | None:
     """Return the skip reason (after auditing and alerting) when the table's breaker is open."""
     now = job.clock()

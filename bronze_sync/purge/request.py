@@ -10,7 +10,7 @@ from deltalake.exceptions import DeltaError
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.clock import date_start_utc
 from bronze_sync.config.models import Config, TableConfig
-from bronze_sync.errors import BronzeSyncError, ConfigError
+from bronze_sync.errors import BronzeError, BronzeSyncError, ConfigError
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.metadata.pipeline_config import read_all
 
@@ -81,7 +81,7 @@ def validate_request(
         if not target_problems:
             try:
                 delta = store.open(store.table_uri(table.name))
-            except (DeltaError, OSError) as exc:
+            except (BronzeError, DeltaError, OSError) as exc:
                 target_problems.append(f"{table.name}: cannot open the bronze table: {exc}")
             else:
                 if delta is not None:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deltalake import CommitProperties
 from deltalake.exceptions import DeltaError
 
+from bronze_sync.bronze.commit import commit_properties
+from bronze_sync.bronze.lease import LeaseRequest, hold_lease
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.metadata import AuditEntry, RunInfo
 from bronze_sync.rollback.request import RollbackTarget
@@ -56,22 +57,31 @@ def restore_table(
     """Restore one table to its pinned version in one commit (nothing is written on failure)."""
     started = dt.datetime.now(dt.UTC)
     try:
-        delta = store.open(store.table_uri(target.table))
-        if delta is None:
-            raise DeltaError(f"no bronze table at {store.table_uri(target.table)}")
-        if delta.version() == target.checkpoint_version:
-            return RestoreResult(target, True, delta.version(), {"already_at_checkpoint": True})
-        metadata = {
-            "run_id": run.run_id,
-            "mode": "rollback",
-            "checkpoint": checkpoint_name,
-            "restored_version": str(target.checkpoint_version),
-        }
-        metrics = delta.restore(
-            target.checkpoint_version,
-            commit_properties=CommitProperties(custom_metadata=metadata),
-        )
-        new_version = delta.version()
+        # A sync must not commit between the restore and the post-rollback checks.
+        with hold_lease(store, target.table, LeaseRequest(run.run_id, purpose="rollback")):
+            delta = store.open(store.table_uri(target.table))
+            if delta is None:
+                raise DeltaError(f"no bronze table at {store.table_uri(target.table)}")
+            if delta.version() == target.checkpoint_version:
+                return RestoreResult(target, True, delta.version(), {"already_at_checkpoint": True})
+            if delta.version() != target.current_version:
+                raise DeltaError(
+                    f"{target.table} moved from v{target.current_version} to v{delta.version()} "
+                    "since the rollback was planned; run the dry run again"
+                )
+            metrics = delta.restore(
+                target.checkpoint_version,
+                commit_properties=commit_properties(
+                    {
+                        "run_id": run.run_id,
+                        "pipeline": run.pipeline_name,
+                        "mode": "rollback",
+                        "checkpoint": checkpoint_name,
+                        "restored_version": str(target.checkpoint_version),
+                    }
+                ),
+            )
+            new_version = delta.version()
     except Exception as exc:  # one broken table must not stop the others
         seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -9,9 +9,10 @@ from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import Checkpoint, CheckpointType, find_checkpoint
+from bronze_sync.checkpoints.commits import CommitIdentity
 from bronze_sync.checkpoints.integrity import check_restorable
 from bronze_sync.checkpoints.model import VALIDATED
-from bronze_sync.errors import CheckpointError
+from bronze_sync.errors import BronzeError, CheckpointError
 from bronze_sync.metadata import MetadataStore
 
 PIPELINE_NAME = "rollback_to_checkpoint"
@@ -95,7 +96,7 @@ def validate_rollback(
             )
             continue
         version = checkpoint.table_versions[name]
-        problem, current = _check_table(store, name, version)
+        problem, current = _check_table(store, name, version, checkpoint.table_commits.get(name))
         if problem:
             problems.append(problem)
         else:
@@ -108,8 +109,12 @@ def validate_rollback(
     return targets
 
 
-def _check_table(store: BronzeStore, name: str, version: int) -> tuple[str | None, int]:
-    verdict = check_restorable(store, name, version)
+def _check_table(
+    store: BronzeStore, name: str, version: int, recorded: CommitIdentity | None
+) -> tuple[str | None, int]:
+    verdict = check_restorable(store, name, version, recorded)
+    if verdict.rewritten:
+        return f"{name}: {verdict.reason}; choose a later checkpoint", -1
     if not verdict.restorable:
         when = vacuumed_on(store, name)
         if when is not None:
@@ -121,7 +126,7 @@ def _check_table(store: BronzeStore, name: str, version: int) -> tuple[str | Non
         return f"{verdict.reason}; choose a later checkpoint", -1
     try:
         delta = store.open(store.table_uri(name))
-    except (DeltaError, OSError) as exc:
+    except (BronzeError, DeltaError, OSError) as exc:
         return f"{name}: cannot open the current bronze table: {exc}", -1
     if delta is None:
         return f"{name}: no bronze table", -1
@@ -139,7 +144,7 @@ def vacuumed_on(store: BronzeStore, name: str) -> dt.datetime | None:
     try:
         delta = store.open(store.table_uri(name))
         history = delta.history() if delta is not None else []
-    except (DeltaError, OSError):
+    except (BronzeError, DeltaError, OSError):
         return None
     stamps = [h["timestamp"] for h in history if str(h.get("operation", "")).startswith("VACUUM")]
     if not stamps:

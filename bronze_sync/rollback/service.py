@@ -16,7 +16,13 @@ from bronze_sync.metadata import AuditEntry, MetadataStore, RunInfo
 from bronze_sync.metadata.audit import write_audit, write_validation
 from bronze_sync.metadata.schemas import ROLLBACK_COMPARISON_REPORTS, ROLLBACK_STATE_SNAPSHOTS
 from bronze_sync.rollback import reports
-from bronze_sync.rollback.approval import approval_token, check_token, token_hash
+from bronze_sync.rollback.approval import (
+    TokenUse,
+    approval_token,
+    check_token,
+    consume_token,
+    token_hash,
+)
 from bronze_sync.rollback.compare import Comparison
 from bronze_sync.rollback.execute import Progress, RestoreResult, restore_audit, restore_tables
 from bronze_sync.rollback.impact import ImpactReport, analyse, table_text
@@ -27,6 +33,7 @@ from bronze_sync.rollback.request import (
     find_rollback_checkpoint,
     validate_rollback,
 )
+from bronze_sync.rollback.secret import approval_secret
 
 
 @dataclass(frozen=True)
@@ -65,17 +72,16 @@ def prepare_rollback(
     try:
         checkpoint = find_rollback_checkpoint(meta, request)
         targets = validate_rollback(store, checkpoint, request.tables)
+        secret = approval_secret(config.rollback.approval_secret)
+        approved = not request.dry_run and request.require_approval
+        if approved:
+            check_token(meta, secret, checkpoint, targets, request.approval_token)
         report = analyse(config, store, checkpoint, targets, now)
-        token = approval_token(config.rollback.approval_secret, checkpoint, targets)
-        if not request.dry_run and request.require_approval:
-            check_token(
-                meta, config.rollback.approval_secret, checkpoint, targets, request.approval_token
-            )
+        # An execution carries the token it was approved with (used up when it restores).
+        given = (request.approval_token or "").strip()
+        token = given if approved else approval_token(secret, checkpoint, targets)
     except BronzeSyncError as exc:
-        entry = AuditEntry(
-            "RollbackValidation", None, now, status="Failed", error=str(exc), notes=request.who()
-        )
-        write_audit(meta, run, [entry], now)
+        _audit_refusal(meta, run, request, exc, now)
         raise
     plan = RollbackPlan(str(uuid.uuid4()), request, checkpoint, targets, report, token)
     _record_plan(meta, run, plan, now)
@@ -90,11 +96,14 @@ def execute_rollback(
     notifier: Notifier,
     progress: Progress | None = None,
 ) -> RollbackOutcome:
-    """Snapshot, restore each table, validate, snapshot again, report, checkpoint, notify."""
+    """Use up the approval token, snapshot, restore each table, validate, snapshot again,
+    report, checkpoint, notify."""
     if plan.request.dry_run:
         return RollbackOutcome(plan, dry_run=True)
     meta = MetadataStore(store)
     ctx = _context(plan, run, dt.datetime.now(dt.UTC))
+    if plan.request.require_approval and plan.request.approval_token:
+        _use_token(meta, plan, run, ctx.now)
     keys = {t.name: list(t.primary_key) for t in config.tables}
     meta.append(
         ROLLBACK_STATE_SNAPSHOTS,
@@ -197,6 +206,37 @@ def _record_plan(meta: MetadataStore, run: RunInfo, plan: RollbackPlan, now: dt.
             for t in plan.report.tables
         ],
     )
+
+
+def _use_token(meta: MetadataStore, plan: RollbackPlan, run: RunInfo, now: dt.datetime) -> None:
+    """Record the approval token as used, before anything is restored (audited if refused)."""
+    use = TokenUse(
+        token=plan.token,
+        rollback_id=plan.rollback_id,
+        run_id=run.run_id,
+        checkpoint=plan.checkpoint,
+        tables=tuple(t.table for t in plan.targets),
+        requested_by=plan.request.requested_by,
+        used_at=now,
+    )
+    try:
+        consume_token(meta, use)
+    except BronzeSyncError as exc:
+        _audit_refusal(meta, run, plan.request, exc, now)
+        raise
+
+
+def _audit_refusal(
+    meta: MetadataStore,
+    run: RunInfo,
+    request: RollbackRequest,
+    exc: BronzeSyncError,
+    now: dt.datetime,
+) -> None:
+    entry = AuditEntry(
+        "RollbackValidation", None, now, status="Failed", error=str(exc), notes=request.who()
+    )
+    write_audit(meta, run, [entry], now)
 
 
 def _record_checks(

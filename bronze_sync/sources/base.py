@@ -63,6 +63,10 @@ class Source(ABC):
     ) -> Iterator[pa.RecordBatch]:
         """Yield the current rows whose primary key is in `keys`."""
 
+    def read_columns(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Yield `schema`'s columns (the key and a few others) of every current source row."""
+        return self.read_rows(table, schema, None)
+
     def read_changes(self, plan: ExtractPlan) -> ChangeFeed | None:
         """Return changes since the saved position, or None to use extraction + key scan."""
         return None

@@ -79,6 +79,10 @@ class DataverseSource(Source):
         else:
             yield from self._full_read(table, schema, params)
 
+    def read_columns(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Yield a few columns of every current row (no change tracking: keeps no deltaLink)."""
+        yield from self._full_read(table, schema, {"$select": ",".join(schema.names)})
+
     def read_keys(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yield every current primary key (a paged `$select` of the key only)."""
         key_schema = pa.schema([schema.field(k) for k in table.primary_key])

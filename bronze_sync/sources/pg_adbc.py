@@ -58,7 +58,11 @@ def stream_select(
                     pa.Table.from_batches(pending, schema=schema).combine_chunks().to_batches()
                 )
     except adbc_driver_manager.OperationalError as exc:
-        raise SourceUnavailableError(f"PostgreSQL is unreachable: {redactor(str(exc))}") from None
+        where = f"{url.host}:{url.port}" if url.port else url.host
+        detail = " ".join(redactor(str(exc)).split())
+        raise SourceUnavailableError(
+            f"cannot reach the postgresql source at {where}: {detail}"
+        ) from None
     except adbc_driver_manager.Error as exc:
         raise SourceError(f"PostgreSQL query failed: {redactor(str(exc))}") from None
 

@@ -192,14 +192,14 @@ class SqlSource(Source):
         return self._types[table.name]
 
     def _errors(self, table: TableConfig) -> _ErrorTranslator:
-        return _ErrorTranslator(table.name, self._dialect, self._redact)
+        return _ErrorTranslator(table.name, self._dialect, self._redact, _server(self._url))
 
 
 class _ErrorTranslator:
     """Turn driver exceptions into bronze_sync errors with secrets masked."""
 
-    def __init__(self, table: str, dialect: str, redact: Redactor) -> None:
-        self.table, self.dialect, self.redact = table, dialect, redact
+    def __init__(self, table: str, dialect: str, redact: Redactor, server: str) -> None:
+        self.table, self.dialect, self.redact, self.server = table, dialect, redact, server
 
     def __enter__(self) -> None:
         return None
@@ -220,9 +220,17 @@ class _ErrorTranslator:
             raise SourceSchemaError(detail, table=self.table) from None
         if isinstance(exc, _UNREACHABLE):
             raise SourceUnavailableError(
-                f"cannot reach the {self.dialect} source: {detail}", table=self.table
+                f"cannot reach the {self.dialect} source at {self.server}: {detail}",
+                table=self.table,
             ) from None
         raise SourceError(f"{self.dialect} source failed: {detail}", table=self.table) from None
+
+
+def _server(url: sa.engine.URL) -> str:
+    """Return where the database is (host:port, else the database name), never credentials."""
+    if url.host:
+        return f"{url.host}:{url.port}" if url.port else url.host
+    return url.database or "the configured server"
 
 
 def _check_configured_columns(table: TableConfig, schema: pa.Schema) -> None:

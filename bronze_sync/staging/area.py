@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import uuid
@@ -11,16 +12,33 @@ from types import TracebackType
 
 import pyarrow as pa
 
+from bronze_sync.staging.owner import Owner, write_marker
+
 BatchHook = Callable[[pa.RecordBatch], None]
+
+log = logging.getLogger(__name__)
+
+
+def staging_base(root: str | Path | None) -> Path:
+    """Return the folder holding every table's staging (`sync.staging_path`, else temp)."""
+    return Path(root) if root else Path(tempfile.gettempdir()) / "bronze_sync_staging"
 
 
 class StagingArea:
-    """Stage record batches in files under one folder that is removed afterwards."""
+    """Stage record batches in files under one folder that is removed afterwards.
+
+    The folder holds an owner marker (host, pid, process start time) so that, should this
+    process be killed, `remove_dead_staging` can tell the folder is abandoned.
+    """
 
     def __init__(self, root: str | None, table: str, run_id: str) -> None:
-        base = Path(root) if root else Path(tempfile.gettempdir()) / "bronze_sync_staging"
-        self.dir = base / table / f"{run_id[:12]}-{uuid.uuid4().hex[:8]}"
+        self.dir = staging_base(root) / table / f"{run_id[:12]}-{uuid.uuid4().hex[:8]}"
         self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            write_marker(self.dir, Owner.current(run_id))
+        except BaseException:
+            self.close()
+            raise
 
     def stage(
         self,
@@ -45,8 +63,13 @@ class StagingArea:
         return pa.ipc.open_file(source).read_all()
 
     def close(self) -> None:
-        """Remove the staging folder."""
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the staging folder (a failure is logged; the next sweep retries it)."""
+        try:
+            shutil.rmtree(self.dir)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot remove staging folder %s: %s", self.dir, exc)
 
     def __enter__(self) -> StagingArea:
         return self

@@ -1,35 +1,58 @@
-"""Sync one table: extract changes, diff outside Delta, and write ONE Delta commit."""
+"""Sync one table: extract changes, diff outside Delta, and write ONE Delta commit.
+
+The caller holds the table's lease. The commit is pinned to the bronze version the plan read:
+when another writer committed in between, nothing lands and the whole sync runs again from a
+fresh extraction, so a row is never planned from an extract older than what bronze holds.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import time
 
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from bronze_sync.bronze.commit import add_columns, backfill_tracking
+from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.properties import ensure_retention_properties
 from bronze_sync.bronze.reader import BronzeState, count_flags
-from bronze_sync.bronze.rewrite import RewriteResult, rewrite_commit
+from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commit
 from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys, check_null_keys, sample_keys
+from bronze_sync.diff.keys import sample_keys
 from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
+from bronze_sync.faults import fault_point
 from bronze_sync.metadata import pipeline_config
+from bronze_sync.metadata.audit import AuditEntry, write_audit
 from bronze_sync.staging import StagingArea
-from bronze_sync.sync.changes import extract_changes, initial_state, retained_keys, saved_token
+from bronze_sync.sync.changes import initial_state, retained_keys
 from bronze_sync.sync.diff_space import DiffSpace
+from bronze_sync.sync.evolve import widen_columns
+from bronze_sync.sync.extract import Extraction, extract, read_fill
 from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
 
-COMMIT_ATTEMPTS = 5
+SYNC_ATTEMPTS = 5
+DROPPED_COLUMNS = "DroppedColumns"
 
 
-def sync_table(job: SyncJob, table: TableConfig) -> SyncResult:
+def sync_table(job: SyncJob, table: TableConfig, lease: TableLease) -> SyncResult:
     """Bring bronze table `table` in step with the source; return what changed."""
+    for attempt in range(1, SYNC_ATTEMPTS + 1):
+        try:
+            return _sync_once(job, table, lease, attempt - 1)
+        except CommitConflictError:
+            if attempt == SYNC_ATTEMPTS:
+                raise
+            job.progress(table.name, "commit", "another writer committed first; extracting again")
+    raise CommitConflictError("the table kept changing while syncing", table=table.name)
+
+
+def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int) -> SyncResult:
     timer = PhaseTimer()
     job.progress(table.name, "schema", "reading the source schema")
     with timer("schema"):
@@ -37,127 +60,89 @@ def sync_table(job: SyncJob, table: TableConfig) -> SyncResult:
         check_source_columns(source_schema, table.name)
     delta = job.store.open(job.store.table_uri(table.name))
     if delta is None:
+        lease.ensure()
         plain = pa.schema([pa.field(f.name, f.type) for f in source_schema])
-        try:
-            result = initial_load(job, table, plain, timer)
-            result.source_state = initial_state(job, table)
-            return result
-        except CommitConflictError:
-            # Another writer created the table first: sync against what it wrote.
-            delta = job.store.open(job.store.table_uri(table.name))
-            if delta is None:
-                raise
-    # A drifted retention property is repaired by its own metadata-only commit, before the sync.
-    repaired = ensure_retention_properties(delta, table)
-    if repaired:
-        job.progress(table.name, "schema", f"repaired table properties: {'; '.join(repaired)}")
-    result = _incremental(job, table, source_schema, delta, timer)
+        result = initial_load(job, table, plain, timer, lease.token)
+        result.source_state = initial_state(job, table)
+        result.retries = retries
+        return result
+    repaired = _repair_properties(job, table, delta)
+    result = _incremental(job, table, source_schema, delta, timer, lease)
     result.properties_repaired = repaired
+    result.retries = retries
     return result
 
 
+def _repair_properties(job: SyncJob, table: TableConfig, delta: DeltaTable) -> list[str]:
+    """Repair drifted retention properties in their own (audited) metadata-only commit."""
+    metadata = {**job.commit_identity(), "mode": "properties"}
+    repaired = ensure_retention_properties(delta, table, metadata)
+    if repaired:
+        delta.update_incremental()
+        job.progress(table.name, "schema", f"repaired table properties: {'; '.join(repaired)}")
+        now = job.clock()
+        entry = AuditEntry(
+            "TablePropertiesRepair",
+            table.name,
+            now,
+            now,
+            delta_version=delta.version(),
+            notes="; ".join(repaired),
+        )
+        write_audit(job.meta, job.run, [entry], now)
+    return repaired
+
+
 def _incremental(
-    job: SyncJob, table: TableConfig, source_schema: pa.Schema, delta: DeltaTable, timer: PhaseTimer
+    job: SyncJob,
+    table: TableConfig,
+    source_schema: pa.Schema,
+    delta: DeltaTable,
+    timer: PhaseTimer,
+    lease: TableLease,
 ) -> SyncResult:
     started = time.perf_counter()
-    keys = list(table.primary_key)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
-    last_purge: dt.datetime | None = state_row.get("LastPurgeDate")
-    purge_recorded: dt.datetime | None = state_row.get("LastPurgeRecorded")
-    start_version = delta.version()
+    dropped_before = json.loads(state_row.get(DROPPED_COLUMNS) or "[]")
     with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
         space = DiffSpace.for_table(
             delta, table, staging.dir, job.memory_budget_mb, job.diff_partitions
         )
-        schema_plan, state = _plan_and_state(space, delta, source_schema, table, timer)
-        first_plan = schema_plan
-        read_schema = pa.schema([schema_plan.target.field(n) for n in source_schema.names])
+        schema_plan, state = _plan_and_state(space, delta, source_schema, table, dropped_before)
+        widened = [w.describe() for w in schema_plan.widened]
+        if schema_plan.widened:
+            delta = widen_columns(job, table, delta, schema_plan, lease, timer)
+            schema_plan, state = _plan_and_state(space, delta, source_schema, table, dropped_before)
+        read_schema = schema_plan.read_schema(source_schema.names)
         since = _since(table, state)
-        token = saved_token(state_row)
-        changes = extract_changes(job, table, staging, read_schema, since, token, timer)
-        if changes is None:
-            extracted = _extract(job, table, staging, read_schema, since, timer)
-            source_keys = _scan_keys(
-                job, table, staging, read_schema, since, extracted, timer, space.partitioned
-            )
-        else:
-            extracted, source_keys = changes.rows, changes.source_keys
-            since = since if changes.mode == "changes" else None
-        retained = retained_keys(delta, table, extracted)
-        source_rows = source_keys.num_rows if source_keys is not None else None
+        extraction = extract(
+            job, table, staging, read_schema, since, state_row, timer, space.partitioned
+        )
+        fill = read_fill(job, table, staging, schema_plan, extraction, timer)
+        source_rows = extraction.source_keys.num_rows if extraction.source_keys else None
         with timer("keys"):
-            source_keys = space.keep_keys(source_keys, table.name)
-        for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            job.progress(table.name, "diff", f"comparing {extracted.num_rows:,} rows with bronze")
-            with timer("diff"):
-                plan = space.plan(
-                    PlanInput(
-                        key_columns=tuple(keys),
-                        extracted=extracted,
-                        state=state,
-                        source_keys=source_keys,
-                        deleted_keys=changes.deleted_keys if changes else None,
-                        retained_keys=retained,
-                        last_purge=last_purge,
-                        purge_recorded=purge_recorded,
-                        purge_window_days=table.purge_window_days,
-                        trust_modified=job.source.modified_marks_every_change
-                        and changes is None
-                        and not first_plan.added,
-                        now=job.clock(),
-                        fetch_source=lambda k: _fetch(job, table, read_schema, k),
-                    )
-                )
-            _guard(job, table, plan)
-            try:
-                if _evolve_schema(job, table, delta, schema_plan, timer):
-                    # Schema commits may rewrite files the plan points at: plan again.
-                    schema_plan, state = _plan_and_state(space, delta, source_schema, table, timer)
-                    continue
-                outcome = _commit(job, table, delta, state, plan, timer)
-                break
-            except CommitConflictError:
-                if attempt == COMMIT_ATTEMPTS:
-                    raise
-                job.progress(table.name, "commit", "another writer committed first; retrying")
-                delta = job.store.open(job.store.table_uri(table.name)) or delta
-                schema_plan, state = _plan_and_state(space, delta, source_schema, table, timer)
-        else:
-            raise CommitConflictError("the table kept changing while syncing", table=table.name)
+            kept = space.keep_keys(extraction.source_keys, table.name)
+        extraction = dataclasses.replace(extraction, source_keys=kept)
+        retained = retained_keys(delta, table, extraction.rows)
+        # Without a fill read, re-read rows are the only way new columns get their values.
+        unfilled = bool(schema_plan.fill_columns) and fill is None
+        with timer("diff"):
+            plan = _plan(job, table, space, state_row, state, extraction, retained, unfilled)
+        _guard(job, table, plan)
+        result = _planned_result(table, state, plan, extraction, schema_plan, source_rows, space)
+        result.columns_widened = widened
+        outcome = _commit(job, table, delta, state, plan, schema_plan, fill, result, lease, timer)
         with timer("validate"):
             counts = count_flags(
                 job.store.open(job.store.table_uri(table.name), outcome.version) or delta
             )
-    scanned = source_rows is not None
-    return SyncResult(
-        table=table.name,
-        mode=changes.mode if changes else "full" if since is None else "incremental",
-        version=outcome.version,
-        committed=outcome.version != start_version,
-        inserted=plan.count("inserted"),
-        updated=outcome.updated,
-        deleted=plan.count("deleted"),
-        purged=plan.count("purged"),
-        undeleted=outcome.undeleted,
-        unchanged=outcome.unchanged + plan.count("unmodified"),
-        late_inserts=plan.count("late_inserts"),
-        extracted_rows=extracted.num_rows,
-        source_rows=source_rows - plan.count("vanished_during_sync")
-        if source_rows is not None
-        else None,
-        full_key_scan=scanned,
-        since=since,
-        seconds=time.perf_counter() - started,
-        counts=counts,
-        columns_added=[f.name for f in first_plan.added],
-        columns_dropped=list(first_plan.dropped),
-        tracking_added=bool(first_plan.missing_tracking),
-        samples={k: sample_keys(v, keys) for k, v in plan.samples.items() if v.num_rows},
-        phases=timer.seconds,
-        retries=attempt - 1,
-        diff_partitions=space.parts,
-        source_state=changes.source_state if changes else None,
-    )
+    result.version, result.committed = outcome.version, outcome.committed
+    result.updated, result.undeleted = outcome.updated, outcome.undeleted
+    result.filled = outcome.filled
+    result.unchanged = outcome.unchanged + plan.count("unmodified")
+    result.counts, result.phases = counts, timer.seconds
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def _plan_and_state(
@@ -165,11 +150,10 @@ def _plan_and_state(
     delta: DeltaTable,
     source_schema: pa.Schema,
     table: TableConfig,
-    timer: PhaseTimer,
+    dropped_before: list[str],
 ) -> tuple[SchemaPlan, BronzeState]:
-    with timer("state"):
-        state = space.read_state(delta, table)
-    plan = plan_schema(source_schema, state.schema, table.name)
+    state = space.read_state(delta, table)
+    plan = plan_schema(source_schema, state.schema, table.name, dropped_before)
     missing_keys = [k for k in table.primary_key if k not in state.schema.names]
     if missing_keys:
         raise BronzeError(
@@ -184,51 +168,36 @@ def _since(table: TableConfig, state: BronzeState) -> dt.datetime | None:
     return state.watermark - dt.timedelta(minutes=table.watermark_overlap_minutes)
 
 
-def _extract(
+def _plan(
     job: SyncJob,
     table: TableConfig,
-    staging: StagingArea,
-    schema: pa.Schema,
-    since: dt.datetime | None,
-    timer: PhaseTimer,
-) -> pa.Table:
-    what = f"rows modified since {since.isoformat()}" if since else "all rows"
-    job.progress(table.name, "extract", f"extracting {what}")
-    total = 0
-
-    def count(batch: pa.RecordBatch) -> None:
-        nonlocal total
-        total += batch.num_rows
-        job.progress(table.name, "extract", f"{total:,} rows staged")
-
-    with timer("extract"):
-        rows = staging.stage("rows", job.source.read_rows(table, schema, since), schema, count)
-        check_keys(rows, table.primary_key, table.name, "extracted rows")
-    return rows
-
-
-def _scan_keys(
-    job: SyncJob,
-    table: TableConfig,
-    staging: StagingArea,
-    schema: pa.Schema,
-    since: dt.datetime | None,
-    extracted: pa.Table,
-    timer: PhaseTimer,
-    partitioned: bool,
-) -> pa.Table | None:
-    if not table.track_deletes:
-        return None
-    if since is None:
-        return extracted.select(table.primary_key)
-    key_schema = pa.schema([schema.field(k) for k in table.primary_key])
-    job.progress(table.name, "keys", "scanning the source's current keys")
-    with timer("keys"):
-        keys = staging.stage("keys", job.source.read_keys(table, schema), key_schema)
-        # A partitioned diff looks for repeated keys one partition at a time (less memory).
-        check = check_null_keys if partitioned else check_keys
-        check(keys, table.primary_key, table.name, "source key scan")
-    return keys
+    space: DiffSpace,
+    state_row: dict[str, object],
+    state: BronzeState,
+    extraction: Extraction,
+    retained: pa.Table | None,
+    unfilled: bool,
+) -> SyncPlan:
+    read_schema = extraction.rows.schema
+    job.progress(table.name, "diff", f"comparing {extraction.rows.num_rows:,} rows with bronze")
+    inp = PlanInput(
+        key_columns=tuple(table.primary_key),
+        extracted=extraction.rows,
+        state=state,
+        source_keys=extraction.source_keys,
+        deleted_keys=extraction.deleted_keys,
+        retained_keys=retained,
+        last_purge=state_row.get("LastPurgeDate"),  # type: ignore[arg-type]
+        purge_recorded=state_row.get("LastPurgeRecorded"),  # type: ignore[arg-type]
+        purge_window_days=table.purge_window_days,
+        trust_modified=job.source.modified_marks_every_change
+        and not extraction.from_change_feed
+        and not unfilled,
+        skip_older=table.skip_older_rows,
+        now=job.clock(),
+        fetch_source=lambda k: _fetch(job, table, read_schema, k),
+    )
+    return space.plan(inp)
 
 
 def _fetch(job: SyncJob, table: TableConfig, schema: pa.Schema, keys: pa.Table) -> pa.Table:
@@ -251,23 +220,42 @@ def _guard(job: SyncJob, table: TableConfig, plan: SyncPlan) -> None:
         )
 
 
-def _evolve_schema(
-    job: SyncJob, table: TableConfig, delta: DeltaTable, schema_plan: SchemaPlan, timer: PhaseTimer
-) -> bool:
-    """Add missing tracking and new source columns; return True when files were rewritten."""
-    if not schema_plan.changes_schema:
-        return False
-    with timer("commit"):
-        if schema_plan.added:
-            job.progress(
-                table.name, "commit", f"adding columns {[f.name for f in schema_plan.added]}"
-            )
-            add_columns(delta, schema_plan.added)
-        if schema_plan.missing_tracking:
-            job.progress(table.name, "commit", "adding tracking columns")
-            add_columns(delta, schema_plan.missing_tracking)
-            backfill_tracking(delta, job.clock())
-    return True
+def _planned_result(
+    table: TableConfig,
+    state: BronzeState,
+    plan: SyncPlan,
+    extraction: Extraction,
+    schema_plan: SchemaPlan,
+    source_rows: int | None,
+    space: DiffSpace,
+) -> SyncResult:
+    """Return the result as far as the plan knows it (the commit adds its own tallies)."""
+    keys = list(table.primary_key)
+    return SyncResult(
+        table=table.name,
+        mode=extraction.mode,
+        version=state.version,
+        committed=False,
+        inserted=plan.count("inserted"),
+        deleted=plan.count("deleted"),
+        purged=plan.count("purged"),
+        late_inserts=plan.count("late_inserts"),
+        unmodified=plan.count("unmodified"),
+        stale_skipped=plan.count("stale_skipped"),
+        extracted_rows=extraction.rows.num_rows,
+        source_rows=source_rows - plan.count("vanished_during_sync")
+        if source_rows is not None
+        else None,
+        full_key_scan=source_rows is not None,
+        since=extraction.since,
+        columns_added=[f.name for f in schema_plan.added],
+        columns_dropped=list(schema_plan.dropped),
+        columns_readded=list(schema_plan.readded),
+        tracking_added=bool(schema_plan.missing_tracking),
+        samples={k: sample_keys(v, keys) for k, v in plan.samples.items() if v.num_rows},
+        diff_partitions=space.parts,
+        source_state=extraction.source_state,
+    )
 
 
 def _commit(
@@ -276,29 +264,45 @@ def _commit(
     delta: DeltaTable,
     state: BronzeState,
     plan: SyncPlan,
+    schema_plan: SchemaPlan,
+    fill: pa.Table | None,
+    result: SyncResult,
+    lease: TableLease,
     timer: PhaseTimer,
 ) -> RewriteResult:
     edits = plan.edits
-    if not (edits.upserts.num_rows or edits.flags.num_rows or edits.inserts.num_rows):
+    change = None
+    if schema_plan.rewrites_table:
+        change = TableChange(schema_plan.table_schema(), fill, schema_plan.fill_columns)
+    if change is None and not (
+        edits.upserts.num_rows or edits.flags.num_rows or edits.inserts.num_rows
+    ):
         job.progress(table.name, "commit", "no changes; nothing to commit")
-        return RewriteResult(version=delta.version(), committed=False)
-    latest = job.store.open(job.store.table_uri(table.name))
-    if latest is not None and latest.version() != state.version:
+        return RewriteResult(version=state.version, committed=False)
+    if delta.version() != state.version:
         raise CommitConflictError("the table changed since it was read", table=table.name)
     job.progress(
         table.name,
         "commit",
         f"writing {edits.inserts.num_rows:,} inserts, "
-        f"{edits.upserts.num_rows:,} candidate updates, {edits.flags.num_rows:,} flags",
+        f"{edits.upserts.num_rows:,} candidate updates, {edits.flags.num_rows:,} flags"
+        + ("; rewriting every file for the new schema" if change else ""),
     )
-    metadata = {
-        "run_id": job.run.run_id,
-        "partition_key": job.run.partition_key,
-        "mode": "sync",
-        **{k: v for k, v in plan.counts.items() if k not in {"candidates"}},
-    }
+    metadata = {**job.commit_identity(), **result.commit_metadata(), "lease": lease.token}
+
     with timer("commit"):
-        result = rewrite_commit(delta, edits, table.primary_key, job.clock(), metadata)
-    if not result.committed:
+        outcome = rewrite_commit(
+            delta,
+            edits,
+            table.primary_key,
+            job.clock(),
+            metadata,
+            token=lease.token,
+            change=change,
+            before_commit=lease.before_commit,
+        )
+    if outcome.committed:
+        fault_point("after_commit")
+    else:
         job.progress(table.name, "commit", "candidates were unchanged; nothing to commit")
-    return result
+    return outcome

@@ -16,6 +16,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.keys import check_null_keys
 from bronze_sync.diff.spill import KeyCollector, rows_in_memory
 from bronze_sync.errors import BronzeError, BronzeSyncError
+from bronze_sync.faults import fault_point
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
@@ -26,7 +27,7 @@ INITIAL_PARTITIONS = 16
 
 
 def initial_load(
-    job: SyncJob, table: TableConfig, read_schema: pa.Schema, timer: PhaseTimer
+    job: SyncJob, table: TableConfig, read_schema: pa.Schema, timer: PhaseTimer, lease_token: str
 ) -> SyncResult:
     """Create bronze table `table` with every source row, in one commit."""
     started = time.perf_counter()
@@ -47,8 +48,9 @@ def initial_load(
             yield from live_rows(part, SyncOp.INSERT, now).to_batches()
         # Duplicates can span batches: check the whole key set before the commit happens.
         seen.check_unique(key_schema, table.name, "source")
+        fault_point("after_extract")
 
-    metadata = {"run_id": job.run.run_id, "partition_key": job.run.partition_key, "mode": "initial"}
+    metadata = {**job.commit_identity(), "mode": "initial", "lease": lease_token}
     with (
         StagingArea(job.staging_root, table.name, job.run.run_id) as staging,
         timer("extract"),
@@ -73,6 +75,7 @@ def initial_load(
             if failures:
                 raise failures[0] from None
             raise BronzeError(f"cannot create the bronze table: {exc}", table=table.name) from None
+    fault_point("after_commit")
     counts = count_flags(delta)
     return SyncResult(
         table=table.name,

@@ -36,8 +36,18 @@ class SyncJob:
     memory_budget_mb: int = 2048
     diff_partitions: int | None = None  # None: derived from the table size and the budget
     progress: Progress = no_progress
+    lease_seconds: float = 120.0
+    lease_wait_seconds: float = 600.0
     created_by: str = "bronze_sync"
     notifier: Notifier = field(default_factory=LogNotifier)
+
+    def commit_identity(self) -> dict[str, str | None]:
+        """Return who commits: the run, its job and sync batch (recorded in every commit)."""
+        return {
+            "run_id": self.run.run_id,
+            "pipeline": self.run.pipeline_name,
+            "partition_key": self.run.partition_key,
+        }
 
     def day(self) -> str:
         """Return the sync batch day: the partition key, else today's UTC date."""

@@ -37,11 +37,82 @@ class SyncResult:
     retries: int = 0
     diff_partitions: int = 1  # >1: the key diff ran in partitions spilled to staging
     properties_repaired: list[str] = field(default_factory=list)
+    columns_readded: list[str] = field(default_factory=list)
+    columns_widened: list[str] = field(default_factory=list)
+    filled: int = 0  # rows whose added/re-added columns took the source's values
+    unmodified: int = 0  # re-read rows skipped because bronze holds their modified value
+    stale_skipped: int = 0  # re-read rows older than what bronze holds (never written)
+    recovered: bool = False  # rebuilt from the commit's metadata after a crashed run
 
     @property
     def changed_rows(self) -> int:
         """Return how many bronze rows this sync wrote."""
         return self.inserted + self.updated + self.deleted + self.purged + self.undeleted
+
+    def commit_metadata(self) -> dict[str, Any]:
+        """Return what the bronze commit records about this sync (metadata is rebuilt from it)."""
+        return {
+            "mode": self.mode,
+            "inserted": self.inserted,
+            "deleted": self.deleted,
+            "purged": self.purged,
+            "late_inserts": self.late_inserts,
+            "unmodified": self.unmodified,
+            "stale_skipped": self.stale_skipped,
+            "extracted": self.extracted_rows,
+            "source_rows": self.source_rows,
+            "full_key_scan": self.full_key_scan,
+            "since": self.since.isoformat() if self.since else None,
+            "columns_added": self.columns_added,
+            "columns_dropped": self.columns_dropped,
+            "columns_readded": self.columns_readded,
+            "columns_widened": self.columns_widened,
+            "tracking_added": self.tracking_added,
+            "samples": self.samples,
+            "source_state": self.source_state,
+            "retries": self.retries,
+            "diff_partitions": self.diff_partitions,
+        }
+
+    @classmethod
+    def from_commit(
+        cls, table: str, version: int, info: dict[str, Any], counts: dict[str, int]
+    ) -> SyncResult:
+        """Return the result a commit's `bronze_sync.*` metadata describes (crash recovery)."""
+        since = info.get("since")
+        mode = info.get("mode") or "incremental"
+        initial = mode == "initial"
+        return cls(
+            table=table,
+            mode=mode,
+            version=version,
+            committed=True,
+            inserted=counts.get("total", 0) if initial else int(info.get("inserted") or 0),
+            updated=int(info.get("updated") or 0),
+            deleted=int(info.get("deleted") or 0),
+            purged=int(info.get("purged") or 0),
+            undeleted=int(info.get("undeleted") or 0),
+            unchanged=int(info.get("unchanged") or 0) + int(info.get("unmodified") or 0),
+            late_inserts=int(info.get("late_inserts") or 0),
+            extracted_rows=counts.get("total", 0) if initial else int(info.get("extracted") or 0),
+            source_rows=counts.get("total") if initial else info.get("source_rows"),
+            full_key_scan=initial or bool(info.get("full_key_scan")),
+            since=dt.datetime.fromisoformat(since) if since else None,
+            counts=counts,
+            columns_added=list(info.get("columns_added") or []),
+            columns_dropped=list(info.get("columns_dropped") or []),
+            columns_readded=list(info.get("columns_readded") or []),
+            columns_widened=list(info.get("columns_widened") or []),
+            tracking_added=bool(info.get("tracking_added")),
+            samples=dict(info.get("samples") or {}),
+            source_state=info.get("source_state"),
+            retries=int(info.get("retries") or 0),
+            diff_partitions=int(info.get("diff_partitions") or 1),
+            filled=int(info.get("filled") or 0),
+            unmodified=int(info.get("unmodified") or 0),
+            stale_skipped=int(info.get("stale_skipped") or 0),
+            recovered=True,
+        )
 
     def metadata(self) -> dict[str, Any]:
         """Return the figures shown with a materialization and in commit metadata."""

@@ -8,6 +8,7 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bronze_sync.checkpoints.commits import CommitIdentity, identities_from_json
 from bronze_sync.checkpoints.integrity import check_restorable
 from bronze_sync.clock import as_utc
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
@@ -74,7 +75,8 @@ def checkpoint_recorded(ctx: CheckContext) -> CheckResult:
             {},
         )
     version = int(last["DeltaVersion"])
-    names = _checkpoints_pinning(ctx, version)
+    pinning = _checkpoints_pinning(ctx, version)
+    names = [n for n, _ in pinning]
     figures: dict[str, object] = {"delta_version": version, "checkpoints": len(names)}
     if not names:
         return CheckResult(
@@ -85,7 +87,7 @@ def checkpoint_recorded(ctx: CheckContext) -> CheckResult:
             f"no active checkpoint pins version {version} of the last successful sync",
             figures,
         )
-    restorable = check_restorable(ctx.store, ctx.table.name, version)
+    restorable = check_restorable(ctx.store, ctx.table.name, version, pinning[0][1])
     figures["checkpoint"] = names[0]
     if not restorable.restorable:
         return CheckResult(
@@ -106,9 +108,13 @@ def checkpoint_recorded(ctx: CheckContext) -> CheckResult:
     )
 
 
-def _checkpoints_pinning(ctx: CheckContext, version: int) -> list[str]:
+def _checkpoints_pinning(
+    ctx: CheckContext, version: int
+) -> list[tuple[str, CommitIdentity | None]]:
+    """Return the active checkpoints pinning `version`, newest first, with the commit pinned."""
     data = ctx.meta.read(
-        CHECKPOINT_HISTORY, ["CheckpointName", "IsActive", "TableVersions", "CreatedDate"]
+        CHECKPOINT_HISTORY,
+        ["CheckpointName", "IsActive", "TableVersions", "TableCommits", "CreatedDate"],
     )
     quoted = json.dumps(ctx.table.name)
     mine = data.filter(
@@ -120,7 +126,7 @@ def _checkpoints_pinning(ctx: CheckContext, version: int) -> list[str]:
     mine = mine.sort_by([("CreatedDate", "descending")])
     # Only checkpoints naming this table remain: a handful of small JSON objects.
     return [
-        row["CheckpointName"]
+        (row["CheckpointName"], identities_from_json(row["TableCommits"]).get(ctx.table.name))
         for row in mine.to_pylist()
         if json.loads(row["TableVersions"]).get(ctx.table.name) == version
     ]

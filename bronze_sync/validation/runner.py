@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
@@ -10,9 +11,10 @@ from dataclasses import replace
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.clock import utc_now
 from bronze_sync.config.models import Config, TableConfig
+from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import MetadataStore, RunInfo, ValidationRecord
 from bronze_sync.metadata.audit import write_validation
-from bronze_sync.validation import history, integrity
+from bronze_sync.validation import audit, history, integrity
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 
 Check = Callable[[CheckContext], CheckResult]
@@ -24,6 +26,7 @@ CHECKS: dict[str, tuple[CheckSeverity, Check]] = {
     "tracking_flags_consistent": (CheckSeverity.ERROR, integrity.tracking_flags_consistent),
     "purge_rule_respected": (CheckSeverity.ERROR, integrity.purge_rule_respected),
     "source_reconciled": (CheckSeverity.ERROR, history.source_reconciled),
+    "audit_complete": (CheckSeverity.ERROR, audit.audit_complete),
     "checkpoint_recorded": (CheckSeverity.ERROR, history.checkpoint_recorded),
     "fresh": (CheckSeverity.WARN, history.fresh),
     "delete_spike": (CheckSeverity.WARN, history.delete_spike),
@@ -37,6 +40,7 @@ TABLE_CHECKS = {
     "tracking_flags_consistent",
     "purge_rule_respected",
     "source_reconciled",
+    "audit_complete",
 }
 
 
@@ -49,17 +53,29 @@ def evaluate_table(
 ) -> list[CheckResult]:
     """Run the named checks (default: all) on one table without recording them."""
     ctx = CheckContext(store, meta, table, now)
-    results = []
-    for name in names or list(CHECKS):
-        severity, check = CHECKS[name]
-        if name in TABLE_CHECKS and ctx.delta is None:
-            results.append(
-                CheckResult(name, table.name, severity, False, "bronze table does not exist yet")
-            )
-            continue
-        results.append(check(ctx))
-    counts = dict(ctx.counts)
+    results = [_evaluate(ctx, name) for name in names or list(CHECKS)]
+    try:
+        with store.reading(store.table_uri(table.name)):
+            counts = dict(ctx.counts)
+    except BronzeError:
+        counts = {}
     return [replace(r, counts=counts) for r in results]
+
+
+def _evaluate(ctx: CheckContext, name: str) -> CheckResult:
+    """Return one check's result; a table that cannot be read fails it with the reason."""
+    severity, check = CHECKS[name]
+    table = ctx.table.name
+    uri = ctx.store.table_uri(table)
+    try:
+        if name in TABLE_CHECKS and ctx.delta is None:
+            return CheckResult(name, table, severity, False, "bronze table does not exist yet")
+        with ctx.store.reading(uri) if name in TABLE_CHECKS else contextlib.nullcontext():
+            return check(ctx)
+    except BronzeError as exc:
+        # A damaged table fails its own checks only; the other tables are still checked.
+        reason = str(exc).removeprefix(f"{table}: ")
+        return CheckResult(name, table, severity, False, f"unreadable: {reason}")
 
 
 def record_results(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -11,7 +12,7 @@ from deltalake import DeltaTable, WriterProperties, write_deltalake
 
 from bronze_sync.bronze.file_stats import file_stats
 from bronze_sync.bronze.reader import read_state
-from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, RowEdits, rewrite_commit
+from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, RowEdits, TableChange, rewrite_commit
 from bronze_sync.bronze.tracking import SyncOp, live_rows
 from bronze_sync.diff.keys import positions
 from bronze_sync.errors import CommitConflictError
@@ -171,3 +172,38 @@ def test_files_of_many_row_groups_are_rewritten_group_by_group(tmp_path):
     added = pa.table(DeltaTable(uri).get_add_actions(flatten=True)).to_pylist()
     assert [a["num_records"] for a in added] == [10]
     assert (added[0]["min.v"], added[0]["max.v"]) == (0, 50)
+
+
+def test_two_writers_inserting_from_the_same_version_cannot_both_commit(table):
+    # Delta's optimistic concurrency lets two blind appends both land: the same inserts twice.
+    first, second = DeltaTable(table.table_uri), DeltaTable(table.table_uri)
+    rewrite_commit(first, edits(first, inserts=[("x", 1)]), ["id"], NOW, {})
+    before = sorted(p.name for p in Path(table.table_uri).glob("*.parquet"))
+    with pytest.raises(CommitConflictError, match="nothing was committed"):
+        rewrite_commit(second, edits(second, inserts=[("x", 1)]), ["id"], NOW, {}, token="lost")
+    ids = [r["id"] for r in DeltaTable(table.table_uri).to_pyarrow_table().to_pylist()]
+    assert ids.count("x") == 1
+    # the losing writer removed the file it wrote
+    assert sorted(p.name for p in Path(table.table_uri).glob("*.parquet")) == before
+
+
+def test_a_table_change_rewrites_every_file_with_the_new_schema_in_one_commit(table):
+    schema = pa.schema([*table.to_pyarrow_dataset().schema, pa.field("extra", pa.int32())])
+    fill = pa.table({"id": ["a", "d"], "extra": pa.array([7, 8], pa.int32())})
+    version = table.version()
+
+    result = rewrite_commit(
+        table, RowEdits.none(), ["id"], NOW, {}, change=TableChange(schema, fill, ("extra",))
+    )
+
+    assert (result.version, result.filled, result.files_rewritten) == (version + 1, 2, 2)
+    data = rows(table)
+    assert {k: r["extra"] for k, r in data.items()} == {
+        "a": 7,
+        "b": None,
+        "c": None,
+        "d": 8,
+        "e": None,
+    }
+    assert data["a"]["SyncOperation"] == "UPDATE" and data["b"]["SyncOperation"] == "INSERT"
+    assert DeltaTable(table.table_uri).schema().to_arrow().field("extra") is not None

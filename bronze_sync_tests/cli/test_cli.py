@@ -61,9 +61,9 @@ def test_sync_and_status(pg_engine, pg_schema, make_config):
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert "Sync batch 2026-11-22" in ok.stdout and "Success" in ok.stdout
     assert "bronze_batch_2026-11-22 pins account@v0" in ok.stdout
-    failed = run("sync", "--config", config.file, "--partition", "2026-11-23")
-    assert failed.returncode == 1
-    assert "ghost" in failed.stdout and "does not exist" in failed.stdout
+    refused = run("sync", "--config", config.file, "--partition", "2026-11-23")
+    assert refused.returncode == 2  # a missing source table is a configuration problem
+    assert "ghost: source table" in refused.stderr and "does not exist" in refused.stderr
     status = run("status", "--config", config.file)
     assert status.returncode == 0
     line = next(line for line in status.stdout.splitlines() if "account" in line)

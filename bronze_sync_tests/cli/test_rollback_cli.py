@@ -54,7 +54,7 @@ def test_dry_run_prints_impact_and_token_then_execute_restores(h, run):
     assert "Undo checkpoint post_rollback_" in done.stdout
     assert h.delta().version() == 2
 
-    stale = run(
+    reused = run(
         "rollback",
         "--config",
         file,
@@ -64,7 +64,9 @@ def test_dry_run_prints_impact_and_token_then_execute_restores(h, run):
         "--approval-token",
         token,
     )
-    assert stale.returncode == 2 and "stale" in stale.stderr
+    assert reused.returncode == 2 and "approval token already used by rollback run" in " ".join(
+        reused.stderr.split()
+    )
 
     listed = run("rollbacks", "--config", file)
     assert listed.returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import multiprocessing.synchronize
 
 import pytest
 
@@ -11,7 +12,7 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import MetadataError
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.metadata.audit import AuditEntry, write_audit
-from bronze_sync.metadata.schemas import PIPELINE_CONFIG, SYNC_AUDIT_LOG
+from bronze_sync.metadata.schemas import PIPELINE_CONFIG, ROLLBACK_APPROVALS, SYNC_AUDIT_LOG
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -35,6 +36,29 @@ def test_concurrent_processes_lose_no_audit_row(tmp_path):
     log = MetadataStore(BronzeStore(str(tmp_path))).read(SYNC_AUDIT_LOG)
     assert log.num_rows == 40
     assert sorted(set(log.column("TableName").to_pylist())) == [f"table{w}" for w in range(5)]
+
+
+def _claim(root: str, worker: int, start: multiprocessing.synchronize.Event) -> None:
+    meta = MetadataStore(BronzeStore(root))
+    row = {"TokenHash": "same-token", "RollbackId": f"worker{worker}", "UsedDate": NOW}
+    start.wait()
+    meta.insert_new(ROLLBACK_APPROVALS, [row], keys=["TokenHash"])
+
+
+def test_concurrent_inserts_of_one_key_land_exactly_one_row(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    workers = [ctx.Process(target=_claim, args=(str(tmp_path), w, start)) for w in range(4)]
+    for p in workers:
+        p.start()
+    start.set()  # the table does not exist yet: creating it is part of the race
+    for p in workers:
+        p.join(timeout=300)
+        assert p.exitcode == 0
+    meta = MetadataStore(BronzeStore(str(tmp_path)))
+    (row,) = meta.rows(ROLLBACK_APPROVALS)
+    meta.insert_new(ROLLBACK_APPROVALS, [{**row, "RollbackId": "late"}], keys=["TokenHash"])
+    assert meta.rows(ROLLBACK_APPROVALS) == [row]  # the first writer's row is kept
 
 
 def test_read_of_missing_table_is_empty_with_schema(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from bronze_sync.checkpoints import find_checkpoint
+from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import RunInfo
 from bronze_sync.metadata.schemas import (
     CHECKPOINT_HISTORY,
@@ -24,6 +26,7 @@ from bronze_sync.rollback import (
     execute_rollback,
     prepare_rollback,
 )
+from bronze_sync.sync.recovery import accept_lost_versions
 from bronze_sync_tests.helpers import PgTable
 from bronze_sync_tests.rollback.scenario import IDS, Alerts, checkpoint, outage, rollback, synced
 
@@ -69,6 +72,30 @@ def test_vacuumed_version_names_the_vacuum_and_asks_for_a_later_checkpoint(h):
     assert "version 0 of account was vacuumed on" in message
     assert "choose a later checkpoint" in message and "nothing was changed" in message
     assert h.delta().version() == version + 2  # VACUUM START/END only: no restore
+
+
+def test_rewritten_checkpoint_version_is_refused(h):
+    h.account.update(["a01"], name="first")
+    h.sync()
+    checkpoint(h, "later")  # pins version 1
+    (Path(h.store.table_uri("account")) / "_delta_log" / f"{1:020d}.json").unlink()
+    h.account.update(["a02"], name="second")
+    with pytest.raises(BronzeError, match="log ends at version 0"):
+        h.sync()  # the sync refuses to reuse version 1 ...
+    assert accept_lost_versions(
+        h.store, h.meta, h.config.tables[0], RunInfo("accept"), by="test"
+    ) == (1, 1)
+    h.sync()  # ... until the loss is accepted: the next commit takes version 1 again
+    assert h.delta().version() == 1
+    with pytest.raises(RollbackValidationError) as error:
+        rollback(h, "later")
+    message = str(error.value)
+    assert re.search(
+        r"account: Unrestorable: version 1 was rewritten \(the checkpoint recorded a \w+ commit "
+        r"at [\d:. -]+ UTC, the log now holds a \w+ commit at [\d:. -]+ UTC\); choose a later",
+        message,
+    ), message
+    assert h.delta().version() == 1 and failed_validations(h)
 
 
 def test_execution_needs_a_current_approval_token(h):

@@ -44,10 +44,33 @@ def failed(h, now=None):
     return {name for name, r in results_of(h, now).items() if not r.passed}
 
 
-def corrupt(h, change: Callable[[pa.Table], pa.Table]) -> None:
-    """Rewrite the bronze table with deltalake after `change` (a deliberate corruption)."""
+def corrupt(h, change: Callable[[pa.Table], pa.Table], audited: bool = True) -> None:
+    """Rewrite the bronze table with deltalake after `change` (a deliberate corruption).
+
+    `audited`: record the corrupting commit in SyncAuditLog, so only the targeted check fails.
+    """
     data = change(h.delta().to_pyarrow_table())
     write_deltalake(h.store.table_uri("account"), data, mode="overwrite")
+    if audited:
+        now = dt.datetime.now(UTC)
+        entry = AuditEntry("ExternalCommit", "account", now, delta_version=h.delta().version())
+        write_audit(h.meta, RunInfo("corruption"), [entry], now)
+
+
+def test_unaudited_commit_fails_audit_complete_until_the_next_sync(h, account):
+    corrupt(h, lambda d: d, audited=False)
+    result = results_of(h)["audit_complete"]
+    assert not result.passed and result.figures["first_unaudited"] == h.delta().version()
+    assert "the next sync of the table writes them" in result.message
+
+    h.sync()
+
+    assert "audit_complete" not in failed(h)
+    audit = h.meta.read("SyncAuditLog").to_pylist()
+    external = [r for r in audit if r["Operation"] == "ExternalCommit"]
+    assert [(r["Status"], r["Recovered"]) for r in external] == [("Warning", True)]
+    assert "not made by bronze_sync" not in external[0]["Notes"]
+    assert "no bronze_sync commit metadata" in external[0]["Notes"]
 
 
 def set_where(data: pa.Table, ids: list[str], **values) -> pa.Table:
