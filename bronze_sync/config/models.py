@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bronze_sync.config.alerts import AlertSettings
+from bronze_sync.config.kinds import MERGED, KindSettings, kind_problems
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
     check_column_name,
@@ -89,7 +90,7 @@ class BronzeConfig(StrictModel):
         return "://" not in self.path or self.path.startswith("file://")
 
 
-class TableSettings(StrictModel):
+class TableSettings(KindSettings):
     """Per-table settings; any of them may also be given under `defaults`."""
 
     primary_key: list[str]
@@ -176,6 +177,13 @@ class TableConfig(TableSettings):
         return value
 
     @model_validator(mode="after")
+    def _kind_settings(self) -> TableConfig:
+        problems = kind_problems(self)
+        if problems:
+            raise ValueError(f"table {self.name}: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
     def _vacuum_retention(self) -> TableConfig:
         if self.vacuum_retention_hours < MIN_VACUUM_RETENTION_HOURS and not (
             self.allow_short_retention
@@ -249,6 +257,18 @@ class Config(StrictModel):
     _file: str | None = PrivateAttr(default=None)
     _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _kinds_need_sql(self) -> Config:
+        if self.source.kind == "sql":
+            return self
+        odd = [f"{t.name} ({t.kind})" for t in self.tables if t.kind != MERGED]
+        if odd:
+            raise ValueError(
+                f"tables {', '.join(odd)}: kinds partitioned, scd2 and static need a SQL "
+                f"source (source.kind is {self.source.kind})"
+            )
+        return self
 
     @property
     def file(self) -> str | None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from bronze_sync.alerts import LogNotifier, Notifier
 from bronze_sync.bronze.storage import BronzeStore
@@ -38,6 +39,8 @@ class SyncJob:
     progress: Progress = no_progress
     lease_seconds: float = 120.0
     lease_wait_seconds: float = 600.0
+    # Partitioned tables: the values to (re)load; None loads the source's new values.
+    partition_values: tuple[Any, ...] | None = None
     created_by: str = "bronze_sync"
     notifier: Notifier = field(default_factory=LogNotifier)
 
