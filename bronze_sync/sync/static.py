@@ -36,6 +36,8 @@ def rows_fingerprint(batches: Iterable[pa.RecordBatch], key_columns: list[str]) 
         return "rows:0:"
     rows = pa.concat_tables(tables).sort_by([(k, "ascending") for k in key_columns])
     rows = rows.combine_chunks()  # the same rows give the same batches, whatever the reads
+    plain = pa.schema([pa.field(f.name, f.type) for f in rows.schema])  # no field metadata
+    rows = rows.cast(plain)
     digest = hashlib.sha256()
     for batch in rows.to_batches(max_chunksize=65_536):
         sink = pa.BufferOutputStream()
