@@ -7,20 +7,23 @@ fresh extraction, so a row is never planned from an extract older than what bron
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import pyarrow as pa
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.properties import ensure_retention_properties
 from bronze_sync.bronze.reader import count_flags
-from bronze_sync.bronze.schema import check_source_columns
+from bronze_sync.bronze.schema import check_source_columns, plan_schema
 from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, write_audit
 from bronze_sync.sync import static
 from bronze_sync.sync.changes import initial_state
-from bronze_sync.sync.incremental import sync_existing
+from bronze_sync.sync.incremental import DROPPED_COLUMNS, sync_existing
 from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.kinds import KindScope, initial_read, sync_scope
@@ -63,6 +66,8 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
     repaired = _repair_properties(job, table, delta)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
     scope = sync_scope(job, table, delta, source_schema, state_row)
+    if scope.skip_reason is not None and _schema_changes(delta, source_schema, table, state_row):
+        scope = dataclasses.replace(scope, skip_reason=None)  # a new column is filled now
     if scope.skip_reason is not None:
         result = _skipped(job, table, delta, scope)
     else:
@@ -90,6 +95,16 @@ def _repair_properties(job: SyncJob, table: TableConfig, delta: DeltaTable) -> l
         )
         write_audit(job.meta, job.run, [entry], now)
     return repaired
+
+
+def _schema_changes(
+    delta: DeltaTable, source_schema: pa.Schema, table: TableConfig, state_row: dict[str, object]
+) -> bool:
+    """Return True when the source's columns differ from bronze's in a way a sync applies."""
+    dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
+    bronze = delta.to_pyarrow_dataset().schema
+    plan = plan_schema(source_schema, bronze, table.name, dropped_before)
+    return plan.rewrites_table or bool(plan.widened)
 
 
 def _skipped(job: SyncJob, table: TableConfig, delta: DeltaTable, scope: KindScope) -> SyncResult:

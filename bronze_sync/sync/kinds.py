@@ -73,9 +73,10 @@ def sync_scope(
         values = job.partition_values
         if values is None:
             values = tuple(partitioned.new_values(job.source, table, delta))
-        if not values:
-            return KindScope(values=(), skip_reason="no new partition values in the source")
         scope = StateScope(table.partition_column, frozenset(values))
+        if not values:
+            reason = "no new partition values in the source"
+            return KindScope(state=scope, values=(), skip_reason=reason)
         return KindScope(state=scope, values=tuple(values))
     if table.kind == SCD2:
         return KindScope(state=scd2.state_scope(table), loaded_from=scd2.loaded_from(delta, state))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+import sqlalchemy as sa
 
 from bronze_sync.errors import ConfigError, MassDeleteError, SourceSchemaError
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
@@ -170,3 +171,16 @@ def test_partition_column_of_an_unusable_type_is_refused(
     with pytest.raises(SourceSchemaError, match=r"must be an integer .*, a date or a string"):
         h.sync()
     assert not Path(h.store.table_uri("snap")).exists()  # nothing written
+
+
+def test_added_column_reaches_every_partition_in_one_commit(source, h):
+    h.sync()
+    source.run(sa.text(f"alter table {source.source} add column desk text default 'rates'"))
+    version = h.delta().version()
+
+    result = h.sync()
+
+    assert result.columns_added == ["desk"] and h.delta().version() == version + 1
+    assert set(h.bronze().column("desk").to_pylist()) == {"rates"}
+    assert cobids(h) == COBIDS[-3:] and h.delta().metadata().partition_columns == ["cobid"]
+    assert all(p.startswith("cobid=") for p in files(h))
