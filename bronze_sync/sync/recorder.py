@@ -79,6 +79,8 @@ def record_sync(
     """
     if result.mode == "skipped":
         now = job.clock()
+        # Still the day's restore point: the batch checkpoint then covers every table.
+        daily_checkpoint(job, table, result, now)
         write_audit(job.meta, job.run, [skip_entry(table, result, start, now)], now)
         update_sync_state(job, table, now, "Success", result)
         return result
