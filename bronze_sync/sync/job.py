@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,8 +54,14 @@ class SyncJob:
         }
 
     def day(self) -> str:
-        """Return the sync batch day: the partition key, else today's UTC date."""
-        return self.run.partition_key or self.clock().date().isoformat()
+        """Return the sync batch day: the partition key when it is a date, else today (UTC)."""
+        key = self.run.partition_key
+        if key and len(key) == 10:
+            try:
+                return dt.date.fromisoformat(key).isoformat()
+            except ValueError:
+                pass  # a partitioned table's value key (a COBID), not a sync batch
+        return self.clock().date().isoformat()
 
 
 @dataclass
