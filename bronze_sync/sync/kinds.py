@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 from bronze_sync.bronze.reader import StateScope
 from bronze_sync.config.kinds import PARTITIONED, SCD2, STATIC
 from bronze_sync.config.models import TableConfig
+from bronze_sync.errors import SourceSchemaError
 from bronze_sync.sync import partitioned, scd2, static
 from bronze_sync.sync.initial import InitialRead
 from bronze_sync.sync.job import SyncJob
@@ -90,3 +91,27 @@ def sync_scope(
             return KindScope(full_read=True, fingerprint=fingerprint, skip_reason=reason)
         return KindScope(full_read=True, fingerprint=fingerprint)
     return KindScope()
+
+
+def check_kind_columns(table: TableConfig, source_schema: pa.Schema) -> None:
+    """Raise SourceSchemaError when a kind's column is missing or of an unusable type."""
+    if table.kind == PARTITIONED:
+        partitioned.check_partition_field(table, source_schema)
+    if table.kind != SCD2:
+        return
+    for column in table.business_key:
+        if column not in source_schema.names:
+            raise SourceSchemaError(
+                f"business_key {column!r} is not a column of {table.source}", table=table.name
+            )
+    flag = table.latest_column
+    if not flag or flag not in source_schema.names:
+        raise SourceSchemaError(
+            f"latest_column {flag!r} is not a column of {table.source}", table=table.name
+        )
+    flag_type = source_schema.field(flag).type
+    if not (pa.types.is_boolean(flag_type) or pa.types.is_integer(flag_type)):
+        raise SourceSchemaError(
+            f"latest_column {flag!r} is {flag_type}; it must be a boolean, bit or integer flag",
+            table=table.name,
+        )
