@@ -41,7 +41,8 @@ def initial_read(job: SyncJob, table: TableConfig, schema: pa.Schema) -> Initial
     source = job.source
     if table.kind == PARTITIONED:
         partitioned.check_partition_field(table, schema)
-        values = partitioned.new_values(source, table, None)
+        chosen = job.partition_values  # a backfill before the first sync loads exactly those
+        values = list(chosen) if chosen is not None else partitioned.new_values(source, table, None)
         return InitialRead(
             lambda: source.read_partitions(table, schema, values),
             partition_by=(table.partition_column or "",),

@@ -21,7 +21,6 @@ from bronze_sync.errors import ConfigError
 from bronze_sync.sources.base import Source
 from bronze_sync.sync.partitioned import (
     check_partition_field,
-    describe_values,
     new_values,
     parse_value,
     value_key,
@@ -72,8 +71,6 @@ def requested_values(
     values = tuple(sorted({parse_value(k, field, table.name) for k in keys}))
     if not values:
         raise ConfigError("no partition value was chosen" + NOTHING_WRITTEN, table=table.name)
-    if open_bronze(store, table) is None:
-        check_first_sync(source, table, values)
     return values
 
 
@@ -94,29 +91,7 @@ def range_values(source: Source, store: BronzeStore, table: TableConfig, text: s
     """Return every value FROM..TO the source or bronze holds; ConfigError when none or bad."""
     low, high = split_range(text, table.name)
     field = check_partition_field(table, source.describe(table))
-    delta = open_bronze(store, table)
-    values = values_in_range(source, table, delta, field, low, high)
-    if delta is None:
-        check_first_sync(source, table, tuple(values))
-    return values
-
-
-def check_first_sync(source: Source, table: TableConfig, values: tuple[Any, ...]) -> None:
-    """Refuse chosen values before the first sync unless they are what it loads.
-
-    The first sync of a partitioned table creates bronze from the newest
-    `initial_partitions` values; other values are reloaded once bronze exists.
-    """
-    first = tuple(new_values(source, table, None))
-    if values == first:
-        return
-    raise ConfigError(
-        f"bronze holds nothing yet: the first sync loads the newest {table.initial_partitions} "
-        f"value(s) ({describe_values(first)}), not {describe_values(values)}; sync the table "
-        "once (bronze-sync sync, or the partition-value sensor), then reload other values"
-        + NOTHING_WRITTEN,
-        table=table.name,
-    )
+    return values_in_range(source, table, open_bronze(store, table), field, low, high)
 
 
 def without_suffix(message: str) -> str:
