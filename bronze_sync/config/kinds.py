@@ -6,8 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bronze_sync.errors import ConfigError
-from bronze_sync.identifiers import check_column_name
+from bronze_sync.config.columns import as_list, column, column_list
 
 TableKind = Literal["merged", "partitioned", "scd2", "static"]
 MERGED, PARTITIONED, SCD2, STATIC = "merged", "partitioned", "scd2", "static"
@@ -17,13 +16,6 @@ KIND_DESCRIPTIONS = {
     SCD2: "every source version kept; exactly one latest version per business key",
     STATIC: "small reference table; read only when its content fingerprint changes",
 }
-
-
-def _column(value: str) -> str:
-    try:
-        return check_column_name(value, "column")
-    except ConfigError as exc:
-        raise ValueError(str(exc).removeprefix("column: ")) from None
 
 
 class KindSettings(BaseModel):
@@ -45,19 +37,17 @@ class KindSettings(BaseModel):
     @field_validator("business_key", mode="before")
     @classmethod
     def _business_key_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return as_list(value)
 
     @field_validator("business_key")
     @classmethod
     def _business_key_columns(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("columns repeat")
-        return [_column(v) for v in value]
+        return column_list(value)
 
     @field_validator("partition_column", "latest_column")
     @classmethod
     def _kind_column(cls, value: str | None) -> str | None:
-        return None if value is None else _column(value)
+        return None if value is None else column(value)
 
 
 def kind_problems(settings: Any) -> list[str]:

@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bronze_sync.config.alerts import AlertSettings
+from bronze_sync.config.columns import as_list, column, column_list
 from bronze_sync.config.kinds import MERGED, KindSettings, kind_problems
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
-    check_column_name,
     check_table_name,
     split_source_name,
 )
@@ -23,13 +23,6 @@ class StrictModel(BaseModel):
     """A model that rejects unknown keys and cannot be mutated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _column(value: str) -> str:
-    try:
-        return check_column_name(value, "column")
-    except ConfigError as exc:
-        raise ValueError(str(exc).removeprefix("column: ")) from None
 
 
 class SqlSourceConfig(StrictModel):
@@ -124,33 +117,29 @@ class TableSettings(KindSettings):
     @field_validator("primary_key", mode="before")
     @classmethod
     def _key_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return as_list(value)
 
     @field_validator("primary_key")
     @classmethod
     def _key_columns(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one key column is required")
-        if len(set(value)) != len(value):
-            raise ValueError("key columns repeat")
-        return [_column(v) for v in value]
+        return column_list(value, "key columns")
 
     @field_validator("created_column", "modified_column")
     @classmethod
     def _optional_column(cls, value: str | None) -> str | None:
-        return None if value is None else _column(value)
+        return None if value is None else column(value)
 
     @field_validator("zorder_columns", mode="before")
     @classmethod
     def _zorder_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return as_list(value)
 
     @field_validator("zorder_columns")
     @classmethod
     def _zorder_columns(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("columns repeat")
-        return [_column(v) for v in value]
+        return column_list(value)
 
 
 class TableConfig(TableSettings):
