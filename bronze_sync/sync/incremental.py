@@ -65,7 +65,10 @@ def sync_existing(
                 job, table, staging, read_schema, since, state_row, timer, space.partitioned
             )
         fill = read_fill(job, table, staging, schema_plan, extraction, timer)
-        source_rows = extraction.source_keys.num_rows if extraction.source_keys else None
+        # `is not None`: an empty key set (the source, or a reloaded value, lost every row)
+        # is a complete scan, and a pyarrow table with no rows is falsy.
+        keys = extraction.source_keys
+        source_rows = keys.num_rows if keys is not None else None
         with timer("keys"):
             kept = space.keep_keys(extraction.source_keys, table.name)
         extraction = dataclasses.replace(extraction, source_keys=kept)
