@@ -171,7 +171,8 @@ def _with_latest_flips(
 ) -> SyncPlan:
     """Add to the plan the older versions whose latest flag the arriving versions clear."""
     rows = state.rows if not space.partitioned else scd2.latest_state(delta, table)
-    flips = scd2.latest_flips(rows, extraction.rows, table)
+    arriving = scd2.arriving_versions(extraction.rows, plan.edits.inserts, table)
+    flips = scd2.latest_flips(rows, arriving, table)
     edits = dataclasses.replace(plan.edits, unlatest=flips, latest_column=table.latest_column)
     counts = {**plan.counts, "latest_cleared": flips.num_rows}
     return dataclasses.replace(plan, edits=edits, counts=counts)
