@@ -65,9 +65,10 @@ def sync_existing(
                 job, table, staging, read_schema, since, state_row, timer, space.partitioned
             )
         fill = read_fill(job, table, staging, schema_plan, extraction, timer)
-        source_rows = (
-            extraction.source_keys.num_rows if extraction.source_keys is not None else None
-        )
+        # `is not None`: an empty key set (the source, or a reloaded value, lost every row)
+        # is a complete scan, and a pyarrow table with no rows is falsy.
+        keys = extraction.source_keys
+        source_rows = keys.num_rows if keys is not None else None
         with timer("keys"):
             kept = space.keep_keys(extraction.source_keys, table.name)
         extraction = dataclasses.replace(extraction, source_keys=kept)
@@ -170,7 +171,8 @@ def _with_latest_flips(
 ) -> SyncPlan:
     """Add to the plan the older versions whose latest flag the arriving versions clear."""
     rows = state.rows if not space.partitioned else scd2.latest_state(delta, table)
-    flips = scd2.latest_flips(rows, extraction.rows, table)
+    arriving = scd2.arriving_versions(extraction.rows, plan.edits.inserts, table)
+    flips = scd2.latest_flips(rows, arriving, table)
     edits = dataclasses.replace(plan.edits, unlatest=flips, latest_column=table.latest_column)
     counts = {**plan.counts, "latest_cleared": flips.num_rows}
     return dataclasses.replace(plan, edits=edits, counts=counts)

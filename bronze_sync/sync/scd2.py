@@ -89,6 +89,19 @@ def latest_flips(state: pa.Table, extracted: pa.Table, table: TableConfig) -> pa
     )
 
 
+def arriving_versions(extracted: pa.Table, inserted: pa.Table, table: TableConfig) -> pa.Table:
+    """Return the key and latest flag of every version a sync writes from the source.
+
+    Besides the extracted rows these are the late inserts: versions modified before bronze's
+    watermark, which the key scan finds and the plan fetches by key (a late commit).
+    """
+    columns = list(dict.fromkeys([*table.primary_key, table.latest_column or ""]))
+    if not all(c in extracted.column_names and c in inserted.column_names for c in columns):
+        return extracted
+    read = extracted.select(columns)
+    return pa.concat_tables([read, inserted.select(columns).cast(read.schema)])
+
+
 def not_loaded(keys: pa.Table, table: TableConfig, since: dt.datetime | None) -> np.ndarray:
     """Return per source key whether it is a version older than the first sync's window."""
     column = table.modified_column
