@@ -83,8 +83,9 @@ def fingerprint_statement(
     """Return SELECT (row count, content hash) computed by the database, or None.
 
     PostgreSQL hashes every row's text form and then the sorted row hashes (order
-    independent, exact); SQL Server uses COUNT_BIG and CHECKSUM_AGG over CHECKSUM of every
-    column. Other dialects have no such function: the caller hashes a full read instead.
+    independent, exact); SQL Server uses COUNT_BIG and CHECKSUM_AGG over BINARY_CHECKSUM of
+    every column (binary: a change of letter case counts, unlike CHECKSUM under a
+    case-insensitive collation; CHECKSUM_AGG can still miss changes that cancel out). Other dialects have no such function: the caller hashes a full read instead.
     """
     clause = source_table(table, schema.names)
     columns = [clause.c[name] for name in schema.names]
@@ -95,7 +96,7 @@ def fingerprint_statement(
     if dialect == "mssql":
         every_row = sa.literal_column("*")  # COUNT_BIG(*): a constant, not configuration
         return sa.select(
-            sa.func.count_big(every_row), sa.func.checksum_agg(sa.func.checksum(*columns))
+            sa.func.count_big(every_row), sa.func.checksum_agg(sa.func.binary_checksum(*columns))
         )
     return None
 

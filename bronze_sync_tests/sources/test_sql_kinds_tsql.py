@@ -1,7 +1,7 @@
 """The table kinds' SELECT statements compiled for SQL Server (no server is available here).
 
 They must be valid-looking T-SQL: bracket quoting of mixed-case names, `?` parameters
-(pyodbc), IN lists within SQL Server's 2,100 parameters, COUNT_BIG and CHECKSUM_AGG for the
+(pyodbc), IN lists within SQL Server's 2,100 parameters, COUNT_BIG and CHECKSUM_AGG(BINARY_CHECKSUM) for the
 static fingerprint, and nothing PostgreSQL-only. test_sql_kinds.py runs them for real.
 """
 
@@ -166,7 +166,7 @@ def test_fingerprint_compiles_to_count_big_and_checksum_agg(make_config):
 
     flat = " ".join(sql.split())
     assert re.search(r"\bCOUNT_BIG\(\*\)", flat, re.IGNORECASE), sql
-    checksum = r"CHECKSUM_AGG\(CHECKSUM\(ref\.\[Currency\]\.\[CurrencyCode\], ref\.\[Currency\]\.\[Name\]\)\)"
+    checksum = r"CHECKSUM_AGG\(BINARY_CHECKSUM\(ref\.\[Currency\]\.\[CurrencyCode\], ref\.\[Currency\]\.\[Name\]\)\)"
     assert re.search(checksum, flat, re.IGNORECASE), sql
     assert flat.endswith("FROM ref.[Currency]") and params == []
     assert_tsql(sql)
