@@ -33,6 +33,7 @@ def create_table(
     reader: pa.RecordBatchReader,
     metadata: Mapping[str, Any],
     properties: Mapping[str, str] | None = None,
+    partition_by: list[str] | None = None,
 ) -> DeltaTable:
     """Create the Delta table at `uri` with table `properties` from a stream of rows."""
     store.ensure_root()
@@ -41,6 +42,7 @@ def create_table(
             uri,
             reader,
             mode="error",
+            partition_by=partition_by or None,
             configuration=dict(properties) if properties else None,
             storage_options=store.options(),
             commit_properties=commit_properties(metadata),

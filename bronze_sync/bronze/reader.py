@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,22 @@ from bronze_sync.diff.classify import as_timestamps
 
 FRAGMENT = "__bronze_sync_fragment"
 ROW = "__bronze_sync_row"  # the row's position inside its data file
+
+
+@dataclass(frozen=True)
+class StateScope:
+    """Which files a state read covers (partition values) and which extra columns it reads."""
+
+    partition_column: str | None = None
+    values: frozenset[Any] | None = None  # None: every partition
+    columns: tuple[str, ...] = ()
+
+    def includes(self, fragment: pds.Fragment) -> bool:
+        """Return True when the data file belongs to the scope's partitions."""
+        if self.values is None or self.partition_column is None:
+            return True
+        keys = pds.get_partition_keys(fragment.partition_expression)
+        return keys.get(self.partition_column) in self.values
 
 
 @dataclass(frozen=True)
@@ -56,15 +73,18 @@ def read_state(
     created_column: str | None,
     modified_column: str | None,
     sink: Callable[[pa.Table], None] | None = None,
+    scope: StateScope | None = None,
 ) -> BronzeState:
     """Read keys, creation dates, flags and the modified watermark of every row.
 
     With `sink`, each file's rows go to it instead of `rows` (which is then empty), so a
-    caller can spill a state larger than memory.
+    caller can spill a state larger than memory. A `scope` reads only some partitions' files
+    and adds columns a table kind needs.
     """
+    scope = scope or StateScope()
     dataset = table.to_pyarrow_dataset()
     names = set(dataset.schema.names)
-    wanted = [*key_columns]
+    wanted = [*key_columns, *(c for c in scope.columns if c in names)]
     if created_column and created_column in names:
         wanted.append(created_column)
     if modified_column and modified_column in names:
@@ -84,7 +104,7 @@ def read_state(
     # Files are read in parallel (Arrow releases the GIL), a window at a time so that a sink
     # never has more than `workers` files waiting; results keep fragment order.
     workers = min(8, os.cpu_count() or 2)
-    fragments = list(enumerate(dataset.get_fragments()))
+    fragments = [f for f in enumerate(dataset.get_fragments()) if scope.includes(f[1])]
     parts: list[pa.Table] = []
     newest: list[dt.datetime] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -128,13 +148,22 @@ def fill_flags(rows: pa.Table) -> pa.Table:
     return rows
 
 
-def count_flags(table: DeltaTable) -> dict[str, int]:
-    """Return total, active, deleted and purged counts of a bronze table version."""
+def count_flags(table: DeltaTable, scope: StateScope | None = None) -> dict[str, int]:
+    """Return total, active, deleted and purged counts of a bronze table version.
+
+    With a `scope`, only the rows of its partitions count.
+    """
     dataset = table.to_pyarrow_dataset()
+    if scope is not None and scope.values is not None:
+        fragments = [f for f in dataset.get_fragments() if scope.includes(f)]
+        dataset = pds.FileSystemDataset(
+            fragments, dataset.schema, dataset.format, dataset.filesystem
+        )
     present = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
-    data = (
-        dataset.to_table(columns=present) if present else pa.table({"_": pa.nulls(table.count())})
-    )
+    if present:
+        data = dataset.to_table(columns=present)
+    else:
+        data = pa.table({"_": pa.nulls(dataset.count_rows())})
     return flag_counts(fill_flags(data))
 
 

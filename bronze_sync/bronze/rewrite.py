@@ -8,11 +8,9 @@ rewritten files plus a file of inserts are committed with their removals as one 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +24,8 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
-from bronze_sync.bronze.file_stats import FileStats, file_stats
+from bronze_sync.bronze.data_files import DataFiles, fragment_partition
+from bronze_sync.bronze.file_stats import FileStats
 from bronze_sync.bronze.rewrite_rows import (
     FRAGMENT,
     OP,
@@ -34,6 +33,7 @@ from bronze_sync.bronze.rewrite_rows import (
     ROW,
     Tally,
     apply_edits,
+    clear_latest,
     conform,
     fill,
     in_rows,
@@ -60,11 +60,15 @@ class RowEdits:
     `flags`: key columns plus `__purge`, `__fragment` (and optionally `__row`) for active
     rows that vanished.
     `inserts`: full rows for keys bronze does not hold yet.
+    `unlatest` (scd2 tables): key columns plus `__fragment` and `__row` of versions whose
+    `latest_column` a newer version clears.
     """
 
     upserts: pa.Table
     flags: pa.Table
     inserts: pa.Table
+    unlatest: pa.Table | None = None
+    latest_column: str | None = None
 
     @classmethod
     def none(cls) -> RowEdits:
@@ -127,7 +131,7 @@ def rewrite_commit(
     appends). Files this call wrote are removed again whenever it does not commit.
     """
     base = delta.version()
-    files = _Files(delta.to_pyarrow_dataset(), token)
+    files = DataFiles(delta.to_pyarrow_dataset(), token, delta.metadata().partition_columns)
     rewriter = _FileRewriter(files, edits, key_columns, now, change, _file_sizes(delta))
     try:
         outcomes = rewriter.run(workers)
@@ -135,8 +139,7 @@ def rewrite_commit(
         for outcome in outcomes:
             actions += [a for a in (outcome.remove, outcome.add) if a is not None]
         if edits.inserts.num_rows:
-            inserts = conform(edits.inserts, rewriter.schema)
-            actions.append(files.write(inserts, file_stats(inserts)))
+            actions += files.write_all(conform(edits.inserts, rewriter.schema))
         tally = Tally()
         for outcome in outcomes:
             tally.add(outcome.tally)
@@ -156,7 +159,7 @@ def rewrite_commit(
             before_commit()
         figures = {"updated": tally.updated, "undeleted": tally.undeleted}
         figures |= {"unchanged": tally.unchanged, "filled": tally.filled}
-        _commit(delta, actions, change, {**metadata, **figures})
+        _commit(delta, actions, change, files.partition_columns, {**metadata, **figures})
     except BaseException:
         files.discard()
         raise
@@ -169,6 +172,7 @@ def _commit(
     delta: DeltaTable,
     actions: list[AddAction | RemoveAction],
     change: TableChange | None,
+    partition_columns: list[str],
     metadata: dict[str, Any],
 ) -> None:
     """Commit `actions` as the next version exactly (max_commit_retries=0)."""
@@ -179,6 +183,7 @@ def _commit(
             # is the only mode that records a new schema.
             mode="overwrite" if change is not None else "append",
             schema=change.schema if change is not None else delta.schema(),
+            partition_by=partition_columns or None,
             commit_properties=CommitProperties(
                 custom_metadata={f"bronze_sync.{k}": v for k, v in metadata.items()},
                 max_commit_retries=0,
@@ -191,58 +196,12 @@ def _commit(
         ) from None
 
 
-class _Files:
-    """The table's data files: new ones named after the writer's lease token."""
-
-    def __init__(self, dataset: pds.Dataset, token: str) -> None:
-        self.dataset = dataset
-        self.filesystem = dataset.filesystem
-        self.token = token
-        self.written: list[str] = []
-
-    def new_path(self) -> str:
-        """Return a fresh data file name (the token tells a dead writer's leftovers apart)."""
-        middle = f"{self.token}-{uuid.uuid4()}" if self.token else str(uuid.uuid4())
-        path = f"part-00000-{middle}-c000.snappy.parquet"
-        self.written.append(path)
-        return path
-
-    def write(self, rows: pa.Table, stats: str) -> AddAction:
-        """Write one data file of `rows` and return its add action."""
-        path = self.new_path()
-        with self.filesystem.open_output_stream(path) as sink:
-            pq.write_table(rows, sink, compression="snappy")
-        return self.add_action(path, stats)
-
-    def add_action(self, path: str, stats: str) -> AddAction:
-        """Return the add action of a file written into the table folder."""
-        return AddAction(
-            path=path,
-            size=self.filesystem.get_file_info(path).size,
-            partition_values={},
-            modification_time=int(time.time() * 1000),
-            data_change=True,
-            stats=stats,
-        )
-
-    def drop(self, path: str) -> None:
-        """Remove a file this writer wrote and no longer needs."""
-        self.filesystem.delete_file(path)
-        self.written.remove(path)
-
-    def discard(self) -> None:
-        """Remove every file this writer wrote (it will not commit them)."""
-        for path in list(self.written):
-            with contextlib.suppress(OSError):  # never written, or already gone
-                self.drop(path)
-
-
 class _FileRewriter:
     """Rewrite the data files that edits touch (every file, for a table change)."""
 
     def __init__(
         self,
-        files: _Files,
+        files: DataFiles,
         edits: RowEdits,
         keys: Sequence[str],
         now: dt.datetime,
@@ -256,6 +215,7 @@ class _FileRewriter:
         if change is not None and change.fill is not None and change.fill.num_rows:
             self.fill_index = KeyIndex(change.fill, keys)
         self.sizes = sizes
+        self._unlatest = edits.unlatest if edits.unlatest is not None else RowEdits.none().flags
 
     def run(self, workers: int | None) -> list[_FileOutcome]:
         """Rewrite every affected file in parallel; return one outcome per file."""
@@ -263,9 +223,9 @@ class _FileRewriter:
         if self.change is not None:
             affected = list(range(len(fragments)))
         else:
+            edited = [self.edits.upserts, self.edits.flags, self._unlatest]
             affected = sorted(
-                set(pc.unique(self.edits.upserts.column(FRAGMENT)).to_pylist())
-                | set(pc.unique(self.edits.flags.column(FRAGMENT)).to_pylist())
+                {i for table in edited for i in pc.unique(table.column(FRAGMENT)).to_pylist()}
             )
         # Each worker holds one batch twice (read and rewritten): one per core, no more.
         with ThreadPoolExecutor(max_workers=workers or min(4, (os.cpu_count() or 2))) as pool:
@@ -273,14 +233,18 @@ class _FileRewriter:
 
     def rewrite(self, index: int, fragment: pds.ParquetFileFragment) -> _FileOutcome:
         """Write the file's new version a batch at a time; no add action if nothing changed."""
-        upserts = _with_rows(_for_fragment(self.edits.upserts, index), fragment, self.keys)
-        flags = _with_rows(_for_fragment(self.edits.flags, index), fragment, self.keys)
+        edits = [
+            _with_rows(_for_fragment(table, index), fragment, self.keys)
+            for table in (self.edits.upserts, self.edits.flags, self._unlatest)
+        ]
         outcome, stats, changed, offset = _FileOutcome(), FileStats(), self.change is not None, 0
-        path = self.files.new_path()
+        partition = fragment_partition(fragment, self.files.partition_columns)
+        path = self.files.new_path(fragment.path.rpartition("/")[0] + "/" if partition else "")
+        stored = self.files.stored(self.schema.empty_table()).schema
         with (
             self.files.filesystem.open_output_stream(path) as sink,
             pq.ParquetWriter(
-                sink, self.schema, compression="snappy", use_dictionary=self._dictionary()
+                sink, stored, compression="snappy", use_dictionary=self._dictionary()
             ) as writer,
         ):
             # ParquetFile streams pages (the dataset scanner decoded whole row groups: 2x memory).
@@ -288,22 +252,19 @@ class _FileRewriter:
                 self.files.filesystem.open_input_file(fragment.path), pre_buffer=False
             )
             for batch in source.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
-                old = self._prepare(pa.Table.from_batches([batch]), outcome.tally)
-                group_upserts = in_rows(upserts, offset, old.num_rows)
-                group_flags = in_rows(flags, offset, old.num_rows)
+                read = _with_partition(pa.Table.from_batches([batch]), partition)
+                old = self._prepare(read, outcome.tally)
+                batch_edits = [in_rows(table, offset, old.num_rows) for table in edits]
                 offset += old.num_rows
-                new = None
-                if group_upserts.num_rows or group_flags.num_rows:
-                    new, tally = apply_edits(old, group_upserts, group_flags, self.keys, self.now)
-                    outcome.tally.add(tally)
+                new = self._edit(old, *batch_edits, outcome.tally)
                 changed |= new is not None
-                written = old if new is None else new
+                written = self.files.stored(old if new is None else new)
                 writer.write_table(written)
                 stats.add(written)
         if not changed:  # every candidate held the values bronze has: keep the old file
             self.files.drop(path)
             return outcome
-        outcome.add = self.files.add_action(path, stats.json())
+        outcome.add = self.files.add_action(path, stats.json(), partition)
         if self.change is None:
             outcome.remove = RemoveAction(
                 path=fragment.path,
@@ -312,6 +273,23 @@ class _FileRewriter:
                 size=self.sizes.get(fragment.path),
             )
         return outcome
+
+    def _edit(
+        self, old: pa.Table, upserts: pa.Table, flags: pa.Table, unlatest: pa.Table, tally: Tally
+    ) -> pa.Table | None:
+        """Return one batch's new rows (None when nothing in it changes)."""
+        new = None
+        if unlatest.num_rows and self.edits.latest_column:
+            old, cleared = clear_latest(
+                old, unlatest, self.keys, self.edits.latest_column, self.now
+            )
+            tally.updated += cleared
+            new = old if cleared else None
+        if upserts.num_rows or flags.num_rows:
+            edited, counts = apply_edits(old, upserts, flags, self.keys, self.now)
+            tally.add(counts)
+            new = edited if edited is not None else new
+        return new
 
     def _prepare(self, batch: pa.Table, tally: Tally) -> pa.Table:
         """Return a batch as read, in the table's (possibly new) schema, filled from the source."""
@@ -341,6 +319,14 @@ def _with_rows(edits: pa.Table, fragment: pds.ParquetFileFragment, keys: Sequenc
     if where.null_count:
         raise BronzeError(f"{where.null_count} edited key(s) are not in data file {fragment.path}")
     return edits.append_column(ROW, where)
+
+
+def _with_partition(rows: pa.Table, partition: dict[str, Any]) -> pa.Table:
+    """Return a file's rows with its partition columns (files leave them out) filled in."""
+    for name, value in partition.items():
+        if name not in rows.column_names:
+            rows = rows.append_column(name, pa.array([value] * rows.num_rows))
+    return rows
 
 
 def _for_fragment(table: pa.Table, index: int) -> pa.Table:

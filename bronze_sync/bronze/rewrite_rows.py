@@ -84,6 +84,31 @@ def apply_edits(
     return new, tally
 
 
+def clear_latest(
+    rows: pa.Table, unlatest: pa.Table, keys: Sequence[str], latest_column: str, now: dt.datetime
+) -> tuple[pa.Table, int]:
+    """Clear the latest flag of the versions `unlatest` names (a newer version arrived).
+
+    Return the rows and how many flags really changed (stamped UPDATE, LastSynced now).
+    """
+    where = _rows_of(unlatest, rows, keys)
+    flag = rows.column(latest_column)
+    hit = mask(rows.num_rows, where) & pc.fill_null(flag, False).to_numpy(zero_copy_only=False)
+    count = int(hit.sum())
+    if not count:
+        return rows, 0
+    chosen = pa.array(hit)
+    updates = {
+        latest_column: pc.if_else(chosen, pa.scalar(False, flag.type), flag),
+        LAST_SYNCED: pc.if_else(chosen, pa.scalar(now, UTC_TIMESTAMP), rows.column(LAST_SYNCED)),
+        SYNC_OPERATION: pc.if_else(chosen, SyncOp.UPDATE.value, rows.column(SYNC_OPERATION)),
+    }
+    for name, values in updates.items():
+        index = rows.schema.get_field_index(name)
+        rows = rows.set_column(index, rows.schema.field(index), values)
+    return rows, count
+
+
 def upgrade(rows: pa.Table, schema: pa.Schema, now: dt.datetime) -> pa.Table:
     """Return `rows` in the new bronze `schema`: new columns null, widened types cast, and
     tracking columns a table created before they existed lacks given their live defaults."""

@@ -15,27 +15,44 @@ from bronze_sync.cli.preflight import check_sync_preflight
 from bronze_sync.cli.render import print_run, simple_table
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync, today_key
 from bronze_sync.config import load_config
+from bronze_sync.config.kinds import PARTITIONED
+from bronze_sync.config.models import TableConfig
 from bronze_sync.defs.partitions import check_partition_key
 from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.metadata.pipeline_config import read_all
+from bronze_sync.sync.partition_plan import bronze_values
+from bronze_sync.sync.partitioned import value_key
 
 
 @cli.command()
 @config_option
 @tables_option
 @click.option("--partition", default=None, help="Sync batch key YYYY-MM-DD (default: today, UTC).")
+@click.option(
+    "--partition-values",
+    "partition_range",
+    default=None,
+    metavar="FROM:TO",
+    help="Reload these values of the partitioned --tables (every value the source or bronze "
+    "holds in the range, one run per table).",
+)
 @click.option("--allow-mass-delete", is_flag=True, help="Override the mass-delete guard once.")
 def sync(
-    config_path: str | None, tables: str | None, partition: str | None, allow_mass_delete: bool
+    config_path: str | None,
+    tables: str | None,
+    partition: str | None,
+    partition_range: str | None,
+    allow_mass_delete: bool,
 ) -> None:
-    """Sync tables into bronze for one sync batch (runs the daily_sync job)."""
+    """Sync tables into bronze for one sync batch (daily_sync; partitioned tables' own jobs)."""
     config = load_config(config_path)
     key = check_partition_key(partition or today_key())
     names = split_tables(tables)
-    check_sync_preflight(config, names)  # configuration problems: exit 2, nothing written
+    # Configuration problems (and a bad --partition-values): exit 2, nothing written.
+    chosen = check_sync_preflight(config, names, partition_range)
     with dagster_instance() as instance:
-        outcome = run_daily_sync(config, instance, key, names, allow_mass_delete)
+        outcome = run_daily_sync(config, instance, key, names, allow_mass_delete, chosen)
     print_run(console, outcome)
     if not outcome.all_synced:
         sys.exit(1)
@@ -57,7 +74,9 @@ def status(config_path: str | None) -> None:
     for table in config.tables:
         try:
             version, counts = _version_and_counts(store, table.name)
+            kind = kind_text(store, table)
         except BronzeError as exc:
+            kind = table.kind
             version, counts = "unreadable: " + str(exc).removeprefix(f"{table.name}: "), {}
             unreadable.append(f"{table.name}: {version}")
         state = states.get(table.name, {})
@@ -67,6 +86,7 @@ def status(config_path: str | None) -> None:
             [
                 table.name,
                 "yes" if table.enabled else "no",
+                kind,
                 version,
                 counts.get("total"),
                 counts.get("active"),
@@ -79,14 +99,24 @@ def status(config_path: str | None) -> None:
             ]
         )
     columns = [
-        "table", "enabled", "version", "total", "active", "deleted", "purged",
+        "table", "enabled", "kind", "version", "total", "active", "deleted", "purged",
         "last status", "last sync (UTC)", "last purge", "latest checkpoint",
     ]  # fmt: skip
-    console.print(simple_table(f"bronze at {store.root}", columns, rows))
+    console.print(simple_table(f"bronze at {store.root}", columns, rows, no_wrap=["table", "kind"]))
     for line in unreadable:
         err_console.print(Text(line), soft_wrap=True)
     if unreadable:
         sys.exit(1)
+
+
+def kind_text(store: BronzeStore, table: TableConfig) -> str:
+    """Return the table's kind; a partitioned one's with the values bronze holds (and how many)."""
+    if table.kind != PARTITIONED:
+        return table.kind
+    values = [value_key(v) for v in bronze_values(store, table)]
+    if len(values) > 1:
+        return f"{table.kind} {values[0]}..{values[-1]} ({len(values)})"
+    return f"{table.kind} {values[0] if values else '(none loaded)'}"
 
 
 def _version_and_counts(store: BronzeStore, table: str) -> tuple[int | None, dict[str, int]]:

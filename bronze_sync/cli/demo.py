@@ -14,12 +14,14 @@ import sqlalchemy as sa
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli import cli, console
+from bronze_sync.cli.demo_kinds import report_kinds
 from bronze_sync.cli.purge import execute_purge, print_impact
 from bronze_sync.cli.render import print_run, simple_table
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync
 from bronze_sync.clock import utc_now
 from bronze_sync.config import Config, load_config
 from bronze_sync.config.loader import default_config_path
+from bronze_sync.demo.kinds import KindChanges, change_kind_tables
 from bronze_sync.demo.scenario import TableChanges, change_source, purge_cutoff
 from bronze_sync.demo.seeds import build_source
 from bronze_sync.purge import PurgeRequest
@@ -69,10 +71,17 @@ def demo(data_dir: str, source_kind: str = "sql") -> None:
 
         console.rule("[bold]3. The source changes, and its admin purges rows older than 5 years")
         changes = change_source(engine, utc_now())
+        with engine.begin() as conn:
+            kind_changes = change_kind_tables(conn, utc_now())
         cutoff = purge_cutoff(now.date())
         console.print(_changes_table(changes, cutoff))
+        console.print(_kind_changes_line(kind_changes))
         # The admin records the purge: the purge_metadata_update job (bronze-sync purge).
-        request = PurgeRequest(purge_date=cutoff.date(), notes="demo: 5-year retention purge")
+        request = PurgeRequest(
+            purge_date=cutoff.date(),
+            tables=tuple(changes),
+            notes="demo: 5-year retention purge",
+        )
         recorded, _ = execute_purge(config, instance, request)
         print_impact(recorded.plan.report)
         if recorded.checkpoint:
@@ -85,6 +94,7 @@ def demo(data_dir: str, source_kind: str = "sql") -> None:
 
     console.rule("[bold]5. What bronze holds now")
     ok = _report(config, store, changes, cutoff)
+    ok &= report_kinds(console, config, store, engine, kind_changes, outcome)
     console.print(
         "\nNext: [bold]bronze-sync status[/], or open the UI: "
         "[bold]DAGSTER_HOME=$PWD .venv/bin/dagster dev[/] (see README)."
@@ -97,6 +107,14 @@ def _reset(data: Path, store: BronzeStore) -> None:
     data.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(store.root, ignore_errors=True)
     (data / "demo_source.sqlite").unlink(missing_ok=True)
+
+
+def _kind_changes_line(changes: KindChanges) -> str:
+    return (
+        f"campaign_daily: a new close of business {changes.new_cobid}; account_tier_history: "
+        f"{changes.new_versions} accounts moved to a new tier (their old version no longer "
+        "current); currency: unchanged"
+    )
 
 
 def _changes_table(changes: dict[str, TableChanges], cutoff: dt.datetime):  # type: ignore[no-untyped-def]
@@ -113,6 +131,8 @@ def _report(
 ) -> bool:
     rows, all_ok = [], True
     for table in config.tables:
+        if table.name not in changes:
+            continue  # the other kinds have their own report
         delta = store.open(store.table_uri(table.name))
         assert delta is not None
         data = delta.to_pyarrow_table(columns=["createdon", "IsDeleted", "IsPurged"])

@@ -11,6 +11,7 @@ import datetime as dt
 import dagster as dg
 from dagster._utils.concurrency import ConcurrencyKeyInfo
 
+from bronze_sync.cli import err_console
 from bronze_sync.cli.owner import HOST_TAG, owner_from_tags
 from bronze_sync.processes import ProcessId
 
@@ -25,6 +26,12 @@ FINISHED = {
 def table_pool(table: str) -> str:
     """Return the concurrency pool of bronze table `table` (see defs/assets.py)."""
     return f"bronze_{table}"
+
+
+def report_pool_holders(instance: dg.DagsterInstance, pools: list[str]) -> None:
+    """Free slots of ended runs in `pools`, then print which live runs this run waits for."""
+    for line in [*free_finished_holders(instance, pools), *slot_holder_lines(instance, pools)]:
+        err_console.print(line, soft_wrap=True)
 
 
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:

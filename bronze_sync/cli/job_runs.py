@@ -26,7 +26,7 @@ def run_job(
         # The job is reconstructed from the code location, which must read the same file.
         os.environ[CONFIG_ENV] = config.file
     run_config: dict[str, Any] = {**dagster_log_config(), "ops": ops or {}}
-    _forget_reconstructed_jobs()
+    forget_reconstructed_jobs()
     with dagster_output_hidden():
         result = dg.execute_job(
             dg.reconstructable(loader),
@@ -38,7 +38,7 @@ def run_job(
         yield result
 
 
-def _forget_reconstructed_jobs() -> None:
+def forget_reconstructed_jobs() -> None:
     """Drop Dagster's per-process cache of reconstructed jobs.
 
     Dagster keeps the last reconstructed job definition per process; a second run of the

@@ -8,17 +8,29 @@ from pathlib import Path
 
 from bronze_sync.bronze.schema import check_source_columns
 from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.config.kinds import PARTITIONED
 from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.errors import ConfigError, SourceSchemaError, SourceUnavailableError
 from bronze_sync.sources import open_source
+from bronze_sync.sync.kinds import check_kind_columns
+from bronze_sync.sync.partition_plan import range_values, without_suffix
+from bronze_sync.sync.partitioned import value_key
 
 
-def check_sync_preflight(config: Config, tables: list[str] | None) -> None:
+def check_sync_preflight(
+    config: Config, tables: list[str] | None, partition_range: str | None = None
+) -> dict[str, list[str]] | None:
     """Raise ConfigError listing every problem that would fail the sync whatever retries do.
 
     Nothing is created or changed. An unreachable source is no configuration problem: the
-    run's retries handle it, so the source checks are left to the run then.
+    run's retries handle it, so the source checks are left to the run then. With
+    `partition_range` (FROM:TO), return the partition keys it holds per selected table.
     """
+    if partition_range is not None and not tables:
+        raise ConfigError(
+            "--partition-values needs --tables (the partitioned tables to reload; "
+            "nothing was written)"
+        )
     selected = config.select_tables(tables)  # unknown table names raise here
     problems = []
     store = BronzeStore.from_config(config.bronze)
@@ -26,7 +38,22 @@ def check_sync_preflight(config: Config, tables: list[str] | None) -> None:
         problem = local_folder_problem(Path(store.root))
         if problem:
             problems.append(f"bronze.path: {problem}")
+    if partition_range is not None:
+        problems += [
+            f"{t.name}: --partition-values is for partitioned tables (this table is {t.kind})"
+            for t in selected
+            if t.kind != PARTITIONED
+        ]
     problems += source_problems(config, selected)
+    chosen = None
+    if partition_range is not None and not problems:
+        chosen, wrong = range_keys(config, store, selected, partition_range)
+        problems += wrong
+    _raise_problems(problems)
+    return chosen
+
+
+def _raise_problems(problems: list[str]) -> None:
     if len(problems) == 1:
         raise ConfigError(f"{problems[0]} (nothing was written)")
     if problems:
@@ -67,7 +94,9 @@ def source_problems(config: Config, tables: list[TableConfig]) -> list[str]:
     try:
         for table in tables:
             try:
-                check_source_columns(source.describe(table), table.name)
+                schema = source.describe(table)
+                check_source_columns(schema, table.name)
+                check_kind_columns(table, schema)
             except SourceSchemaError as exc:
                 problems.append(str(exc))
             except SourceUnavailableError:
@@ -75,3 +104,20 @@ def source_problems(config: Config, tables: list[TableConfig]) -> list[str]:
     finally:
         source.close()
     return problems
+
+
+def range_keys(
+    config: Config, store: BronzeStore, tables: list[TableConfig], text: str
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Return the keys FROM:TO holds per table, and a line per table it cannot reload."""
+    chosen: dict[str, list[str]] = {}
+    problems = []
+    with open_source(config) as source:
+        for table in tables:
+            try:
+                values = range_values(source, store, table, text)
+            except ConfigError as exc:
+                problems.append(without_suffix(str(exc)))
+                continue
+            chosen[table.name] = [value_key(v) for v in values]
+    return chosen, problems

@@ -9,27 +9,35 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bronze_sync.cli.runner import RunOutcome
+from bronze_sync.cli.outcomes import SUCCESS, UP_TO_DATE, RunOutcome
 
 COUNTS = ["inserted", "updated", "deleted", "purged", "undeleted", "unchanged"]
 
 
 def run_table(outcome: RunOutcome) -> Table:
-    """Return one row per table with its counts, or its error."""
-    table = Table(title=f"Sync batch {outcome.partition_key} (run {outcome.run_id[:8]})")
+    """Return one row per table with its counts (and partition values), or its error."""
+    runs = ", ".join(r[:8] for r in outcome.run_ids or [outcome.run_id])
+    plural = "s" if len(outcome.run_ids) > 1 else ""
+    table = Table(title=f"Sync batch {outcome.partition_key} (run{plural} {runs})")
     table.add_column("table")
     table.add_column("status")
+    with_values = any(
+        "partition_values" in t.figures or t.status == UP_TO_DATE for t in outcome.tables
+    )
+    if with_values:
+        table.add_column("partition values", no_wrap=True)
     for name in [*COUNTS, "source rows", "version", "seconds"]:
         table.add_column(name, justify="right")
     for t in outcome.tables:
-        style = {"Success": "green", "Failed": "red"}.get(t.status, "yellow")
-        if t.status == "Success":
+        style = {SUCCESS: "green", UP_TO_DATE: "green", "Failed": "red"}.get(t.status, "yellow")
+        cells = [str(t.figures.get("partition_values", ""))] if with_values else []
+        if t.status == SUCCESS:
             f = t.figures
-            values = [_n(f.get(c)) for c in COUNTS]
-            values += [_n(f.get("source_rows")), _n(f.get("delta_version")), _s(f.get("seconds"))]
-            table.add_row(t.table, f"[{style}]{t.status}[/]", *values)
+            cells += [_n(f.get(c)) for c in COUNTS]
+            cells += [_n(f.get("source_rows")), _n(f.get("delta_version")), _s(f.get("seconds"))]
         else:
-            table.add_row(t.table, f"[{style}]{t.status}[/]", *([""] * (len(COUNTS) + 3)))
+            cells += [""] * (len(COUNTS) + 3)
+        table.add_row(t.table, f"[{style}]{t.status}[/]", *cells)
     return table
 
 
@@ -37,6 +45,8 @@ def print_run(console: Console, outcome: RunOutcome) -> None:
     """Print a run's table, its errors and its checkpoint."""
     console.print(run_table(outcome))
     for t in outcome.tables:
+        if t.note:
+            console.print(Text.assemble((t.table, "green"), f": {t.note}"), soft_wrap=True)
         if t.error:
             reason = " ".join(t.error.removeprefix(f"{t.table}: ").split())
             console.print(Text.assemble((t.table, "red"), f": {reason}"), soft_wrap=True)
@@ -47,13 +57,17 @@ def print_run(console: Console, outcome: RunOutcome) -> None:
         )
 
 
-def simple_table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:
-    """Return a table with right-aligned numbers."""
+def simple_table(
+    title: str, columns: list[str], rows: Iterable[Iterable[Any]], no_wrap: Iterable[str] = ()
+) -> Table:
+    """Return a table with right-aligned numbers (`no_wrap` columns keep their text whole)."""
     table = Table(title=title)
     rows = [list(r) for r in rows]
+    whole = set(no_wrap)
     for i, column in enumerate(columns):
         numeric = bool(rows) and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
-        table.add_column(column, justify="right" if numeric else "left")
+        justify = "right" if numeric else "left"
+        table.add_column(column, justify=justify, no_wrap=column in whole)
     for row in rows:
         table.add_row(
             *(_n(v) if isinstance(v, int | float) else ("" if v is None else str(v)) for v in row)

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bronze_sync.config.alerts import AlertSettings
+from bronze_sync.config.columns import as_list, column, column_list
+from bronze_sync.config.kinds import MERGED, KindSettings, kind_problems
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
-    check_column_name,
     check_table_name,
     split_source_name,
 )
@@ -22,13 +23,6 @@ class StrictModel(BaseModel):
     """A model that rejects unknown keys and cannot be mutated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _column(value: str) -> str:
-    try:
-        return check_column_name(value, "column")
-    except ConfigError as exc:
-        raise ValueError(str(exc).removeprefix("column: ")) from None
 
 
 class SqlSourceConfig(StrictModel):
@@ -89,7 +83,7 @@ class BronzeConfig(StrictModel):
         return "://" not in self.path or self.path.startswith("file://")
 
 
-class TableSettings(StrictModel):
+class TableSettings(KindSettings):
     """Per-table settings; any of them may also be given under `defaults`."""
 
     primary_key: list[str]
@@ -123,33 +117,29 @@ class TableSettings(StrictModel):
     @field_validator("primary_key", mode="before")
     @classmethod
     def _key_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return as_list(value)
 
     @field_validator("primary_key")
     @classmethod
     def _key_columns(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("at least one key column is required")
-        if len(set(value)) != len(value):
-            raise ValueError("key columns repeat")
-        return [_column(v) for v in value]
+        return column_list(value, "key columns")
 
     @field_validator("created_column", "modified_column")
     @classmethod
     def _optional_column(cls, value: str | None) -> str | None:
-        return None if value is None else _column(value)
+        return None if value is None else column(value)
 
     @field_validator("zorder_columns", mode="before")
     @classmethod
     def _zorder_as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return as_list(value)
 
     @field_validator("zorder_columns")
     @classmethod
     def _zorder_columns(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("columns repeat")
-        return [_column(v) for v in value]
+        return column_list(value)
 
 
 class TableConfig(TableSettings):
@@ -174,6 +164,13 @@ class TableConfig(TableSettings):
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("source: ")) from None
         return value
+
+    @model_validator(mode="after")
+    def _kind_settings(self) -> TableConfig:
+        problems = kind_problems(self)
+        if problems:
+            raise ValueError(f"table {self.name}: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _vacuum_retention(self) -> TableConfig:
@@ -249,6 +246,18 @@ class Config(StrictModel):
     _file: str | None = PrivateAttr(default=None)
     _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _kinds_need_sql(self) -> Config:
+        if self.source.kind == "sql":
+            return self
+        odd = [f"{t.name} ({t.kind})" for t in self.tables if t.kind != MERGED]
+        if odd:
+            raise ValueError(
+                f"tables {', '.join(odd)}: kinds partitioned, scd2 and static need a SQL "
+                f"source (source.kind is {self.source.kind})"
+            )
+        return self
 
     @property
     def file(self) -> str | None:

@@ -1,19 +1,35 @@
-"""One software-defined asset per configured table, generated from the YAML config."""
+"""One software-defined asset per configured table, generated from the YAML config.
 
-from collections.abc import Iterator
+Every table's asset syncs it for one `sync_batches` day, except a partitioned table's: that
+one is partitioned by the table's own values (see defs/partition_values.py).
+"""
+
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
-from bronze_sync.alerts import notifier_for
+from bronze_sync.alerts import Notifier, notifier_for
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.clock import utc_now
+from bronze_sync.config.kinds import KIND_DESCRIPTIONS, PARTITIONED, SCD2, STATIC
 from bronze_sync.config.models import Config, TableConfig
+from bronze_sync.defs.partition_values import SYNC_BATCH_TAG, value_partitions
 from bronze_sync.defs.partitions import sync_batches
 from bronze_sync.defs.resources import BronzeStorageResource, SourceResource
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.monitoring.breaker import skip_if_open
+from bronze_sync.sources.base import Source
 from bronze_sync.sync import SyncJob, SyncResult, run_table_sync
+from bronze_sync.sync.partition_plan import requested_values
+from bronze_sync.sync.partitioned import describe_values
 
 GROUP = "bronze"
+# Returns the partition values a run (re)loads, from the open source and bronze.
+ValueChoice = Callable[[Source, BronzeStore], tuple[Any, ...]]
 
 
 class SyncAssetConfig(dg.Config):
@@ -27,69 +43,98 @@ def asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["bronze", table])
 
 
-def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinition:
-    """Return the asset that syncs `table` for one sync batch."""
-    settings = config.sync
-    notifier = notifier_for(config)
-    breaker_failures = config.alerts.breaker_failures
+def kind_settings(table: TableConfig) -> dict[str, str]:
+    """Return the settings of the table's kind, as shown with its asset."""
+    if table.kind == PARTITIONED:
+        return {
+            "partition_column": table.partition_column or "",
+            "initial_partitions": str(table.initial_partitions),
+        }
+    if table.kind == SCD2:
+        return {
+            "business_key": ", ".join(table.business_key),
+            "latest_column": table.latest_column or "",
+            "initial_load_days": str(table.initial_load_days),
+        }
+    if table.kind == STATIC:
+        return {"static_mode": table.static_mode}
+    return {}
 
-    @dg.asset(
-        key=asset_key(table.name),
-        partitions_def=sync_batches,
-        group_name=GROUP,
-        kinds={"deltalake", config.source.kind},
-        pool=f"bronze_{table.name}",
-        output_required=False,  # a table whose circuit breaker is open is skipped
-        retry_policy=dg.RetryPolicy(
+
+def asset_description(table: TableConfig) -> str:
+    """Return the asset's description: source, key, kind and the kind's settings."""
+    settings = "; ".join(f"{k} {v}" for k, v in kind_settings(table).items())
+    kind = f"Kind **{table.kind}**: {KIND_DESCRIPTIONS[table.kind]}"
+    kind += f" ({settings})." if settings else "."
+    layout = (
+        f" One partition per {table.partition_column} value: a run or backfill (re)loads "
+        "its values in one sync."
+        if table.kind == PARTITIONED
+        else ""
+    )
+    return (
+        f"Bronze copy of `{table.source}` (key {', '.join(table.primary_key)}). {kind}{layout} "
+        "Rows gone from the source are flagged IsDeleted or IsPurged, never removed."
+    )
+
+
+def asset_arguments(table: TableConfig, config: Config) -> dict[str, Any]:
+    """Return the @asset arguments every bronze table shares (key, pool, retries, metadata)."""
+    settings = config.sync
+    return {
+        "key": asset_key(table.name),
+        "group_name": GROUP,
+        "kinds": {"deltalake", config.source.kind},
+        "pool": f"bronze_{table.name}",
+        "output_required": False,  # a table whose circuit breaker is open is skipped
+        "retry_policy": dg.RetryPolicy(
             max_retries=settings.max_retries,
             delay=settings.retry_delay_seconds,
             backoff=dg.Backoff.EXPONENTIAL,
             jitter=dg.Jitter.PLUS_MINUS,
         ),
-        description=(
-            f"Bronze copy of `{table.source}` (key {', '.join(table.primary_key)}). Changed "
-            "rows are merged; rows gone from the source are flagged IsDeleted or IsPurged, "
-            "never removed."
-        ),
-        metadata={
+        "description": asset_description(table),
+        "metadata": {
             "source": table.source,
             "primary_key": ", ".join(table.primary_key),
             "created_column": table.created_column or "",
             "modified_column": table.modified_column or "(full extraction)",
+            "kind": table.kind,
+            **kind_settings(table),
         },
-    )
-    def _sync(
+    }
+
+
+@dataclass(frozen=True)
+class TableStep:
+    """One table's sync as an asset step runs it: breaker, retries, failures, metadata."""
+
+    table: TableConfig
+    config: Config
+    notifier: Notifier
+
+    def sync(
+        self,
         context: dg.AssetExecutionContext,
-        config: SyncAssetConfig,
+        allow_mass_delete: bool,
         source: SourceResource,
         bronze: BronzeStorageResource,
+        batch: str,
+        choose_values: ValueChoice | None = None,
     ) -> Iterator[dg.MaterializeResult]:
+        """Sync the table for sync batch `batch`; yield its materialization (none if skipped)."""
+        table, settings = self.table, self.config.sync
         store = bronze.store()
         with source.open_source() as src:
-            job = SyncJob(
-                source=src,
-                store=store,
-                meta=MetadataStore(store),
-                run=RunInfo(
-                    run_id=context.run.run_id,
-                    pipeline_name=context.run.job_name,
-                    partition_key=context.partition_key,
-                ),
-                allow_mass_delete=config.allow_mass_delete,
-                staging_root=bronze.staging_path,
-                memory_budget_mb=settings.memory_budget_mb,
-                diff_partitions=settings.diff_partitions,
-                lease_seconds=settings.lease_seconds,
-                lease_wait_seconds=settings.lease_wait_seconds,
-                progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
-                created_by=f"dagster run {context.run.run_id}",
-                notifier=notifier,
-            )
-            skipped = skip_if_open(job, table, breaker_failures)
+            job = self._job(context, src, store, bronze, allow_mass_delete, batch)
+            skipped = skip_if_open(job, table, self.config.alerts.breaker_failures)
             if skipped:
                 context.log.warning(f"{table.name} skipped: {skipped}")
                 return
             try:
+                if choose_values is not None:
+                    job.partition_values = choose_values(src, store)
+                    context.log.info(f"partition values: {describe_values(job.partition_values)}")
                 result = run_table_sync(job, table)
             except BronzeSyncError as exc:
                 if exc.retryable and context.retry_number < settings.max_retries:
@@ -109,7 +154,90 @@ def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinitio
             metadata=materialization_metadata(result, store.table_uri(table.name))
         )
 
+    def _job(
+        self,
+        context: dg.AssetExecutionContext,
+        src: Source,
+        store: BronzeStore,
+        bronze: BronzeStorageResource,
+        allow_mass_delete: bool,
+        batch: str,
+    ) -> SyncJob:
+        settings = self.config.sync
+        return SyncJob(
+            source=src,
+            store=store,
+            meta=MetadataStore(store),
+            run=RunInfo(
+                run_id=context.run.run_id, pipeline_name=context.run.job_name, partition_key=batch
+            ),
+            allow_mass_delete=allow_mass_delete,
+            staging_root=bronze.staging_path,
+            memory_budget_mb=settings.memory_budget_mb,
+            diff_partitions=settings.diff_partitions,
+            lease_seconds=settings.lease_seconds,
+            lease_wait_seconds=settings.lease_wait_seconds,
+            progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
+            created_by=f"dagster run {context.run.run_id}",
+            notifier=self.notifier,
+        )
+
+
+def build_bronze_asset(table: TableConfig, config: Config) -> dg.AssetsDefinition:
+    """Return the asset that syncs `table` for one sync batch."""
+    step = TableStep(table, config, notifier_for(config))
+
+    @dg.asset(partitions_def=sync_batches, **asset_arguments(table, config))
+    def _sync(
+        context: dg.AssetExecutionContext,
+        config: SyncAssetConfig,
+        source: SourceResource,
+        bronze: BronzeStorageResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from step.sync(
+            context, config.allow_mass_delete, source, bronze, context.partition_key
+        )
+
     return _sync
+
+
+def build_partitioned_asset(table: TableConfig, config: Config) -> dg.AssetsDefinition:
+    """Return the asset of a partitioned table: its partition keys are the table's values."""
+    step = TableStep(table, config, notifier_for(config))
+
+    def _sync(
+        context: dg.AssetExecutionContext,
+        config: SyncAssetConfig,
+        source: SourceResource,
+        bronze: BronzeStorageResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        keys = list(context.partition_keys)
+
+        def choose(src: Source, store: BronzeStore) -> tuple[Any, ...]:
+            return requested_values(src, store, table, keys)
+
+        batch = run_sync_batch(context)
+        yield from step.sync(context, config.allow_mass_delete, source, bronze, batch, choose)
+
+    with warnings.catch_warnings():
+        # backfill_policy is marked beta; the warning would print on every definitions load.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.asset(
+            partitions_def=value_partitions(table.name),
+            backfill_policy=dg.BackfillPolicy.single_run(),  # a range reloads in ONE sync
+            **asset_arguments(table, config),
+        )(_sync)
+
+
+def run_sync_batch(context: dg.AssetExecutionContext) -> str:
+    """Return the run's sync batch day; tag a run without one (UI backfills) with today's."""
+    batch = context.run.tags.get(SYNC_BATCH_TAG)
+    if batch:
+        return batch
+    batch = utc_now().date().isoformat()
+    # The run sensors read the tag: the batch checkpoint then includes this table's Daily one.
+    context.instance.add_run_tags(context.run.run_id, {SYNC_BATCH_TAG: batch})
+    return batch
 
 
 def failure_description(exc: BronzeSyncError, attempts: int) -> str:
@@ -136,11 +264,20 @@ def materialization_metadata(result: SyncResult, uri: str) -> dict[str, object]:
             "phases": dg.MetadataValue.json({k: round(v, 3) for k, v in result.phases.items()}),
         }
     )
+    if result.partition_values is not None:
+        figures["partition_values"] = describe_values(result.partition_values)
+    if result.skip_reason:
+        figures["skip_reason"] = result.skip_reason
     for what, keys in result.samples.items():
         figures[f"sample_{what}"] = keys
     return figures
 
 
 def build_bronze_assets(config: Config) -> list[dg.AssetsDefinition]:
-    """Return one asset per enabled table."""
-    return [build_bronze_asset(t, config) for t in config.enabled_tables()]
+    """Return one asset per enabled table (a partitioned table's keyed by its values)."""
+    return [
+        build_partitioned_asset(t, config)
+        if t.kind == PARTITIONED
+        else build_bronze_asset(t, config)
+        for t in config.enabled_tables()
+    ]

@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     "SyncOperation",
     "purge_rule_respected": "no IsPurged row created on or after LastPurgeDate",
     "source_reconciled": "source row count = active rows (when the last sync scanned all keys)",
+    "scd2_single_latest": "scd2 tables: every business key has exactly one latest version",
     "audit_complete": "every bronze version in the Delta log has SyncAuditLog rows",
     "checkpoint_recorded": "the last successful sync has a restorable checkpoint",
     "fresh": "last successful sync within freshness_hours",

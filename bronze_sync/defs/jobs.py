@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
-from bronze_sync.defs.assets import GROUP
+from bronze_sync.defs.assets import GROUP, asset_key
 
 DAILY_SYNC = "daily_sync"
 
@@ -16,13 +18,22 @@ def executor(max_parallel_tables: int) -> dg.ExecutorDefinition:
     )
 
 
-def daily_sync_job(max_parallel_tables: int) -> dg.UnresolvedAssetJobDefinition:
-    """Return the job that syncs every bronze table for one sync batch."""
+def daily_sync_job(
+    max_parallel_tables: int, partitioned: Sequence[str] = ()
+) -> dg.UnresolvedAssetJobDefinition:
+    """Return the job that syncs every bronze table for one sync batch.
+
+    Partitioned tables (`partitioned`) have partitions of their own and their own jobs.
+    """
+    selection = dg.AssetSelection.groups(GROUP)
+    if partitioned:
+        selection = selection - dg.AssetSelection.assets(*(asset_key(t) for t in partitioned))
     return dg.define_asset_job(
         DAILY_SYNC,
-        selection=dg.AssetSelection.groups(GROUP),
+        selection=selection,
         executor_def=executor(max_parallel_tables),
-        description="Sync every enabled table into bronze for one sync batch (a UTC day).",
+        description="Sync every enabled table into bronze for one sync batch (a UTC day); "
+        "partitioned tables load their new values through their own jobs.",
     )
 
 

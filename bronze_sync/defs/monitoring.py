@@ -8,6 +8,7 @@ from bronze_sync.alerts.content import TableFailure
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.clock import utc_now
 from bronze_sync.config.models import Config
+from bronze_sync.defs.partition_values import sync_batch_key
 from bronze_sync.defs.resources import BronzeStorageResource
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.monitoring.breaker import consecutive_failures, reset_breaker
@@ -65,7 +66,7 @@ def run_failure_alert_sensor(store: BronzeStore, notifier: Notifier) -> dg.Senso
     )
     def _on_failure(context: dg.RunFailureSensorContext) -> None:
         run = context.dagster_run
-        info = RunInfo(run.run_id, run.job_name, run.tags.get("dagster/partition"))
+        info = RunInfo(run.run_id, run.job_name, sync_batch_key(run))
         failures = step_failures(context.instance, run.run_id) or [
             TableFailure(run.job_name, "RunFailure", context.failure_event.message or "run failed")
         ]

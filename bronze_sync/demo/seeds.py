@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 import bronze_sync
 from bronze_sync.demo.generate import REFERENCE
+from bronze_sync.demo.kinds import build_kind_tables
 from bronze_sync.demo.tables import DEMO_TABLES, metadata
 from bronze_sync.errors import ConfigError
 
@@ -63,4 +64,6 @@ def build_source(engine: sa.Engine, today: dt.date) -> dict[str, int]:
             rows = read_seed(name, shift)
             conn.execute(table.insert(), rows)
             counts[name] = len(rows)
+        accounts = [r[0] for r in conn.execute(sa.select(DEMO_TABLES["account"].c.accountid))]
+        counts.update(build_kind_tables(conn, sorted(accounts), today))
     return counts

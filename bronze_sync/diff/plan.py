@@ -46,6 +46,9 @@ class PlanInput:
     trust_modified: bool = True
     # Drop re-read rows whose modified value is older than the one bronze holds (a stale read).
     skip_older: bool = True
+    # (key column, start): source keys older than this were never loaded, so they are not
+    # late inserts (an scd2 table's versions before its first sync's window).
+    loaded_from: tuple[str, dt.datetime] | None = None
 
     def effective_purge_date(self) -> dt.datetime | None:
         """Return the purge date classifying this sync's vanished rows (None: no PURGE by age)."""
@@ -74,6 +77,7 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
     state = inp.state
     active = state.active.to_numpy(zero_copy_only=False)
     extracted, state_pos, present, missing = _locate(inp, keys)
+    missing, not_loaded = _in_window(inp, missing)
     in_extracted = np.zeros(state.rows.num_rows, dtype=bool)
     in_extracted[state_pos[state_pos >= 0]] = True
 
@@ -109,6 +113,7 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
         counts={
             "inserted": inserts.num_rows,
             "late_inserts": missing_rows.num_rows,
+            "not_loaded": not_loaded,
             "candidates": seen_rows.num_rows + back_rows.num_rows,
             "unmodified": unmodified,
             "stale_skipped": older.num_rows,
@@ -153,6 +158,19 @@ def _locate(
     known[extracted_pos] = True
     missing = inp.source_keys.filter(pa.array(~known)).select(keys)
     return extracted, bronze_of_source[extracted_pos], present, missing
+
+
+def _in_window(inp: PlanInput, missing: pa.Table | None) -> tuple[pa.Table | None, int]:
+    """Drop the late-insert candidates older than the table's loaded window; count them."""
+    if inp.loaded_from is None or missing is None or not missing.num_rows:
+        return missing, 0
+    column, start = inp.loaded_from
+    field = missing.schema.field(column)
+    inside = pc.fill_null(
+        pc.greater_equal(missing.column(column), pa.scalar(start, field.type)), False
+    )
+    kept = missing.filter(inside)
+    return kept, missing.num_rows - kept.num_rows
 
 
 def _drop_unmodified(

@@ -47,6 +47,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("ChangeToken", pa.string()),  # source change-tracking position (Dataverse deltaLink)
             ("DroppedColumns", pa.string()),  # JSON list: bronze columns the source lacks
             ("AuditedThroughVersion", pa.int64()),  # every bronze version up to it is audited
+            ("Scd2LoadedFrom", pa.string()),  # scd2: versions before it were never loaded
+            ("SourceFingerprint", pa.string()),  # static: content fingerprint last synced
+            ("FingerprintVersion", pa.int64()),  # static: the bronze version it produced
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

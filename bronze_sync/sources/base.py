@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import pyarrow as pa
 
 from bronze_sync.config.models import TableConfig
+from bronze_sync.errors import SourceError
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,31 @@ class Source(ABC):
     def read_columns(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yield `schema`'s columns (the key and a few others) of every current source row."""
         return self.read_rows(table, schema, None)
+
+    def partition_values(self, table: TableConfig, above: Any = None) -> list[Any]:
+        """Return the distinct values of the partition column (above `above`), ascending."""
+        raise self._no_kind(table)
+
+    def read_partitions(
+        self, table: TableConfig, schema: pa.Schema, values: Sequence[Any]
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the rows whose partition column holds one of `values`."""
+        raise self._no_kind(table)
+
+    def read_versions(
+        self, table: TableConfig, schema: pa.Schema, since: dt.datetime
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the versions modified at or after `since` plus every latest one (scd2)."""
+        raise self._no_kind(table)
+
+    def fingerprint(self, table: TableConfig, schema: pa.Schema) -> str | None:
+        """Return the table's content fingerprint computed by the source, or None if it cannot."""
+        return None
+
+    def _no_kind(self, table: TableConfig) -> SourceError:
+        return SourceError(
+            f"a {self.kind} source cannot sync tables of kind {table.kind}", table=table.name
+        )
 
     def read_changes(self, plan: ExtractPlan) -> ChangeFeed | None:
         """Return changes since the saved position, or None to use extraction + key scan."""

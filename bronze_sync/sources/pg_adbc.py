@@ -69,7 +69,8 @@ def stream_select(
 
 def compile_for_copy(stmt: sa.Select[Any]) -> tuple[str, list[Any]]:
     """Return SQL and parameters, rendering timestamps and integers inline when possible."""
-    compiled = stmt.compile(dialect=_DIALECT)
+    # render_postcompile: an IN list becomes one parameter per value.
+    compiled = stmt.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
     params = [compiled.params[name] for name in (compiled.positiontup or [])]
     # ADBC runs a statement with parameters as a prepared query whose whole result libpq
     # holds in memory; without parameters it streams through COPY. Only values whose

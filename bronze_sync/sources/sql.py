@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +22,13 @@ from bronze_sync.redact import Redactor
 from bronze_sync.sources import pg_adbc, pg_parallel
 from bronze_sync.sources.arrow_convert import rows_to_batch
 from bronze_sync.sources.base import Source
+from bronze_sync.sources.sql_kinds import (
+    VALUES_CHUNK,
+    fingerprint_statement,
+    select_partition_rows,
+    select_partition_values,
+    select_scd2_window,
+)
 from bronze_sync.sources.sql_query import (
     SqlTypes,
     key_chunk_size,
@@ -117,6 +124,38 @@ class SqlSource(Source):
             chunk = key_rows[start : start + size]
             stmt = select_rows_by_keys(table, schema, types, chunk, self._dialect)
             yield from self._stream_sqlalchemy(table, stmt, schema)
+
+    def partition_values(self, table: TableConfig, above: Any = None) -> list[Any]:
+        """Return the distinct partition values (above `above`), ascending."""
+        stmt = select_partition_values(table, self._reflect(table), above)
+        with self._errors(table), self._engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def read_partitions(
+        self, table: TableConfig, schema: pa.Schema, values: Sequence[Any]
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the rows of the given partition values, a chunk of values per query."""
+        types = self._reflect(table)
+        for start in range(0, len(values), VALUES_CHUNK):
+            chunk = list(values[start : start + VALUES_CHUNK])
+            stmt = select_partition_rows(table, schema, types, chunk, text_casts=self._fast)
+            yield from self._stream(table, stmt, schema)
+
+    def read_versions(
+        self, table: TableConfig, schema: pa.Schema, since: dt.datetime
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the versions modified at or after `since`, plus every latest version."""
+        stmt = select_scd2_window(table, schema, self._reflect(table), since, self._fast)
+        return self._stream(table, stmt, schema)
+
+    def fingerprint(self, table: TableConfig, schema: pa.Schema) -> str | None:
+        """Return "rows:hash" computed by PostgreSQL or SQL Server (None elsewhere)."""
+        stmt = fingerprint_statement(table, schema, self._dialect)
+        if stmt is None:
+            return None
+        with self._errors(table), self._engine.connect() as conn:
+            count, digest = conn.execute(stmt).one()
+        return f"{self._dialect}:{count}:{digest}"
 
     def count_rows(self, table: TableConfig) -> int:
         """Return the number of rows in the source table."""

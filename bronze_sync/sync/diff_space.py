@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from bronze_sync.bronze.reader import BronzeState, read_state
+from bronze_sync.bronze.reader import BronzeState, StateScope, read_state
 from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.diff.plan_parts import plan_in_parts
@@ -48,15 +48,16 @@ class DiffSpace:
         """Return whether the diff runs in spilled key partitions."""
         return self.parts > 1
 
-    def read_state(self, delta: DeltaTable, table: TableConfig) -> BronzeState:
+    def read_state(
+        self, delta: DeltaTable, table: TableConfig, scope: StateScope | None = None
+    ) -> BronzeState:
         """Read the bronze state; when partitioned, into spill files (its `rows` stay empty)."""
+        columns = (table.primary_key, table.created_column, table.modified_column)
         if not self.partitioned:
-            return read_state(delta, table.primary_key, table.created_column, table.modified_column)
+            return read_state(delta, *columns, scope=scope)
         self._reads += 1  # a retry re-reads a newer version into fresh files
         spill = KeySpill(self.folder, f"state{self._reads}", self.key_columns, self.parts)
-        state = read_state(
-            delta, table.primary_key, table.created_column, table.modified_column, spill.add
-        )
+        state = read_state(delta, *columns, spill.add, scope=scope)
         spill.close(state.rows.schema)
         self._state = spill
         _release_freed_memory()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -15,6 +16,7 @@ from bronze_sync.faults import fault_point
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.changes import extract_changes, saved_token
 from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.partitioned import describe_values
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,24 @@ def extract(
     fault_point("after_keys")
     mode = "full" if since is None else "incremental"
     return Extraction(rows=rows, source_keys=keys, deleted_keys=None, mode=mode, since=since)
+
+
+def extract_partitions(
+    job: SyncJob,
+    table: TableConfig,
+    staging: StagingArea,
+    schema: pa.Schema,
+    values: Sequence[Any],
+    timer: PhaseTimer,
+) -> Extraction:
+    """Stage every source row of the given partition values (their complete content)."""
+    job.progress(table.name, "extract", f"reading partition values {describe_values(values)}")
+    with timer("extract"):
+        rows = staging.stage("rows", job.source.read_partitions(table, schema, values), schema)
+        check_keys(rows, table.primary_key, table.name, "partition rows")
+    fault_point("after_extract")
+    keys = rows.select(table.primary_key) if table.track_deletes else None
+    return Extraction(rows=rows, source_keys=keys, deleted_keys=None, mode="partitions", since=None)
 
 
 def read_fill(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 from deltalake.exceptions import DeltaError
@@ -26,10 +28,27 @@ from bronze_sync.sync.result import SyncResult
 INITIAL_PARTITIONS = 16
 
 
+@dataclass(frozen=True)
+class InitialRead:
+    """What a first sync reads, and how the new table is laid out (its kind decides)."""
+
+    batches: Callable[[], Iterator[pa.RecordBatch]]
+    partition_by: tuple[str, ...] = ()
+    properties: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
 def initial_load(
-    job: SyncJob, table: TableConfig, read_schema: pa.Schema, timer: PhaseTimer, lease_token: str
+    job: SyncJob,
+    table: TableConfig,
+    read_schema: pa.Schema,
+    timer: PhaseTimer,
+    lease_token: str,
+    read: InitialRead | None = None,
 ) -> SyncResult:
-    """Create bronze table `table` with every source row, in one commit."""
+    """Create bronze table `table` with every source row (or the kind's first slice), in one
+    commit."""
+    read = read or InitialRead(lambda: job.source.read_rows(table, read_schema, None))
     started = time.perf_counter()
     now = job.clock()
     keys = list(table.primary_key)
@@ -39,7 +58,7 @@ def initial_load(
 
     def rows(seen: KeyCollector) -> Iterator[pa.RecordBatch]:
         count = 0
-        for batch in job.source.read_rows(table, read_schema, None):
+        for batch in read.batches():
             part = pa.Table.from_batches([batch], schema=read_schema)
             check_null_keys(part, keys, table.name, "source")
             seen.add(part.select(keys))
@@ -50,7 +69,7 @@ def initial_load(
         seen.check_unique(key_schema, table.name, "source")
         fault_point("after_extract")
 
-    metadata = {**job.commit_identity(), "mode": "initial", "lease": lease_token}
+    metadata = {**job.commit_identity(), **read.metadata, "mode": "initial", "lease": lease_token}
     with (
         StagingArea(job.staging_root, table.name, job.run.run_id) as staging,
         timer("extract"),
@@ -69,7 +88,8 @@ def initial_load(
                 job.store.table_uri(table.name),
                 reader,
                 metadata,
-                retention_properties(table),
+                {**retention_properties(table), **read.properties},
+                list(read.partition_by),
             )
         except DeltaError as exc:
             if failures:

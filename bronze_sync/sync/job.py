@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from bronze_sync.alerts import LogNotifier, Notifier
 from bronze_sync.bronze.storage import BronzeStore
@@ -38,6 +40,8 @@ class SyncJob:
     progress: Progress = no_progress
     lease_seconds: float = 120.0
     lease_wait_seconds: float = 600.0
+    # Partitioned tables: the values to (re)load; None loads the source's new values.
+    partition_values: tuple[Any, ...] | None = None
     created_by: str = "bronze_sync"
     notifier: Notifier = field(default_factory=LogNotifier)
 
@@ -50,8 +54,14 @@ class SyncJob:
         }
 
     def day(self) -> str:
-        """Return the sync batch day: the partition key, else today's UTC date."""
-        return self.run.partition_key or self.clock().date().isoformat()
+        """Return the sync batch day: the partition key when it is a date, else today (UTC)."""
+        key = self.run.partition_key
+        if key and len(key) == 10:
+            try:
+                return dt.date.fromisoformat(key).isoformat()
+            except ValueError:
+                pass  # a partitioned table's value key (a COBID), not a sync batch
+        return self.clock().date().isoformat()
 
 
 @dataclass

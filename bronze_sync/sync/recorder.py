@@ -18,6 +18,7 @@ from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.records import (
     audit_entries,
     daily_checkpoint,
+    skip_entry,
     update_sync_state,
     validate_result,
 )
@@ -76,6 +77,13 @@ def record_sync(
     The audit rows come after the validation and checkpoint and PipelineConfig comes last, so
     a crash in between leaves a state `recover_after_crash` completes from the commit itself.
     """
+    if result.mode == "skipped":
+        now = job.clock()
+        # Still the day's restore point: the batch checkpoint then covers every table.
+        daily_checkpoint(job, table, result, now)
+        write_audit(job.meta, job.run, [skip_entry(table, result, start, now)], now)
+        update_sync_state(job, table, now, "Success", result)
+        return result
     job.progress(table.name, "record", "writing validation, checkpoint and audit")
     recording = time.perf_counter()
     validation = validate_result(table, result)

@@ -35,6 +35,11 @@ def validate_result(table: TableConfig, result: SyncResult) -> ValidationRecord:
         and c["active"] != result.source_rows
     ):
         problems.append(f"active {c['active']} != source rows {result.source_rows}")
+    if result.scope_active is not None and result.scope_active != result.source_rows:
+        problems.append(
+            f"active rows of the synced partition values {result.scope_active} != source rows "
+            f"{result.source_rows}"
+        )
     notes = "; ".join(problems) if problems else _validation_note(result)
     return ValidationRecord(
         table=table.name,
@@ -44,12 +49,18 @@ def validate_result(table: TableConfig, result: SyncResult) -> ValidationRecord:
         active=c["active"],
         deleted=c["deleted"],
         purged=c["purged"],
-        source_rows=result.source_rows,
+        # A partitioned sync counts the source rows of its values only, not the whole table.
+        source_rows=result.source_rows if result.scope_active is None else None,
         notes=notes,
     )
 
 
 def _validation_note(result: SyncResult) -> str:
+    if result.scope_active is not None:
+        return (
+            f"counts consistent; the {result.scope_active:,} active rows of the synced partition "
+            "values equal the source's rows of those values"
+        )
     if result.full_key_scan:
         return "counts consistent; active rows equal the source's key count"
     return "counts consistent; source not fully scanned (no key comparison)"
@@ -89,6 +100,7 @@ def audit_entries(
                 f"updated={result.updated}; undeleted={result.undeleted}; "
                 f"unchanged={result.unchanged}; filled={result.filled}; "
                 f"older_than_bronze_skipped={result.stale_skipped}; "
+                f"{_kind_note(result)}"
                 f"since={result.since.isoformat() if result.since else 'full'}; "
                 f"committed={result.committed}"
             ),
@@ -142,6 +154,7 @@ def update_sync_state(
     }
     if status == "Success":
         state["LastDailySync"] = now
+    state.update(_kind_state(result))
     source_state = dict(result.source_state or {})
     token = source_state.pop(CHANGE_TOKEN, None)
     if source_state:
@@ -174,3 +187,43 @@ def daily_checkpoint(
         log.warning(
             "checkpoint %s of %s is %s", checkpoint.name, table.name, checkpoint.validation_status
         )
+
+
+def _kind_state(result: SyncResult) -> dict[str, object]:
+    """Return the PipelineConfig columns a table kind keeps (scd2 window, static fingerprint)."""
+    state: dict[str, object] = {}
+    if result.loaded_from:
+        state["Scd2LoadedFrom"] = result.loaded_from
+    if result.fingerprint:
+        state["SourceFingerprint"] = result.fingerprint
+        state["FingerprintVersion"] = result.version
+    return state
+
+
+def _kind_note(result: SyncResult) -> str:
+    """Return what the table's kind adds to the DataSync notes."""
+    parts = []
+    if result.partition_values is not None:
+        shown = result.partition_values[:20]
+        more = f" (+{len(result.partition_values) - 20} more)" if len(shown) == 20 else ""
+        parts.append(f"partition_values={','.join(shown)}{more}")
+    if result.latest_cleared:
+        parts.append(f"latest_cleared={result.latest_cleared}")
+    if result.fingerprint:
+        parts.append(f"fingerprint={result.fingerprint}")
+    return "".join(f"{p}; " for p in parts)
+
+
+def skip_entry(
+    table: TableConfig, result: SyncResult, start: dt.datetime, end: dt.datetime
+) -> AuditEntry:
+    """Return the audit entry of a sync its table kind skipped (nothing read, no commit)."""
+    return AuditEntry(
+        "DataSync",
+        table.name,
+        start,
+        end,
+        status="Skipped",
+        notes=result.skip_reason,
+        delta_version=result.version,
+    )

@@ -43,6 +43,12 @@ class SyncResult:
     unmodified: int = 0  # re-read rows skipped because bronze holds their modified value
     stale_skipped: int = 0  # re-read rows older than what bronze holds (never written)
     recovered: bool = False  # rebuilt from the commit's metadata after a crashed run
+    skip_reason: str | None = None  # the table's kind found nothing to do (mode "skipped")
+    partition_values: list[str] | None = None  # partitioned: the values synced
+    scope_active: int | None = None  # partitioned: active rows of the synced values after
+    fingerprint: str | None = None  # static: the source content fingerprint synced
+    latest_cleared: int = 0  # scd2: older versions whose latest flag was cleared
+    loaded_from: str | None = None  # scd2 first sync: versions before it were not loaded
 
     @property
     def changed_rows(self) -> int:
@@ -72,6 +78,9 @@ class SyncResult:
             "source_state": self.source_state,
             "retries": self.retries,
             "diff_partitions": self.diff_partitions,
+            "partition_values": self.partition_values,
+            "fingerprint": self.fingerprint,
+            "latest_cleared": self.latest_cleared,
         }
 
     @classmethod
@@ -111,6 +120,10 @@ class SyncResult:
             filled=int(info.get("filled") or 0),
             unmodified=int(info.get("unmodified") or 0),
             stale_skipped=int(info.get("stale_skipped") or 0),
+            partition_values=info.get("partition_values"),
+            fingerprint=info.get("fingerprint"),
+            latest_cleared=int(info.get("latest_cleared") or 0),
+            loaded_from=info.get("loaded_from"),
             recovered=True,
         )
 

@@ -83,6 +83,8 @@ class CheckContext:
             wanted.append(self.table.created_column)
         if RETAINED_COLUMN in names:
             wanted.append(RETAINED_COLUMN)
+        if self.table.latest_column and self.table.latest_column in names:
+            wanted.append(self.table.latest_column)
         data = dataset.to_table(columns=list(dict.fromkeys(wanted)))
         data = fill_flags(data)
         for column, kind in (

@@ -83,5 +83,7 @@ def test_demo_tells_the_whole_story(tmp_path):
         "5. What bronze holds now",
     ]:
         assert step in out
-    assert out.count("│ yes") == 3
+    assert out.count("│ yes") == 6  # three merged tables and one table of each other kind
+    for kind in ("partitioned", "scd2", "static"):
+        assert f"│ {kind}" in out
     assert (tmp_path / "data" / "bronze" / "account" / "_delta_log").is_dir()

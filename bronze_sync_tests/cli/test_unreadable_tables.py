@@ -43,7 +43,8 @@ def test_status_marks_a_table_with_a_truncated_log_unreadable_and_shows_the_othe
     assert line.startswith(f"account: unreadable: Delta log file {DAMAGED} is damaged (")
     assert "Json error: Truncated record" in line
     contact = next(line for line in done.stdout.splitlines() if "│ contact " in line)
-    assert [cell.strip() for cell in contact.split("│")][3:5] == ["0", "3"]  # version, total
+    cells = [cell.strip() for cell in contact.split("│")]
+    assert cells[3:6] == ["merged", "0", "3"]  # kind, version, total
 
 
 def test_validate_reports_the_damaged_table_and_checks_the_others(

@@ -128,5 +128,12 @@ def test_missing_file(tmp_path):
 def test_bundled_demo_config_loads(monkeypatch):
     monkeypatch.delenv("BRONZE_SYNC_CONFIG", raising=False)
     config = load_config()
-    assert [t.name for t in config.tables] == ["account", "donation", "activitypointer"]
+    assert [(t.name, t.kind) for t in config.tables] == [
+        ("account", "merged"),
+        ("donation", "merged"),
+        ("activitypointer", "merged"),
+        ("campaign_daily", "partitioned"),
+        ("account_tier_history", "scd2"),
+        ("currency", "static"),
+    ]
     assert config.file and config.file.endswith("demo_config.yaml")

@@ -100,3 +100,12 @@ def staging_folders(config: Any) -> list[Path]:
     """Return the sync staging folders left under the config's staging root."""
     root = Path(config.sync.staging_path)
     return sorted(p for p in root.glob("*/*") if p.is_dir()) if root.exists() else []
+
+
+def roll_back(h: Any, checkpoint_name: str) -> Any:
+    """Roll the harness's tables back to a checkpoint: dry run, then execute with its token."""
+    from bronze_sync_tests.rollback.scenario import Alerts, rollback
+
+    h.alerts = Alerts()
+    token = rollback(h, checkpoint_name).plan.token
+    return rollback(h, checkpoint_name, dry_run=False, approval_token=token)

@@ -1,0 +1,289 @@
+"""Sync a table that exists in bronze: plan against its state and write ONE pinned commit."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from bronze_sync.bronze.lease import TableLease
+from bronze_sync.bronze.reader import BronzeState, count_flags
+from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commit
+from bronze_sync.bronze.schema import SchemaPlan, plan_schema
+from bronze_sync.config.kinds import SCD2
+from bronze_sync.config.models import TableConfig
+from bronze_sync.diff.keys import sample_keys
+from bronze_sync.diff.plan import PlanInput, SyncPlan
+from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
+from bronze_sync.faults import fault_point
+from bronze_sync.staging import StagingArea
+from bronze_sync.sync import scd2
+from bronze_sync.sync.changes import retained_keys
+from bronze_sync.sync.diff_space import DiffSpace
+from bronze_sync.sync.evolve import widen_columns
+from bronze_sync.sync.extract import Extraction, extract, extract_partitions, read_fill
+from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.kinds import KindScope
+from bronze_sync.sync.result import SyncResult
+
+DROPPED_COLUMNS = "DroppedColumns"
+
+
+def sync_existing(
+    job: SyncJob,
+    table: TableConfig,
+    source_schema: pa.Schema,
+    delta: DeltaTable,
+    timer: PhaseTimer,
+    lease: TableLease,
+    state_row: dict[str, object],
+    scope: KindScope,
+) -> SyncResult:
+    """Bring an existing bronze table in step with the source (within the kind's scope)."""
+    started = time.perf_counter()
+    dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
+    with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
+        space = DiffSpace.for_table(
+            delta, table, staging.dir, job.memory_budget_mb, job.diff_partitions
+        )
+        reading = (space, delta, source_schema, table, dropped_before, scope)
+        schema_plan, state = _plan_and_state(*reading)
+        widened = [w.describe() for w in schema_plan.widened]
+        if schema_plan.widened:
+            delta = widen_columns(job, table, delta, schema_plan, lease, timer)
+            schema_plan, state = _plan_and_state(space, delta, *reading[2:])
+        read_schema = schema_plan.read_schema(source_schema.names)
+        if scope.values is not None:
+            extraction = extract_partitions(job, table, staging, read_schema, scope.values, timer)
+        else:
+            since = None if scope.full_read else _since(table, state)
+            extraction = extract(
+                job, table, staging, read_schema, since, state_row, timer, space.partitioned
+            )
+        fill = read_fill(job, table, staging, schema_plan, extraction, timer)
+        # `is not None`: an empty key set (the source, or a reloaded value, lost every row)
+        # is a complete scan, and a pyarrow table with no rows is falsy.
+        keys = extraction.source_keys
+        source_rows = keys.num_rows if keys is not None else None
+        with timer("keys"):
+            kept = space.keep_keys(extraction.source_keys, table.name)
+        extraction = dataclasses.replace(extraction, source_keys=kept)
+        retained = retained_keys(delta, table, extraction.rows)
+        # Without a fill read, re-read rows are the only way new columns get their values.
+        unfilled = bool(schema_plan.fill_columns) and fill is None
+        with timer("diff"):
+            plan = _plan(job, table, space, state_row, state, extraction, retained, unfilled, scope)
+            if table.kind == SCD2:
+                plan = _with_latest_flips(plan, delta, table, state, extraction, space)
+        guard_mass_delete(job, table, plan)
+        result = _planned_result(table, state, plan, extraction, schema_plan, source_rows, space)
+        result.columns_widened = widened
+        result.partition_values = scope.partition_values
+        result.fingerprint = scope.fingerprint
+        outcome = _commit(job, table, delta, state, plan, schema_plan, fill, result, lease, timer)
+        with timer("validate"):
+            after = job.store.open(job.store.table_uri(table.name), outcome.version) or delta
+            counts = count_flags(after)
+            if scope.values is not None:
+                result.scope_active = count_flags(after, scope.state)["active"]
+    result.version, result.committed = outcome.version, outcome.committed
+    result.updated, result.undeleted = outcome.updated, outcome.undeleted
+    result.filled = outcome.filled
+    result.unchanged = outcome.unchanged + plan.count("unmodified")
+    result.counts, result.phases = counts, timer.seconds
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _plan_and_state(
+    space: DiffSpace,
+    delta: DeltaTable,
+    source_schema: pa.Schema,
+    table: TableConfig,
+    dropped_before: list[str],
+    scope: KindScope,
+) -> tuple[SchemaPlan, BronzeState]:
+    state = space.read_state(delta, table, scope.state)
+    plan = plan_schema(source_schema, state.schema, table.name, dropped_before)
+    missing_keys = [k for k in table.primary_key if k not in state.schema.names]
+    if missing_keys:
+        raise BronzeError(
+            f"bronze table has no primary key column {', '.join(missing_keys)}", table=table.name
+        )
+    return plan, state
+
+
+def _since(table: TableConfig, state: BronzeState) -> dt.datetime | None:
+    if not table.modified_column or state.watermark is None:
+        return None
+    return state.watermark - dt.timedelta(minutes=table.watermark_overlap_minutes)
+
+
+def _plan(
+    job: SyncJob,
+    table: TableConfig,
+    space: DiffSpace,
+    state_row: dict[str, object],
+    state: BronzeState,
+    extraction: Extraction,
+    retained: pa.Table | None,
+    unfilled: bool,
+    scope: KindScope,
+) -> SyncPlan:
+    read_schema = extraction.rows.schema
+    job.progress(table.name, "diff", f"comparing {extraction.rows.num_rows:,} rows with bronze")
+    inp = PlanInput(
+        key_columns=tuple(table.primary_key),
+        extracted=extraction.rows,
+        state=state,
+        source_keys=extraction.source_keys,
+        deleted_keys=extraction.deleted_keys,
+        retained_keys=retained,
+        last_purge=state_row.get("LastPurgeDate"),  # type: ignore[arg-type]
+        purge_recorded=state_row.get("LastPurgeRecorded"),  # type: ignore[arg-type]
+        purge_window_days=table.purge_window_days,
+        # An scd2 source clears IsLatest on an old version without touching its modified time.
+        trust_modified=job.source.modified_marks_every_change
+        and not extraction.from_change_feed
+        and not unfilled
+        and table.kind != SCD2,
+        skip_older=table.skip_older_rows,
+        loaded_from=(table.modified_column, scope.loaded_from)
+        if scope.loaded_from and table.modified_column
+        else None,
+        now=job.clock(),
+        fetch_source=lambda k: _fetch(job, table, read_schema, k),
+    )
+    return space.plan(inp)
+
+
+def _with_latest_flips(
+    plan: SyncPlan,
+    delta: DeltaTable,
+    table: TableConfig,
+    state: BronzeState,
+    extraction: Extraction,
+    space: DiffSpace,
+) -> SyncPlan:
+    """Add to the plan the older versions whose latest flag the arriving versions clear."""
+    rows = state.rows if not space.partitioned else scd2.latest_state(delta, table)
+    arriving = scd2.arriving_versions(extraction.rows, plan.edits.inserts, table)
+    flips = scd2.latest_flips(rows, arriving, table)
+    edits = dataclasses.replace(plan.edits, unlatest=flips, latest_column=table.latest_column)
+    counts = {**plan.counts, "latest_cleared": flips.num_rows}
+    return dataclasses.replace(plan, edits=edits, counts=counts)
+
+
+def _fetch(job: SyncJob, table: TableConfig, schema: pa.Schema, keys: pa.Table) -> pa.Table:
+    batches = list(job.source.read_rows_by_keys(table, schema, keys))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def guard_mass_delete(job: SyncJob, table: TableConfig, plan: SyncPlan) -> None:
+    """Refuse a sync that would flag more than max_delete_fraction of the active rows."""
+    deleted, active = plan.count("deleted"), plan.active_before
+    if job.allow_mass_delete or table.allow_mass_delete or not active or not deleted:
+        return
+    share = deleted / active
+    if share > table.max_delete_fraction:
+        raise MassDeleteError(
+            f"this sync would flag {deleted:,} of {active:,} active rows ({share:.1%}) as deleted, "
+            f"above max_delete_fraction {table.max_delete_fraction:.0%} "
+            f"({plan.count('purged'):,} purges not counted); nothing was written. If the source "
+            "really lost these rows, re-run with allow_mass_delete (CLI: --allow-mass-delete)",
+            table=table.name,
+        )
+
+
+def _planned_result(
+    table: TableConfig,
+    state: BronzeState,
+    plan: SyncPlan,
+    extraction: Extraction,
+    schema_plan: SchemaPlan,
+    source_rows: int | None,
+    space: DiffSpace,
+) -> SyncResult:
+    """Return the result as far as the plan knows it (the commit adds its own tallies)."""
+    keys = list(table.primary_key)
+    return SyncResult(
+        table=table.name,
+        mode=extraction.mode,
+        version=state.version,
+        committed=False,
+        inserted=plan.count("inserted"),
+        deleted=plan.count("deleted"),
+        purged=plan.count("purged"),
+        late_inserts=plan.count("late_inserts"),
+        unmodified=plan.count("unmodified"),
+        stale_skipped=plan.count("stale_skipped"),
+        latest_cleared=plan.count("latest_cleared"),
+        extracted_rows=extraction.rows.num_rows,
+        source_rows=source_rows - plan.count("vanished_during_sync") - plan.count("not_loaded")
+        if source_rows is not None
+        else None,
+        full_key_scan=source_rows is not None and extraction.mode != "partitions",
+        since=extraction.since,
+        columns_added=[f.name for f in schema_plan.added],
+        columns_dropped=list(schema_plan.dropped),
+        columns_readded=list(schema_plan.readded),
+        tracking_added=bool(schema_plan.missing_tracking),
+        samples={k: sample_keys(v, keys) for k, v in plan.samples.items() if v.num_rows},
+        diff_partitions=space.parts,
+        source_state=extraction.source_state,
+    )
+
+
+def _commit(
+    job: SyncJob,
+    table: TableConfig,
+    delta: DeltaTable,
+    state: BronzeState,
+    plan: SyncPlan,
+    schema_plan: SchemaPlan,
+    fill: pa.Table | None,
+    result: SyncResult,
+    lease: TableLease,
+    timer: PhaseTimer,
+) -> RewriteResult:
+    edits = plan.edits
+    change = None
+    if schema_plan.rewrites_table:
+        change = TableChange(schema_plan.table_schema(), fill, schema_plan.fill_columns)
+    unlatest = edits.unlatest.num_rows if edits.unlatest is not None else 0
+    if change is None and not (
+        edits.upserts.num_rows or edits.flags.num_rows or edits.inserts.num_rows or unlatest
+    ):
+        job.progress(table.name, "commit", "no changes; nothing to commit")
+        return RewriteResult(version=state.version, committed=False)
+    if delta.version() != state.version:
+        raise CommitConflictError("the table changed since it was read", table=table.name)
+    job.progress(
+        table.name,
+        "commit",
+        f"writing {edits.inserts.num_rows:,} inserts, "
+        f"{edits.upserts.num_rows:,} candidate updates, {edits.flags.num_rows:,} flags"
+        + ("; rewriting every file for the new schema" if change else ""),
+    )
+    metadata = {**job.commit_identity(), **result.commit_metadata(), "lease": lease.token}
+
+    with timer("commit"):
+        outcome = rewrite_commit(
+            delta,
+            edits,
+            table.primary_key,
+            job.clock(),
+            metadata,
+            token=lease.token,
+            change=change,
+            before_commit=lease.before_commit,
+        )
+    if outcome.committed:
+        fault_point("after_commit")
+    else:
+        job.progress(table.name, "commit", "candidates were unchanged; nothing to commit")
+    return outcome
