@@ -53,7 +53,15 @@ class LogNotifier:
     def send(self, alert: Alert) -> None:
         """Log `alert` at a level matching its severity."""
         level = logging.ERROR if alert.severity != Severity.MEDIUM else logging.WARNING
-        log.log(level, "[%s] %s\n%s", alert.severity.value, alert.subject, alert.body)
+        # `alert` rides along so that a terminal handler can render it (the CLI draws a panel).
+        log.log(
+            level,
+            "[%s] %s\n%s",
+            alert.severity.value,
+            alert.subject,
+            alert.body,
+            extra={"alert": alert},
+        )
 
 
 def notifier_for(config: Config) -> Notifier:

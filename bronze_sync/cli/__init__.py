@@ -71,6 +71,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.maintenance",
     "bronze_sync.cli.validate",
     "bronze_sync.cli.audit",
+    "bronze_sync.cli.ui",
 ]
 
 
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
 
     for module in COMMAND_MODULES:
         importlib.import_module(module)
+    from bronze_sync.cli.alert_panel import show_alerts_as_panels
 
+    show_alerts_as_panels(err_console)
     set_verbose(False)
     try:
         cli.main(args=argv, prog_name="bronze-sync", standalone_mode=False)

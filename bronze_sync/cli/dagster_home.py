@@ -1,37 +1,62 @@
-"""The Dagster home a command runs in: $DAGSTER_HOME (locked), or a marked throwaway folder."""
+"""The Dagster home every command (and `bronze-sync ui`) uses: one instance the UI shows.
+
+$DAGSTER_HOME when set; otherwise `.dagster/` in the current directory, created on first use
+with the project's instance settings (dagster.yaml). So `bronze-sync demo` followed by
+`bronze-sync ui` in the same folder shows the demo's runs, partitions and checks.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
-import json
 import os
 import shutil
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bronze_sync.cli.owner import owner_from_tags, owner_tags
+import bronze_sync
 from bronze_sync.errors import ConfigError
-from bronze_sync.processes import ProcessId
 
 LOCK_FILE = ".bronze_sync.lock"
-TEMP_PREFIX = "bronze_sync_dagster_"
-OWNER_FILE = "bronze_sync_owner.json"
-MAX_TEMP_AGE = dt.timedelta(days=7)
+DEFAULT_HOME = ".dagster"
+HOME_ENV = "DAGSTER_HOME"
 
 
-def persistent_home() -> Path | None:
-    """Return $DAGSTER_HOME as a folder, or None when it is not set."""
-    value = os.environ.get("DAGSTER_HOME")
-    if not value:
-        return None
-    home = Path(value).expanduser()
-    if not home.is_dir():
-        raise ConfigError(f"DAGSTER_HOME: {value} is not a folder (create it, or unset it)")
+def instance_settings() -> Path:
+    """Return the project's dagster.yaml: packaged with a wheel, or the repository's."""
+    package = Path(bronze_sync.__file__).parent
+    for candidate in (package / "_instance" / "dagster.yaml", package.parent / "dagster.yaml"):
+        if candidate.exists():
+            return candidate
+    raise ConfigError("the instance settings are missing (expected dagster.yaml)")
+
+
+def dagster_home() -> Path:
+    """Return the Dagster home to use, creating the default one; export it as DAGSTER_HOME.
+
+    Exporting it makes the step processes, `dagster dev` started by `bronze-sync ui`, and
+    jobs reconstructed from the code location all use the same instance.
+    """
+    value = os.environ.get(HOME_ENV)
+    if value:
+        home = Path(value).expanduser()
+        if not home.is_dir():
+            raise ConfigError(f"DAGSTER_HOME: {value} is not a folder (create it, or unset it)")
+        return home
+    home = Path.cwd() / DEFAULT_HOME
+    home.mkdir(exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        shutil.copyfile(instance_settings(), settings)
+    os.environ[HOME_ENV] = str(home)
     return home
+
+
+def log_file(home: Path) -> Path:
+    """Return the file Dagster's console output goes to when the terminal does not show it."""
+    folder = home / "logs"
+    folder.mkdir(exist_ok=True)
+    return folder / "bronze-sync.log"
 
 
 @contextlib.contextmanager
@@ -47,48 +72,3 @@ def home_lock(home: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def temp_home(root: str | None = None) -> Iterator[Path]:
-    """Yield a throwaway home marked with its owner process; remove it afterwards."""
-    path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=root))
-    marker = {**owner_tags(), "created": dt.datetime.now(dt.UTC).isoformat()}
-    (path / OWNER_FILE).write_text(json.dumps(marker))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_stale_temp_homes(root: str | None = None, now: float | None = None) -> list[Path]:
-    """Remove throwaway homes of dead owners on this host, and unowned ones older than 7 days."""
-    folder = Path(root or tempfile.gettempdir())
-    removed = []
-    for path in sorted(folder.glob(f"{TEMP_PREFIX}*")):
-        if path.is_symlink() or not path.is_dir():
-            continue
-        if _is_stale(path, time.time() if now is None else now):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
-
-
-def _is_stale(path: Path, now: float) -> bool:
-    owner = _owner_of(path)
-    if owner is not None and owner.is_local():
-        # A live owner keeps its folder whatever its age (a long run); a dead one never needs it.
-        return owner.is_dead()
-    try:
-        age = now - path.stat().st_mtime
-    except OSError:
-        return False
-    return age > MAX_TEMP_AGE.total_seconds()
-
-
-def _owner_of(path: Path) -> ProcessId | None:
-    try:
-        values = json.loads((path / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return owner_from_tags(values) if isinstance(values, dict) else None

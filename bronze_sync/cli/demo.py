@@ -95,9 +95,10 @@ def demo(data_dir: str, source_kind: str = "sql") -> None:
     console.rule("[bold]5. What bronze holds now")
     ok = _report(config, store, changes, cutoff)
     ok &= report_kinds(console, config, store, engine, kind_changes, outcome)
+    extra = "" if data == Path("./data").absolute() else f" --data-dir {data}"
     console.print(
-        "\nNext: [bold]bronze-sync status[/], or open the UI: "
-        "[bold]DAGSTER_HOME=$PWD .venv/bin/dagster dev[/] (see README)."
+        f"\nNext: [bold]bronze-sync status[/], or see these runs in the Dagster UI: "
+        f"[bold]bronze-sync ui{extra}[/] (then http://127.0.0.1:3000)."
     )
     if not (ok and outcome.success):
         sys.exit(1)

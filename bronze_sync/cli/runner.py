@@ -13,17 +13,12 @@ import dagster as dg
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import create_batch_checkpoint
 from bronze_sync.cli import err_console
-from bronze_sync.cli.dagster_home import (
-    home_lock,
-    persistent_home,
-    remove_stale_temp_homes,
-    temp_home,
-)
+from bronze_sync.cli.dagster_home import dagster_home, home_lock, log_file
 from bronze_sync.cli.instance_health import reap_dead_runs, report_pool_holders, table_pool
 from bronze_sync.cli.outcomes import FAILED, RunOutcome, TableOutcome, table_outcome
 from bronze_sync.cli.owner import owner_tags
 from bronze_sync.cli.partition_runs import run_partition_syncs
-from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden
+from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden, set_log_file
 from bronze_sync.clock import utc_now
 from bronze_sync.config import CONFIG_ENV, Config
 from bronze_sync.config.kinds import PARTITIONED
@@ -38,24 +33,14 @@ __all__ = ["RunOutcome", "TableOutcome", "dagster_instance", "run_daily_sync", "
 
 @contextlib.contextmanager
 def dagster_instance() -> Iterator[dg.DagsterInstance]:
-    """Yield $DAGSTER_HOME's instance (runs show in the UI), else a throwaway one.
+    """Yield the project's Dagster instance (the one `bronze-sync ui` shows).
 
-    Throwaway homes left by killed commands are removed first. $DAGSTER_HOME is opened
-    under a file lock, and runs of this host whose process died are failed there.
+    It is opened under a file lock (first use creates its storage), runs of this host whose
+    process died are failed and their pool slots freed, and Dagster's own console output is
+    appended to the home's log file unless -v shows it.
     """
-    stale = remove_stale_temp_homes()
-    if stale:
-        err_console.print(f"removed {len(stale)} Dagster temp folder(s) of ended bronze-sync runs")
-    home = persistent_home()
-    if home is None:
-        with (
-            temp_home() as path,
-            dg.DagsterInstance.local_temp(
-                tempdir=str(path), overrides={"telemetry": {"enabled": False}}
-            ) as instance,
-        ):
-            yield instance
-        return
+    home = dagster_home()
+    set_log_file(log_file(home))
     with contextlib.ExitStack() as stack:
         with home_lock(home):
             instance = stack.enter_context(dg.DagsterInstance.get())

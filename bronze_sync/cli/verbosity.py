@@ -6,9 +6,10 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-_state = {"verbose": False}
+_state: dict[str, Any] = {"verbose": False, "log_file": None}
 
 
 def set_verbose(verbose: bool) -> None:
@@ -21,19 +22,23 @@ def is_verbose() -> bool:
     return _state["verbose"]
 
 
-def dagster_log_config(quiet_level: str = "CRITICAL") -> dict[str, Any]:
-    """Return the run config of Dagster's console logger: INFO with -v, else `quiet_level`."""
-    level = "INFO" if is_verbose() else quiet_level
-    return {"loggers": {"console": {"config": {"log_level": level}}}}
+def set_log_file(path: Path | None) -> None:
+    """Set the file Dagster's console output is appended to when -v is not given."""
+    _state["log_file"] = path
+
+
+def dagster_log_config() -> dict[str, Any]:
+    """Return the run config of Dagster's console logger (INFO: the terminal or the log file)."""
+    return {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @contextlib.contextmanager
 def dagster_output_hidden() -> Iterator[None]:
-    """Send what Dagster and its step processes write to stderr to /dev/null (unless -v).
+    """Send what Dagster and its step processes write to stderr to the log file (unless -v).
 
-    Step processes inherit file descriptor 2 and print engine events and warnings there
-    whatever the logger level; the command prints its own one-line outcome instead. Every
-    event is still stored in the instance's event log (the Dagster UI shows them).
+    Step processes inherit file descriptor 2 and print engine events and warnings there; the
+    command prints its own tables and one-line outcomes instead. Every event is also stored
+    in the instance's event log (the Dagster UI shows them).
     """
     if is_verbose():
         yield
@@ -44,7 +49,8 @@ def dagster_output_hidden() -> Iterator[None]:
     except OSError:  # no stderr to hide
         yield
         return
-    null = os.open(os.devnull, os.O_WRONLY)
+    target = _state["log_file"] or os.devnull
+    null = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.dup2(null, 2)
         yield

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from html import escape
 
+from bronze_sync.monitoring.charts import bar_chart
 from bronze_sync.monitoring.health import HealthReport
-
-WIDTH, HEIGHT, PAD = 560, 180, 30
 
 
 def _pct(value: float | None) -> str:
@@ -21,49 +19,13 @@ def _delta(now: float | None, before: float | None, percent: bool = False) -> st
     return f"{diff * 100:+.0f} pt" if percent else f"{diff:+,.0f}"
 
 
-def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[float]]) -> str:
-    """Return an inline SVG bar chart: one group of bars per label, one colour per series."""
-    colors = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1"]
-    top = max([v for values in series.values() for v in values] + [1])
-    slot = (WIDTH - 2 * PAD) / max(len(labels), 1)
-    bar = slot * 0.8 / max(len(series), 1)
-    parts = [
-        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
-        f'height="{HEIGHT + 40}" role="img" aria-label="{escape(title)}">',
-        f'<text x="{PAD}" y="14" font-size="13" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{PAD}" y1="{HEIGHT}" x2="{WIDTH - PAD}" y2="{HEIGHT}" stroke="#999"/>',
-    ]
-    for i, label in enumerate(labels):
-        x0 = PAD + i * slot + slot * 0.1
-        for j, (name, values) in enumerate(series.items()):
-            value = values[i]
-            h = (HEIGHT - PAD) * value / top
-            parts.append(
-                f'<rect class="bar" data-series="{escape(name)}" data-label="{escape(label)}" '
-                f'data-value="{value:g}" x="{x0 + j * bar:.1f}" y="{HEIGHT - h:.1f}" '
-                f'width="{bar:.1f}" height="{h:.1f}" fill="{colors[j % len(colors)]}">'
-                f"<title>{escape(name)} {escape(label)}: {value:,.6g}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{x0 + slot * 0.4:.1f}" y="{HEIGHT + 14}" font-size="10" '
-            f'text-anchor="middle">{escape(label)}</text>'
-        )
-    for j, name in enumerate(series):
-        parts.append(
-            f'<text x="{PAD + j * 110}" y="{HEIGHT + 32}" font-size="11" '
-            f'fill="{colors[j % len(colors)]}">■ {escape(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def _summary_rows(report: HealthReport) -> list[tuple[str, str, str, str, str]]:
     t, p = report.today, report.previous
     return [
         ("success_rate", "Sync success rate", _pct(t.success_rate), _pct(p.success_rate),
          _delta(t.success_rate, p.success_rate, True)),
         ("syncs", "Table syncs (failed)", f"{t.syncs} ({t.failed})", f"{p.syncs} ({p.failed})",
-         _delta(t.failed, p.failed)),
+         f"{_delta(t.syncs, p.syncs)} ({_delta(t.failed, p.failed)} failed)"),
         ("rows_processed", "Rows processed", f"{t.rows_processed:,}", f"{p.rows_processed:,}",
          _delta(t.rows_processed, p.rows_processed)),
         ("deleted", "Rows flagged deleted", f"{t.deleted:,}", f"{p.deleted:,}",
@@ -94,9 +56,11 @@ def render_html(report: HealthReport) -> str:
     )
     charts = [
         bar_chart(
-            "Sync success rate (%)",
+            "Sync success rate",
             labels,
             {"success %": [100 * (d.success_rate or 0) for d in report.days]},
+            x_title="day (UTC)",
+            y_title="successful syncs (%)",
         ),
         bar_chart(
             "Rows flagged per day",
@@ -105,11 +69,15 @@ def render_html(report: HealthReport) -> str:
                 "deleted": [d.deleted for d in report.days],
                 "purged": [d.purged for d in report.days],
             },
+            x_title="day (UTC)",
+            y_title="rows flagged",
         ),
         bar_chart(
             "Rows processed per table (report day)",
             list(report.rows_per_table),
             {"rows": list(report.rows_per_table.values())},
+            x_title="table",
+            y_title="rows processed",
         ),
     ]
     return (
@@ -142,4 +110,11 @@ def render_markdown(report: HealthReport) -> str:
                   + ", ".join(f"{t} ({s:,.1f} s)" for t, s in report.slowest)]  # fmt: skip
     if report.failures:
         lines += ["", "**Failed:** " + ", ".join(sorted(report.failures))]
+    lines += ["", "**Trend**", "", "| day | syncs | failed | success | deleted | purged |"]
+    lines += ["|---|---|---|---|---|---|"]
+    lines += [
+        f"| {d.day} | {d.syncs} | {d.failed} | {_pct(d.success_rate)} | {d.deleted:,} "
+        f"| {d.purged:,} |"
+        for d in report.days
+    ]
     return "\n".join(lines) + "\n"

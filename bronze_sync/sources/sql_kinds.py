@@ -85,7 +85,8 @@ def fingerprint_statement(
     PostgreSQL hashes every row's text form and then the sorted row hashes (order
     independent, exact); SQL Server uses COUNT_BIG and CHECKSUM_AGG over BINARY_CHECKSUM of
     every column (binary: a change of letter case counts, unlike CHECKSUM under a
-    case-insensitive collation; CHECKSUM_AGG can still miss changes that cancel out). Other dialects have no such function: the caller hashes a full read instead.
+    case-insensitive collation; CHECKSUM_AGG can still miss changes that cancel out).
+    Other dialects have no such function: the caller hashes a full read instead.
     """
     clause = source_table(table, schema.names)
     columns = [clause.c[name] for name in schema.names]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,23 +28,33 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run one command to its end."""
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one command to its end (in `cwd`, else a fresh folder: its default Dagster home)."""
     return subprocess.run(
         [BRONZE_SYNC, *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd or tempfile.mkdtemp(prefix="bronze_sync_cli_"),
         timeout=HANG_GUARD_SECONDS,
     )
 
 
 @contextlib.contextmanager
-def started_cli(*args: str, env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen[str]]:
+def started_cli(
+    *args: str, env: dict[str, str], logs: Path, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
     """Start one command in its own process group, output to `logs`.out/.err; kill it at exit."""
     with open(f"{logs}.out", "w") as out, open(f"{logs}.err", "w") as err:
         proc = subprocess.Popen(
-            [BRONZE_SYNC, *args], stdout=out, stderr=err, env=env, start_new_session=True
+            [BRONZE_SYNC, *args],
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=cwd or logs.parent,
+            start_new_session=True,
         )
         try:
             yield proc

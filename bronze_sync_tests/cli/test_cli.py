@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -18,7 +19,7 @@ def run(*args: str, cwd=None, env_extra=None) -> subprocess.CompletedProcess[str
         [sys.executable, "-m", "bronze_sync", *args],
         capture_output=True,
         text=True,
-        cwd=cwd,
+        cwd=cwd or tempfile.mkdtemp(prefix="bronze_sync_cli_"),  # its own default Dagster home
         env=env,
         timeout=600,
     )

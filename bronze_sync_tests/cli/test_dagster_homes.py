@@ -1,73 +1,38 @@
-"""Throwaway Dagster homes: marked with their owner, removed once the owner is gone."""
+"""The Dagster home commands use: $DAGSTER_HOME, else `.dagster/` in the current folder."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 from pathlib import Path
 
-from bronze_sync.cli.dagster_home import (
-    OWNER_FILE,
-    TEMP_PREFIX,
-    remove_stale_temp_homes,
-    temp_home,
-)
-from bronze_sync.cli.owner import owner_from_tags, owner_tags
+import pytest
+
+from bronze_sync.cli.dagster_home import HOME_ENV, dagster_home, instance_settings
+from bronze_sync.errors import ConfigError
 from bronze_sync.processes import ProcessId, boot_id, process_start
 
-DAY = 24 * 3600
+
+def test_default_home_is_created_in_the_current_folder_with_the_project_settings(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv(HOME_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    home = dagster_home()
+    assert home == tmp_path / ".dagster"
+    assert (home / "dagster.yaml").read_text() == instance_settings().read_text()
+    assert os.environ[HOME_ENV] == str(home)  # step processes and the UI use it too
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.delenv(HOME_ENV)
+    dagster_home()
+    assert "concurrency" not in (home / "dagster.yaml").read_text()  # an edited file is kept
 
 
-def make_home(root: Path, name: str, owner: dict[str, str] | None, age_days: float = 0) -> Path:
-    path = root / f"{TEMP_PREFIX}{name}"
-    path.mkdir()
-    if owner is not None:
-        (path / OWNER_FILE).write_text(json.dumps(owner))
-    stamp = time.time() - age_days * DAY
-    os.utime(path, (stamp, stamp))
-    return path
-
-
-def ended_process() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
-def test_homes_of_dead_owners_and_old_unowned_homes_are_removed(tmp_path):
-    me = ProcessId.current()
-    here = me.host
-    homes = {
-        "reused pid": make_home(tmp_path, "a", {**owner_tags(me), "bronze_sync/pid_started": "0"}),
-        "ended": make_home(
-            tmp_path, "b", {"bronze_sync/host": here, "bronze_sync/pid": str(ended_process())}
-        ),
-        "live, old": make_home(tmp_path, "c", owner_tags(me), age_days=30),
-        "unowned, old": make_home(tmp_path, "d", None, age_days=8),
-        "unowned, new": make_home(tmp_path, "e", None, age_days=1),
-        "elsewhere, new": make_home(tmp_path, "f", {**owner_tags(me), "bronze_sync/host": "x"}),
-        "elsewhere, old": make_home(
-            tmp_path, "g", {**owner_tags(me), "bronze_sync/host": "x"}, age_days=8
-        ),
-    }
-    (tmp_path / f"{TEMP_PREFIX}file").write_text("not a home")
-
-    removed = remove_stale_temp_homes(str(tmp_path))
-
-    gone = {name for name, path in homes.items() if not path.exists()}
-    assert gone == {"reused pid", "ended", "unowned, old", "elsewhere, old"}
-    assert sorted(removed) == sorted(homes[name] for name in gone)
-    assert (tmp_path / f"{TEMP_PREFIX}file").exists()
-
-
-def test_temp_home_names_its_owner_and_is_removed_afterwards(tmp_path):
-    with temp_home(str(tmp_path)) as home:
-        owner = owner_from_tags(json.loads((home / OWNER_FILE).read_text()))
-        assert owner == ProcessId.current() and not owner.is_dead()
-        assert remove_stale_temp_homes(str(tmp_path)) == []  # a live owner keeps it
-    assert not home.exists()
+def test_dagster_home_that_is_not_a_folder_is_a_configuration_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match=r"DAGSTER_HOME: .* is not a folder"):
+        dagster_home()
 
 
 def test_a_killed_process_its_parent_has_not_reaped_counts_as_dead():

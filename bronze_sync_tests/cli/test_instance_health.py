@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,6 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from bronze_sync.cli.dagster_home import OWNER_FILE, TEMP_PREFIX
 from bronze_sync_tests.cli.processes import (
     HANG_GUARD_SECONDS,
     REPO_ROOT,
@@ -108,28 +106,27 @@ def test_sync_waiting_for_a_live_run_names_the_run_that_holds_the_slot(
 
 
 @pytest.mark.slow
-def test_killed_sync_without_dagster_home_leaves_a_folder_the_next_command_removes(
+def test_killed_sync_without_dagster_home_is_freed_by_the_next_command_in_that_folder(
     pg_engine, pg_schema, account, make_config, tmp_path
 ):
     config = make_config([account.config()])
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    env = cli_env(TMPDIR=str(temp))
+    project = tmp_path / "project"
+    project.mkdir()
+    env = cli_env()
     with (
         locked_table(pg_engine, pg_schema, "account"),
-        started_cli("sync", "--config", config.file, env=env, logs=tmp_path / "first") as first,
+        started_cli(
+            "sync", "--config", config.file, env=env, logs=tmp_path / "first", cwd=project
+        ) as first,
     ):
         wait_for_lock_waiter(pg_engine, pg_schema, "account", first)
         kill_group(first)
-    (left,) = temp.glob(f"{TEMP_PREFIX}*")
-    assert json.loads((left / OWNER_FILE).read_text())["bronze_sync/pid"] == str(first.pid)
+    assert (project / ".dagster" / "dagster.yaml").exists()  # the folder's default home
 
-    second = run_cli("sync", "--config", config.file, env=env)
+    second = run_cli("sync", "--config", config.file, env=env, cwd=project)
 
     assert second.returncode == 0, second.stdout + second.stderr
-    assert not left.exists()
-    assert "removed 1 Dagster temp folder(s)" in second.stderr
-    assert not list(temp.glob(f"{TEMP_PREFIX}*"))  # its own folder is gone too
+    assert "freed run" in second.stderr and f"pid {first.pid}" in second.stderr
 
 
 FIRST_USE = """
