@@ -43,7 +43,8 @@ class Alert:
 class Notifier(Protocol):
     """Something that delivers alerts."""
 
-    def send(self, alert: Alert) -> None:
+    # object, not None: a notifier may report something (Dispatcher: whether it sent).
+    def send(self, alert: Alert) -> object:
         """Deliver `alert`."""
 
 

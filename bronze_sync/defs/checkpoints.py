@@ -92,7 +92,7 @@ def checkpoint_jobs(app_config: Config) -> list[dg.JobDefinition]:
             MetadataStore(store), store, utc_now(), notifier=notifier, run=run
         )
         broken = [r for r in results if not r.restorable]
-        metadata = {
+        metadata: dict[str, dg.MetadataValue | int] = {
             "checked": len(results),
             "unrestorable": len(broken),
             "results": dg.MetadataValue.md(validation_markdown(results)),

@@ -25,7 +25,7 @@ def daily_sync_job(
 
     Partitioned tables (`partitioned`) have partitions of their own and their own jobs.
     """
-    selection = dg.AssetSelection.groups(GROUP)
+    selection: dg.AssetSelection = dg.AssetSelection.groups(GROUP)
     if partitioned:
         selection = selection - dg.AssetSelection.assets(*(asset_key(t) for t in partitioned))
     return dg.define_asset_job(

@@ -51,7 +51,7 @@ def maintenance_job(app_config: Config) -> dg.JobDefinition:
         except BronzeSyncError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(summary.to_text())
-        metadata = {
+        metadata: dict[str, dg.MetadataValue | str | int] = {
             "summary": dg.MetadataValue.md(summary.to_markdown()),
             "dry_run": summary.dry_run,
             "bytes_reclaimed": summary.bytes_reclaimed,

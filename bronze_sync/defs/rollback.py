@@ -129,7 +129,7 @@ def rollback_job(app_config: Config) -> dg.JobDefinition:
             context.add_output_metadata({"dry_run": True})
             return outcome
         post = outcome.post_checkpoint.name if outcome.post_checkpoint else "none"
-        metadata = {
+        metadata: dict[str, dg.MetadataValue | str | bool] = {
             "dry_run": False,
             "result": dg.MetadataValue.md(outcome_markdown(outcome)),
             "post_rollback_checkpoint": post,

@@ -16,10 +16,10 @@ from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commi
 from bronze_sync.bronze.schema import SchemaPlan, plan_schema
 from bronze_sync.config.kinds import SCD2
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import sample_keys
 from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.faults import fault_point
+from bronze_sync.rows.keys import sample_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync import scd2
 from bronze_sync.sync.changes import retained_keys
