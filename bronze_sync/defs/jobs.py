@@ -35,10 +35,3 @@ def daily_sync_job(
         description="Sync every enabled table into bronze for one sync batch (a UTC day); "
         "partitioned tables load their new values through their own jobs.",
     )
-
-
-def load_daily_sync_job() -> dg.JobDefinition:
-    """Return the resolved daily_sync job of the configured code location (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(DAILY_SYNC)

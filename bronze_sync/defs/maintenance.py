@@ -87,10 +87,3 @@ weekly_maintenance_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Sunday 02:00 UTC: weekly maintenance (dry_run false, every enabled table).",
 )
-
-
-def load_maintenance_job() -> dg.JobDefinition:
-    """Return the resolved weekly_maintenance job (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(MAINTENANCE_JOB)

@@ -156,10 +156,3 @@ def rollback_job(app_config: Config) -> dg.JobDefinition:
         restore_to_checkpoint(analyse_rollback())
 
     return rollback_to_checkpoint
-
-
-def load_rollback_job() -> dg.JobDefinition:
-    """Return the resolved rollback job of the configured code location (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(ROLLBACK_JOB)
