@@ -54,11 +54,14 @@ class SqlSourceResource(SourceResource):
         from bronze_sync.sources.sql import SqlSource
 
         url = expand_value(self.url, os.environ, "source.url")
-        config = SqlSourceConfig(
-            kind="sql",
-            url=url,
-            fast_path=self.fast_path,  # type: ignore[arg-type]
-            connect_timeout_seconds=self.connect_timeout_seconds,
+        # Validate, not __init__: fast_path is free text in Dagster's config, checked here.
+        config = SqlSourceConfig.model_validate(
+            {
+                "kind": "sql",
+                "url": url,
+                "fast_path": self.fast_path,
+                "connect_timeout_seconds": self.connect_timeout_seconds,
+            }
         )
         return SqlSource(config)
 
