@@ -64,19 +64,16 @@ def check_restored(
     names = dataset.schema.names
     tracking = [c for c in (IS_DELETED, IS_PURGED, DELETED_DATE, PURGED_DATE) if c in names]
     data = dataset.to_table(columns=[*key_cols, *tracking])
-    figures = (
-        frame(data)
-        .select(
-            total=pl.len(),
-            deleted=_flag(names, IS_DELETED).sum(),
-            purged=_flag(names, IS_PURGED).sum(),
-            both=(_flag(names, IS_DELETED) & _flag(names, IS_PURGED)).sum(),
-            null_keys=pl.any_horizontal([pl.col(k).is_null() for k in key_cols]).sum(),
-            undated_deletes=(_flag(names, IS_DELETED) & _missing(names, DELETED_DATE)).sum(),
-            undated_purges=(_flag(names, IS_PURGED) & _missing(names, PURGED_DATE)).sum(),
-        )
-        .row(0, named=True)
-    )
+    rows = frame(data)
+    figures = rows.select(
+        total=pl.len(),
+        deleted=_flag(names, IS_DELETED).sum(),
+        purged=_flag(names, IS_PURGED).sum(),
+        both=(_flag(names, IS_DELETED) & _flag(names, IS_PURGED)).sum(),
+        null_keys=pl.any_horizontal([pl.col(k).is_null() for k in key_cols]).sum(),
+        undated_deletes=(_flag(names, IS_DELETED) & _missing(names, DELETED_DATE)).sum(),
+        undated_purges=(_flag(names, IS_PURGED) & _missing(names, PURGED_DATE)).sum(),
+    ).row(0, named=True)
     # Hash-prefiltered (rows.keys): a hash set of every key (n_unique) needs GBs at 10M rows.
     repeated = duplicate_keys(data, key_cols)
     duplicates = (
