@@ -278,6 +278,12 @@ class Config(StrictModel):
             node = node[key]
         return node
 
+    def sql_source(self) -> SqlSourceConfig:
+        """Return the settings of a SQL source (ConfigError when the source is another kind)."""
+        if not isinstance(self.source, SqlSourceConfig):
+            raise ConfigError(f"source.kind is {self.source.kind}; this needs a SQL source")
+        return self.source
+
     def enabled_tables(self) -> list[TableConfig]:
         """Return the tables that are enabled, in file order."""
         return [t for t in self.tables if t.enabled]

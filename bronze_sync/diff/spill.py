@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from bronze_sync.diff.keys import duplicate_keys, refuse_duplicates
-from bronze_sync.diff.keyset import SLICE, key_hashes
+from bronze_sync.rows.keys import duplicate_keys, refuse_duplicates
+from bronze_sync.rows.keyset import SLICE, key_hashes
 
 # Measured bytes of diff memory per bronze row (bronze state + source key + index + probes,
 # 36-character keys): the daily sync at 10M rows peaked at 3.5 GB unpartitioned.
