@@ -15,7 +15,7 @@ from dagster._core.storage.asset_check_execution_record import (
 
 from bronze_sync.config import load_config
 from bronze_sync.config.loader import default_config_path
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync_tests.helpers import PgTable
 
 
