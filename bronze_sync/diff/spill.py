@@ -152,8 +152,8 @@ def detached(keys: pa.Table) -> pa.Table:
     """Return a copy of `keys` in its own (system) allocations.
 
     Kept key columns would otherwise pin the Arrow pool's pages that the batch's other
-    columns lived in: at 10M rows that fragmentation cost 1.2 GB of peak RSS (see README,
-    Performance); copied out, the kept keys cost only their own size.
+    columns lived in: at 10M rows that fragmentation cost 1.2 GB of peak RSS (see
+    docs/performance.md); copied out, the kept keys cost only their own size.
     """
     pool = pa.system_memory_pool()
     columns = [pa.concat_arrays(column.chunks, memory_pool=pool) for column in keys.columns]
