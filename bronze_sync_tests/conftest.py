@@ -179,3 +179,17 @@ def dagster_home(session_dagster_home: str, monkeypatch: pytest.MonkeyPatch) -> 
     """Point DAGSTER_HOME at the session's Dagster home for one test."""
     monkeypatch.setenv("DAGSTER_HOME", session_dagster_home)
     return session_dagster_home
+
+
+# End-to-end folders: Dagster runs, CLI subprocesses, real servers, browsers, benchmarks.
+# `pytest -m "not slow"` leaves them (and modules marked slow) out of the edit loop; CI runs all.
+SLOW_FOLDERS = {"bench", "cli", "defs", "deploy", "ui"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test of an end-to-end folder as slow."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(root).parts
+        if len(parts) > 1 and parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)

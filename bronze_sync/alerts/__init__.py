@@ -7,61 +7,10 @@ Features build an `Alert` and hand it to `notifier_for(config)`: it always logs 
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Protocol
-
+# The model lives in its own module so the transports and the dispatcher, which this
+# package's notifier_for builds, import it without importing this package's code back.
+from bronze_sync.alerts.model import Alert, LogNotifier, Notifier, Severity
 from bronze_sync.config.models import Config
-
-log = logging.getLogger("bronze_sync.alerts")
-
-
-class Severity(StrEnum):
-    """How urgent an alert is."""
-
-    CRITICAL = "CRITICAL"  # data integrity, rollback failure
-    HIGH = "HIGH"  # a sync failed
-    MEDIUM = "MEDIUM"  # warnings
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One message to operators."""
-
-    severity: Severity
-    subject: str
-    body: str
-    job: str | None = None
-    run_id: str | None = None
-    tables: tuple[str, ...] = ()
-    error_class: str | None = None
-    details: dict[str, str] = field(default_factory=dict)
-    first_steps: tuple[str, ...] = ()
-
-
-class Notifier(Protocol):
-    """Something that delivers alerts."""
-
-    def send(self, alert: Alert) -> None:
-        """Deliver `alert`."""
-
-
-class LogNotifier:
-    """Deliver alerts to the Python log."""
-
-    def send(self, alert: Alert) -> None:
-        """Log `alert` at a level matching its severity."""
-        level = logging.ERROR if alert.severity != Severity.MEDIUM else logging.WARNING
-        # `alert` rides along so that a terminal handler can render it (the CLI draws a panel).
-        log.log(
-            level,
-            "[%s] %s\n%s",
-            alert.severity.value,
-            alert.subject,
-            alert.body,
-            extra={"alert": alert},
-        )
 
 
 def notifier_for(config: Config) -> Notifier:
@@ -102,3 +51,6 @@ def config_secrets(config: Config) -> list[str]:
         if password:
             secrets.append(str(password))
     return [s for s in secrets if s]
+
+
+__all__ = ["Alert", "LogNotifier", "Notifier", "Severity", "config_secrets", "notifier_for"]

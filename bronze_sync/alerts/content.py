@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bronze_sync.alerts import Alert, Severity
+from bronze_sync.alerts.model import Alert, Severity
 
 MAX_ERROR = 500
 COLORS = {Severity.CRITICAL: "8B0000", Severity.HIGH: "D13438", Severity.MEDIUM: "FFB900"}

@@ -9,7 +9,7 @@ import uuid
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bronze_sync.alerts import Alert
+from bronze_sync.alerts.model import Alert
 from bronze_sync.metadata.schemas import TS, register_schema
 from bronze_sync.metadata.store import MetadataStore
 

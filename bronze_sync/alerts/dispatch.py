@@ -6,8 +6,8 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from bronze_sync.alerts import Alert, LogNotifier, Notifier
 from bronze_sync.alerts.dedup import fingerprint, log_alert, recently_sent
+from bronze_sync.alerts.model import Alert, LogNotifier, Notifier
 from bronze_sync.clock import Clock, utc_now
 from bronze_sync.metadata.store import MetadataStore
 

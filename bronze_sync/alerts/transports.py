@@ -9,8 +9,8 @@ import urllib.error
 import urllib.request
 from email.message import EmailMessage
 
-from bronze_sync.alerts import Alert
 from bronze_sync.alerts.content import redact, render_text, title, webhook_payload
+from bronze_sync.alerts.model import Alert
 from bronze_sync.config.alerts import EmailSettings, WebhookSettings
 from bronze_sync.errors import BronzeSyncError
 

@@ -1,4 +1,4 @@
-"""Benchmark output: a Markdown table (for the README) and the JSON figures."""
+"""Benchmark output: a Markdown table (for docs/performance.md) and the JSON figures."""
 
 from __future__ import annotations
 

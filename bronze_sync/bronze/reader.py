@@ -21,7 +21,7 @@ import pyarrow.dataset as pds
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
-from bronze_sync.diff.classify import as_timestamps
+from bronze_sync.rows.values import as_timestamps
 
 FRAGMENT = "__bronze_sync_fragment"
 ROW = "__bronze_sync_row"  # the row's position inside its data file

@@ -39,9 +39,9 @@ from bronze_sync.bronze.rewrite_rows import (
     in_rows,
     upgrade,
 )
-from bronze_sync.diff.keys import positions
-from bronze_sync.diff.keyset import KeyIndex
 from bronze_sync.errors import BronzeError, CommitConflictError
+from bronze_sync.rows.keys import positions
+from bronze_sync.rows.keyset import KeyIndex
 
 __all__ = ["FRAGMENT", "OP", "PURGE", "ROW", "RewriteResult", "RowEdits", "TableChange"]
 
@@ -254,9 +254,9 @@ class _FileRewriter:
             for batch in source.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
                 read = _with_partition(pa.Table.from_batches([batch]), partition)
                 old = self._prepare(read, outcome.tally)
-                batch_edits = [in_rows(table, offset, old.num_rows) for table in edits]
+                upserts, flags, unlatest = (in_rows(t, offset, old.num_rows) for t in edits)
                 offset += old.num_rows
-                new = self._edit(old, *batch_edits, outcome.tally)
+                new = self._edit(old, upserts, flags, unlatest, outcome.tally)
                 changed |= new is not None
                 written = self.files.stored(old if new is None else new)
                 writer.write_table(written)

@@ -22,9 +22,9 @@ from bronze_sync.bronze.tracking import (
     UTC_TIMESTAMP,
     SyncOp,
 )
-from bronze_sync.diff.compare import rows_differ
-from bronze_sync.diff.keyset import KeyIndex
 from bronze_sync.errors import BronzeError
+from bronze_sync.rows.keyset import KeyIndex
+from bronze_sync.rows.values import rows_differ
 
 FRAGMENT = "__fragment"
 ROW = "__row"

@@ -194,7 +194,8 @@ def validation_alert(broken: list[CheckpointValidation], run: RunInfo) -> Alert:
                 *lines,
                 "",
                 "Rollback to these checkpoints would fail. Check VACUUM retention and "
-                "delta.logRetentionDuration / delta.deletedFileRetentionDuration (see README).",
+                "delta.logRetentionDuration / delta.deletedFileRetentionDuration "
+                "(see docs/checkpoints-and-rollback.md).",
             ]
         ),
         job=run.pipeline_name,

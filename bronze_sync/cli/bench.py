@@ -1,4 +1,4 @@
-"""`bronze-sync bench`: the reproducible benchmark (see README, Performance)."""
+"""`bronze-sync bench`: the reproducible benchmark (see docs/performance.md)."""
 
 from __future__ import annotations
 

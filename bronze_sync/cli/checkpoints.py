@@ -16,11 +16,8 @@ from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.render import simple_table
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import load_config
-from bronze_sync.defs.checkpoints import (
-    MANUAL_OP,
-    load_manual_checkpoint_job,
-    load_validate_checkpoints_job,
-)
+from bronze_sync.defs.checkpoints import MANUAL_OP
+from bronze_sync.defs.location import load_manual_checkpoint_job, load_validate_checkpoints_job
 from bronze_sync.metadata import MetadataStore
 
 COLUMNS = ["name", "type", "created (UTC)", "tables", "rows", "restorable", "expires"]

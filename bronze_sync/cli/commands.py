@@ -68,9 +68,10 @@ def status(config_path: str | None) -> None:
     states = read_all(meta)
     latest: dict[str, str] = {}
     for checkpoint in list_checkpoints(meta, kind=CheckpointType.DAILY):
-        for table in checkpoint.table_versions:
-            latest.setdefault(table, checkpoint.name)
+        for name in checkpoint.table_versions:
+            latest.setdefault(name, checkpoint.name)
     rows, unreadable = [], []
+    version: int | str | None  # the Delta version, or why the table could not be read
     for table in config.tables:
         try:
             version, counts = _version_and_counts(store, table.name)

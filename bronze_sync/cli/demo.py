@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pyarrow.compute as pc
 import sqlalchemy as sa
+from rich.table import Table
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli import cli, console
@@ -59,7 +60,7 @@ def demo(data_dir: str, source_kind: str = "sql") -> None:
     store = BronzeStore.from_config(config.bronze)
     _reset(data, store)
     now = utc_now()
-    engine = sa.create_engine(config.source.url)
+    engine = sa.create_engine(config.sql_source().url)
     console.rule("[bold]1. The source: a CRM with seven years of history")
     counts = build_source(engine, now.date())
     console.print(simple_table("source tables (SQLite)", ["table", "rows"], counts.items()))
@@ -118,7 +119,7 @@ def _kind_changes_line(changes: KindChanges) -> str:
     )
 
 
-def _changes_table(changes: dict[str, TableChanges], cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+def _changes_table(changes: dict[str, TableChanges], cutoff: dt.datetime) -> Table:
     rows = [[n, c.updated, c.inserted, c.deleted, c.purged] for n, c in changes.items()]
     return simple_table(
         f"source changes (purge: rows created before {cutoff.date()}, recorded as LastPurgeDate)",

@@ -89,7 +89,7 @@ def run_dataverse_demo(data: Path) -> bool:
             expected = change_entities(emulator, utc_now(), cutoff)
             request = PurgeRequest(
                 purge_date=cutoff.date(),
-                tables=["donation", "activitypointer"],
+                tables=("donation", "activitypointer"),
                 notes="demo: 5-year bulk delete job",
             )
             recorded, _ = execute_purge(config, instance, request)

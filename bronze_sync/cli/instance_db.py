@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 import yaml
+from psycopg.conninfo import make_conninfo
 
 from bronze_sync.errors import BronzeSyncError, ConfigError
 from bronze_sync.redact import Redactor
@@ -78,16 +79,18 @@ def instance_postgres(home: Path) -> PgTarget | None:
 def check_reachable(target: PgTarget, timeout_seconds: int = CONNECT_TIMEOUT_SECONDS) -> None:
     """Connect to `target` once; raise InstanceUnreachableError (no password) when it fails."""
     redact = Redactor([target.password])
+    settings: dict[str, Any] = {
+        **target.params,  # sslmode and the like, as dagster-postgres passes them
+        "host": target.host,
+        "port": target.port,
+        "dbname": target.database,
+        "user": target.user,
+        "connect_timeout": timeout_seconds,
+    }
+    if target.password:
+        settings["password"] = target.password
     try:
-        with psycopg.connect(
-            host=target.host,
-            port=target.port,
-            dbname=target.database,
-            user=target.user,
-            password=target.password or None,
-            connect_timeout=timeout_seconds,
-            **target.params,
-        ) as conn:
+        with psycopg.connect(make_conninfo("", **settings)) as conn:
             conn.execute("select 1")
     except psycopg.Error as exc:
         reason = _reason(redact(str(exc)))

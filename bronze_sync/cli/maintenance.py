@@ -11,7 +11,8 @@ from bronze_sync.cli import cli, config_option, console, err_console, split_tabl
 from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import load_config
-from bronze_sync.defs.maintenance import MAINTENANCE_OP, SUMMARY_TEXT, load_maintenance_job
+from bronze_sync.defs.location import load_maintenance_job
+from bronze_sync.defs.maintenance import MAINTENANCE_OP, SUMMARY_TEXT
 
 
 @cli.command()

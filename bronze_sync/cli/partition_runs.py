@@ -20,12 +20,12 @@ from bronze_sync.cli.owner import owner_tags
 from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden
 from bronze_sync.config import CONFIG_ENV, Config
 from bronze_sync.config.models import TableConfig
+from bronze_sync.defs.location import reconstructable_partition_job
 from bronze_sync.defs.partition_values import (
     SYNC_BATCH_TAG,
     contiguous_runs,
     partition_job_name,
     range_tags,
-    reconstructable_partition_job,
     register_keys,
 )
 from bronze_sync.errors import BronzeSyncError

@@ -12,7 +12,8 @@ from bronze_sync.cli.render import simple_table
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.clock import utc_now
 from bronze_sync.config import Config, load_config, parse_tables
-from bronze_sync.defs.purge import RECORD_OP, VALIDATE_OP, load_purge_job
+from bronze_sync.defs.location import load_purge_job
+from bronze_sync.defs.purge import RECORD_OP, VALIDATE_OP
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.purge import (

@@ -62,13 +62,12 @@ def simple_table(
 ) -> Table:
     """Return a table with right-aligned numbers (`no_wrap` columns keep their text whole)."""
     table = Table(title=title)
-    rows = [list(r) for r in rows]
+    lines = [list(r) for r in rows]
     whole = set(no_wrap)
     for i, column in enumerate(columns):
-        numeric = bool(rows) and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
-        justify = "right" if numeric else "left"
-        table.add_column(column, justify=justify, no_wrap=column in whole)
-    for row in rows:
+        numeric = bool(lines) and all(isinstance(r[i], int | float) or r[i] is None for r in lines)
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column in whole)
+    for row in lines:
         table.add_row(
             *(_n(v) if isinstance(v, int | float) else ("" if v is None else str(v)) for v in row)
         )

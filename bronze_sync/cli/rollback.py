@@ -14,7 +14,8 @@ from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.render import simple_table
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import Config, load_config, parse_tables
-from bronze_sync.defs.rollback import ANALYSE_OP, RESTORE_OP, load_rollback_job
+from bronze_sync.defs.location import load_rollback_job
+from bronze_sync.defs.rollback import ANALYSE_OP, RESTORE_OP
 from bronze_sync.errors import BronzeSyncError
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.rollback import (

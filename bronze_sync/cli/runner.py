@@ -23,7 +23,7 @@ from bronze_sync.clock import utc_now
 from bronze_sync.config import CONFIG_ENV, Config
 from bronze_sync.config.kinds import PARTITIONED
 from bronze_sync.defs.assets import asset_key
-from bronze_sync.defs.jobs import load_daily_sync_job
+from bronze_sync.defs.location import load_daily_sync_job
 from bronze_sync.defs.partitions import ensure_partition
 from bronze_sync.metadata import MetadataStore
 from bronze_sync.metadata.pipeline_config import sync_declared

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bronze_sync.config.columns import as_list, column, column_list
 
 TableKind = Literal["merged", "partitioned", "scd2", "static"]
-MERGED, PARTITIONED, SCD2, STATIC = "merged", "partitioned", "scd2", "static"
+# Final, so each name keeps its Literal type and is a valid TableKind.
+MERGED: Final = "merged"
+PARTITIONED: Final = "partitioned"
+SCD2: Final = "scd2"
+STATIC: Final = "static"
 KIND_DESCRIPTIONS = {
     MERGED: "one current row per key; changed rows merged, vanished rows flagged",
     PARTITIONED: "daily slices of a partition column; new values loaded, ranges reloaded",

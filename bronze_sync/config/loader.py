@@ -20,10 +20,18 @@ _WHOLE_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TABLE_ONLY_KEYS = {"name", "source"}
 
 
+def seeds_dir() -> Path:
+    """Return the seeds folder: packaged with a wheel, or the repository's `seeds/`."""
+    # Here, not in demo/: the default configuration lives there and config is a lower layer.
+    package = Path(__file__).parent.parent
+    for candidate in (package / "_seeds", package.parent / "seeds"):
+        if (candidate / "demo_config.yaml").exists():
+            return candidate
+    raise ConfigError("the demo seeds are missing (expected seeds/demo_config.yaml)")
+
+
 def default_config_path() -> Path:
     """Return the bundled demo configuration file."""
-    from bronze_sync.demo.seeds import seeds_dir
-
     return seeds_dir() / "demo_config.yaml"
 
 

@@ -43,7 +43,7 @@ class SqlSourceConfig(StrictModel):
 
 
 class DataverseSourceConfig(StrictModel):
-    """A Microsoft Dataverse environment reached through its Web API (see README, Dataverse)."""
+    """A Microsoft Dataverse environment reached through its Web API (see docs/dataverse.md)."""
 
     kind: Literal["dataverse"]
     environment_url: str = Field(min_length=1, pattern=r"^https://")
@@ -58,7 +58,7 @@ class DataverseSourceConfig(StrictModel):
     change_tracking: Literal["auto", "on", "off"] = "auto"
     max_concurrent_requests: int = Field(4, ge=1, le=52)
     # created_column ranges read at once by full reads without change tracking and key scans
-    # (1: one stream; see README, Dataverse, for when more helps).
+    # (1: one stream; see docs/dataverse.md for when more helps).
     parallel_reads: int = Field(1, ge=1, le=52)
     retry_budget: int = Field(10, ge=0)
     retry_base_seconds: float = Field(1.0, ge=0.0)
@@ -104,12 +104,12 @@ class TableSettings(KindSettings):
     batch_size: int = Field(50_000, gt=0)
     # PURGE only rows that vanish within this many days after the purge was recorded.
     purge_window_days: int | None = Field(None, ge=1)
-    # Delta retention properties set on the bronze table (see README, Delta retention).
+    # Delta retention properties set on the bronze table (docs/checkpoints-and-rollback.md).
     log_retention_days: int = Field(400, ge=1)
     deleted_file_retention_days: int = Field(7, ge=0)
     # Tables that should be rolled back together with this one (rollback warns otherwise).
     related_tables: list[str] = Field(default_factory=list)
-    # Weekly maintenance (README, Maintenance): VACUUM keeps removed files this long.
+    # Weekly maintenance (docs/maintenance.md): VACUUM keeps removed files this long.
     vacuum_retention_hours: int = Field(MIN_VACUUM_RETENTION_HOURS, ge=0)
     allow_short_retention: bool = False
     enable_vacuum: bool = True
@@ -297,6 +297,12 @@ class Config(StrictModel):
                 return None
             node = node[key]
         return node
+
+    def sql_source(self) -> SqlSourceConfig:
+        """Return the settings of a SQL source (ConfigError when the source is another kind)."""
+        if not isinstance(self.source, SqlSourceConfig):
+            raise ConfigError(f"source.kind is {self.source.kind}; this needs a SQL source")
+        return self.source
 
     def enabled_tables(self) -> list[TableConfig]:
         """Return the tables that are enabled, in file order."""

@@ -31,6 +31,8 @@ from bronze_sync.sync.partitioned import describe_values
 GROUP = "bronze"
 # Returns the partition values a run (re)loads, from the open source and bronze.
 ValueChoice = Callable[[Source, BronzeStore], tuple[Any, ...]]
+# The raw metadata values a materialization carries (Dagster wraps each; bool is an int).
+Metadata = dict[str, dg.MetadataValue | str | int | float]
 
 
 class SyncAssetConfig(dg.Config):
@@ -250,9 +252,9 @@ def failure_description(exc: BronzeSyncError, attempts: int) -> str:
     return f"{text} (gave up after {attempts} attempt{plural})" if exc.retryable else text
 
 
-def materialization_metadata(result: SyncResult, uri: str) -> dict[str, object]:
+def materialization_metadata(result: SyncResult, uri: str) -> Metadata:
     """Return the metadata shown with a bronze materialization."""
-    figures: dict[str, object] = {k: v for k, v in result.metadata().items() if v is not None}
+    figures: Metadata = {k: v for k, v in result.metadata().items() if v is not None}
     figures.update(
         {
             "mode": result.mode,

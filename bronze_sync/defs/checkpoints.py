@@ -92,7 +92,7 @@ def checkpoint_jobs(app_config: Config) -> list[dg.JobDefinition]:
             MetadataStore(store), store, utc_now(), notifier=notifier, run=run
         )
         broken = [r for r in results if not r.restorable]
-        metadata = {
+        metadata: dict[str, dg.MetadataValue | int] = {
             "checked": len(results),
             "unrestorable": len(broken),
             "results": dg.MetadataValue.md(validation_markdown(results)),
@@ -137,17 +137,3 @@ validate_checkpoints_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Sunday 03:00 UTC: validate that every active checkpoint is still restorable.",
 )
-
-
-def load_manual_checkpoint_job() -> dg.JobDefinition:
-    """Return the resolved create_manual_checkpoint job (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(MANUAL_JOB)
-
-
-def load_validate_checkpoints_job() -> dg.JobDefinition:
-    """Return the resolved validate_checkpoints job (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(VALIDATE_JOB)

@@ -44,7 +44,7 @@ def check_specs(table: TableConfig) -> list[dg.AssetCheckSpec]:
 
 def check_result(result: CheckResult) -> dg.AssetCheckResult:
     """Return the Dagster result of one check evaluation, figures as metadata."""
-    metadata: dict[str, object] = {
+    metadata: dict[str, int | float | str] = {
         k: v if isinstance(v, int | float | str | bool) else str(v)
         for k, v in result.figures.items()
         if v is not None

@@ -39,7 +39,10 @@ class DataverseSourceResource(SourceResource):
             for key in DataverseSourceConfig.model_fields
             if key not in {"kind", *self.settings} and (value := getattr(self, key, None))
         }
-        config = DataverseSourceConfig(kind="dataverse", **values, **self.settings)
+        # Validate, not __init__: values and settings are untyped YAML/UI input to coerce.
+        config = DataverseSourceConfig.model_validate(
+            {"kind": "dataverse", **values, **self.settings}
+        )
         return DataverseSource(config)
 
 

@@ -28,7 +28,7 @@ def daily_sync_job(
 
     Partitioned tables (`partitioned`) have partitions of their own and their own jobs.
     """
-    selection = dg.AssetSelection.groups(GROUP)
+    selection: dg.AssetSelection = dg.AssetSelection.groups(GROUP)
     if partitioned:
         selection = selection - dg.AssetSelection.assets(*(asset_key(t) for t in partitioned))
     return dg.define_asset_job(
@@ -38,10 +38,3 @@ def daily_sync_job(
         description="Sync every enabled table into bronze for one sync batch (a UTC day); "
         "partitioned tables load their new values through their own jobs.",
     )
-
-
-def load_daily_sync_job() -> dg.JobDefinition:
-    """Return the resolved daily_sync job of the configured code location (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(DAILY_SYNC)

@@ -51,7 +51,7 @@ def maintenance_job(app_config: Config) -> dg.JobDefinition:
         except BronzeSyncError as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from None
         context.log.info(summary.to_text())
-        metadata = {
+        metadata: dict[str, dg.MetadataValue | str | int] = {
             "summary": dg.MetadataValue.md(summary.to_markdown()),
             "dry_run": summary.dry_run,
             "bytes_reclaimed": summary.bytes_reclaimed,
@@ -87,10 +87,3 @@ weekly_maintenance_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Sunday 02:00 UTC: weekly maintenance (dry_run false, every enabled table).",
 )
-
-
-def load_maintenance_job() -> dg.JobDefinition:
-    """Return the resolved weekly_maintenance job (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(MAINTENANCE_JOB)

@@ -36,11 +36,11 @@ def step_failures(instance: dg.DagsterInstance, run_id: str) -> list[TableFailur
         user = data.user_failure_data
         meta = user.metadata if user else {}
         table = _text(meta.get("table")) or _table_of_step(event.step_key)
-        error_class = _text(meta.get("error")) or (data.error.cls_name if data.error else "Error")
+        error_class = _text(meta.get("error")) or (data.error.cls_name if data.error else None)
         message = (user.description if user and user.description else None) or (
             data.error.message.strip() if data.error else "step failed"
         )
-        latest[table] = TableFailure(table, error_class, message)
+        latest[table] = TableFailure(table, error_class or "Error", message)
     return list(latest.values())
 
 
@@ -84,7 +84,8 @@ def failed_check_failures(instance: dg.DagsterInstance, run_id: str) -> list[Tab
     for record in instance.all_logs(run_id, of_type=CHECK_EVENTS):
         event = record.dagster_event
         evaluation = event.event_specific_data if event else None
-        if evaluation is None or evaluation.passed:
+        # of_type already filters, but the event's data is typed as a union of every kind.
+        if not isinstance(evaluation, dg.AssetCheckEvaluation) or evaluation.passed:
             continue
         if evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue

@@ -9,7 +9,6 @@ a run (its Daily checkpoint, audit rows) travels in the run tag SYNC_BATCH_TAG.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -66,20 +65,6 @@ def partition_jobs(
         )
         for table in partitioned_tables(config)
     ]
-
-
-def load_partition_job(job_name: str) -> dg.JobDefinition:
-    """Return a partitioned table's resolved job of the configured code location."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(job_name)
-
-
-def reconstructable_partition_job(job_name: str) -> Any:
-    """Return the job of a partitioned table as step processes rebuild it (a ReconstructableJob)."""
-    return dg.build_reconstructable_job(
-        __name__, load_partition_job.__name__, reconstructable_args=(job_name,)
-    )
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:

@@ -130,10 +130,3 @@ def purge_job(app_config: Config) -> dg.JobDefinition:
         record_purge_metadata(validate_purge_request())
 
     return purge_metadata_update
-
-
-def load_purge_job() -> dg.JobDefinition:
-    """Return the resolved purge job of the configured code location (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(PURGE_JOB)

@@ -54,11 +54,14 @@ class SqlSourceResource(SourceResource):
         from bronze_sync.sources.sql import SqlSource
 
         url = expand_value(self.url, os.environ, "source.url")
-        config = SqlSourceConfig(
-            kind="sql",
-            url=url,
-            fast_path=self.fast_path,  # type: ignore[arg-type]
-            connect_timeout_seconds=self.connect_timeout_seconds,
+        # Validate, not __init__: fast_path is free text in Dagster's config, checked here.
+        config = SqlSourceConfig.model_validate(
+            {
+                "kind": "sql",
+                "url": url,
+                "fast_path": self.fast_path,
+                "connect_timeout_seconds": self.connect_timeout_seconds,
+            }
         )
         return SqlSource(config)
 
@@ -85,28 +88,13 @@ class BronzeStorageResource(dg.ConfigurableResource):
         return BronzeStore.from_config(BronzeConfig(path=path, storage_options=options))
 
 
-def _env_or_template(config: Config, *path: str) -> Any:
+def env_or_template(config: Config, *path: str) -> Any:
+    """Return a config value as an EnvVar when it was one `${VAR}`, else as written."""
     raw = config.raw_value(*path)
     env = config.env_refs.get(".".join(path))
     if env:
         return dg.EnvVar(env)
     return raw
-
-
-def source_resource(config: Config) -> SourceResource:
-    """Return the source resource for the configuration."""
-    source = config.source
-    if isinstance(source, SqlSourceConfig):
-        return SqlSourceResource(
-            url=_env_or_template(config, "source", "url"),
-            fast_path=source.fast_path,
-            connect_timeout_seconds=source.connect_timeout_seconds,
-        )
-    if source.kind == "dataverse":
-        from bronze_sync.defs.dataverse_resource import dataverse_resource
-
-        return dataverse_resource(config, lambda *path: _env_or_template(config, *path))
-    raise ConfigError(f"source.kind: {source.kind!r} has no Dagster resource")
 
 
 def bronze_resource(config: Config) -> BronzeStorageResource:
@@ -118,7 +106,7 @@ def bronze_resource(config: Config) -> BronzeStorageResource:
     known: dict[str, Any] = {}
     extra: dict[str, str] = {}
     for key in config.bronze.storage_options:
-        value = _env_or_template(config, "bronze", "storage_options", key)
+        value = env_or_template(config, "bronze", "storage_options", key)
         if key in fields:
             known[key] = value
         else:

@@ -129,7 +129,7 @@ def rollback_job(app_config: Config) -> dg.JobDefinition:
             context.add_output_metadata({"dry_run": True})
             return outcome
         post = outcome.post_checkpoint.name if outcome.post_checkpoint else "none"
-        metadata = {
+        metadata: dict[str, dg.MetadataValue | str | bool] = {
             "dry_run": False,
             "result": dg.MetadataValue.md(outcome_markdown(outcome)),
             "post_rollback_checkpoint": post,
@@ -156,10 +156,3 @@ def rollback_job(app_config: Config) -> dg.JobDefinition:
         restore_to_checkpoint(analyse_rollback())
 
     return rollback_to_checkpoint
-
-
-def load_rollback_job() -> dg.JobDefinition:
-    """Return the resolved rollback job of the configured code location (reconstructable)."""
-    from bronze_sync.definitions import load_definitions
-
-    return load_definitions().resolve_job_def(ROLLBACK_JOB)

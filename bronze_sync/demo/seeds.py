@@ -5,25 +5,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-import bronze_sync
+from bronze_sync.config.loader import seeds_dir
 from bronze_sync.demo.generate import REFERENCE
 from bronze_sync.demo.kinds import build_kind_tables
 from bronze_sync.demo.tables import DEMO_TABLES, metadata
-from bronze_sync.errors import ConfigError
-
-
-def seeds_dir() -> Path:
-    """Return the seeds folder: packaged with a wheel, or the repository's `seeds/`."""
-    package = Path(bronze_sync.__file__).parent
-    for candidate in (package / "_seeds", package.parent / "seeds"):
-        if (candidate / "demo_config.yaml").exists():
-            return candidate
-    raise ConfigError("the demo seeds are missing (expected seeds/demo_config.yaml)")
 
 
 def read_seed(name: str, shift: dt.timedelta) -> list[dict[str, Any]]:

@@ -8,8 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bronze_sync.clock import as_utc
-
-UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+from bronze_sync.rows.values import UTC_TIMESTAMP, as_array, as_timestamps
 
 
 def purge_mask(
@@ -31,7 +30,7 @@ def purge_mask(
         mask = pc.fill_null(pc.less(created_ts, cutoff), False)
     if retained is not None:
         mask = pc.or_(mask, pc.fill_null(retained, False))
-    return _as_array(mask)
+    return as_array(mask)
 
 
 def purge_window_open(
@@ -46,16 +45,3 @@ def purge_window_open(
     if window_days is None or recorded is None:
         return True
     return as_utc(now) <= as_utc(recorded) + dt.timedelta(days=window_days)
-
-
-def as_timestamps(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Return dates or timestamps as UTC timestamps (dates at midnight UTC)."""
-    if pa.types.is_date(values.type):
-        return pc.cast(pc.cast(values, pa.timestamp("us")), UTC_TIMESTAMP)
-    if values.type.tz is None:
-        return pc.cast(values, UTC_TIMESTAMP)
-    return pc.cast(values, UTC_TIMESTAMP)
-
-
-def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values

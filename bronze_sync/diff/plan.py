@@ -22,7 +22,7 @@ from bronze_sync.bronze.reader import BronzeState
 from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, ROW, RowEdits
 from bronze_sync.bronze.tracking import SyncOp, live_rows
 from bronze_sync.diff.classify import purge_mask, purge_window_open
-from bronze_sync.diff.keyset import KeyIndex
+from bronze_sync.rows.keyset import KeyIndex
 
 FetchRows = Callable[[pa.Table], pa.Table]
 

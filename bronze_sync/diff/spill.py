@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from bronze_sync.diff.keys import duplicate_keys, refuse_duplicates
-from bronze_sync.diff.keyset import SLICE, key_hashes
+from bronze_sync.rows.keys import duplicate_keys, refuse_duplicates
+from bronze_sync.rows.keyset import SLICE, key_hashes
 
 # Measured bytes of diff memory per bronze row (bronze state + source key + index + probes,
 # 36-character keys): the daily sync at 10M rows peaked at 3.5 GB unpartitioned.
@@ -152,8 +152,8 @@ def detached(keys: pa.Table) -> pa.Table:
     """Return a copy of `keys` in its own (system) allocations.
 
     Kept key columns would otherwise pin the Arrow pool's pages that the batch's other
-    columns lived in: at 10M rows that fragmentation cost 1.2 GB of peak RSS (see README,
-    Performance); copied out, the kept keys cost only their own size.
+    columns lived in: at 10M rows that fragmentation cost 1.2 GB of peak RSS (see
+    docs/performance.md); copied out, the kept keys cost only their own size.
     """
     pool = pa.system_memory_pool()
     columns = [pa.concat_arrays(column.chunks, memory_pool=pool) for column in keys.columns]

@@ -10,6 +10,7 @@ deletion list. When that cannot be guaranteed, the plan says skip, and names the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import math
 import re
@@ -139,14 +140,15 @@ def plan_vacuum(
 
 def run_vacuum(delta: DeltaTable, plan: VacuumPlan, *, dry_run: bool) -> list[str]:
     """Run (or dry-run) the planned full VACUUM; return the files removed (or to remove)."""
-    kwargs = {"keep_versions": plan.keep_versions} if plan.keep_versions is not None else {}
-    return delta.vacuum(
+    vacuum = functools.partial(
+        delta.vacuum,
         retention_hours=plan.retention_hours,
         dry_run=dry_run,
         enforce_retention_duration=plan.enforce_retention,
         full=True,
-        **kwargs,
     )
+    # Only pass keep_versions when planned: older deltalake releases do not take it.
+    return vacuum() if plan.keep_versions is None else vacuum(keep_versions=plan.keep_versions)
 
 
 def _block(plan: VacuumPlan, pins: Sequence[Pin], why: str) -> VacuumPlan:

@@ -131,7 +131,11 @@ def audited_versions(rows: list[dict[str, Any]]) -> set[int]:
         version = row["DeltaVersion"]
         if version is None:
             continue
-        reused = last is not None and version > last["DeltaVersion"]
-        if not reused or row["CreatedDate"] > last["CreatedDate"]:
+        # Numbers above the accepted log's end were reused: count only rows after the acceptance.
+        if (
+            last is None
+            or version <= last["DeltaVersion"]
+            or row["CreatedDate"] > last["CreatedDate"]
+        ):
             versions.add(int(version))
     return versions

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 from deltalake import write_deltalake
@@ -113,12 +113,12 @@ class MetadataStore:
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise MetadataError(f"metadata/{name}: bad row values: {exc}") from None
 
-    def _write(self, name: str, data: pa.Table, mode: str) -> None:
+    def _write(self, name: str, data: pa.Table, mode: Literal["append", "error", "ignore"]) -> None:
         self.store.ensure_root()
         write_deltalake(
             self.uri(name),
             data,
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode,
             schema_mode="merge",
             storage_options=self.store.options(),
         )

@@ -13,6 +13,7 @@ from bronze_sync.alerts.content import TableFailure, failure_alert
 from bronze_sync.metadata import AuditEntry, MetadataStore, RunInfo
 from bronze_sync.metadata.audit import write_audit
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY, SYNC_AUDIT_LOG
+from bronze_sync.rows.values import frame
 
 CHECKPOINT_TYPES = ["Daily", "DailyBatch"]
 CHECKPOINT_ALERT_DAYS = 3
@@ -65,8 +66,8 @@ def check_failure_alert(run: RunInfo, failures: Sequence[TableFailure]) -> Alert
 
 def checkpoint_failure_days(meta: MetadataStore, today: dt.date) -> list[dt.date]:
     """Return the consecutive days, up to `today`, with syncs but no validated checkpoint."""
-    audit = pl.from_arrow(meta.read(SYNC_AUDIT_LOG, ["Operation", "CreatedDate"]))
-    checkpoints = pl.from_arrow(
+    audit = frame(meta.read(SYNC_AUDIT_LOG, ["Operation", "CreatedDate"]))
+    checkpoints = frame(
         meta.read(CHECKPOINT_HISTORY, ["CheckpointType", "ValidationStatus", "CreatedDate"])
     )
     sync_days = set(

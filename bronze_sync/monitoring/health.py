@@ -11,6 +11,7 @@ import polars as pl
 
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY, DATA_VALIDATION, SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
+from bronze_sync.rows.values import frame
 
 SYNC_OPS = ["DataSync", "InitialSync"]
 SLOWEST = 5
@@ -89,7 +90,7 @@ class HealthReport:
 
 
 def _frame(meta: MetadataStore, name: str, columns: list[str]) -> pl.DataFrame:
-    return pl.from_arrow(meta.read(name, columns))  # type: ignore[return-value]
+    return frame(meta.read(name, columns))
 
 
 def build_report(

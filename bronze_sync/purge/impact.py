@@ -14,9 +14,9 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
 from bronze_sync.checkpoints import RETENTION_DAYS, CheckpointType
 from bronze_sync.clock import date_start_utc
-from bronze_sync.diff.classify import UTC_TIMESTAMP, as_timestamps
 from bronze_sync.errors import BronzeError
 from bronze_sync.purge.request import PurgeTarget
+from bronze_sync.rows.values import UTC_TIMESTAMP, as_timestamps
 
 BATCH_ROWS = 1_000_000
 

@@ -10,8 +10,9 @@ import polars as pl
 from bronze_sync.alerts import Alert, Severity
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.bronze.tracking import DELETED_DATE, IS_DELETED, IS_PURGED, PURGED_DATE
-from bronze_sync.diff.keys import duplicate_keys
 from bronze_sync.metadata import RunInfo, ValidationRecord
+from bronze_sync.rows.keys import duplicate_keys
+from bronze_sync.rows.values import frame
 
 CONTEXT = "PostRollback"
 
@@ -63,9 +64,8 @@ def check_restored(
     names = dataset.schema.names
     tracking = [c for c in (IS_DELETED, IS_PURGED, DELETED_DATE, PURGED_DATE) if c in names]
     data = dataset.to_table(columns=[*key_cols, *tracking])
-    frame = pl.from_arrow(data)
-    assert isinstance(frame, pl.DataFrame)
-    figures = frame.select(
+    rows = frame(data)
+    figures = rows.select(
         total=pl.len(),
         deleted=_flag(names, IS_DELETED).sum(),
         purged=_flag(names, IS_PURGED).sum(),
@@ -74,7 +74,7 @@ def check_restored(
         undated_deletes=(_flag(names, IS_DELETED) & _missing(names, DELETED_DATE)).sum(),
         undated_purges=(_flag(names, IS_PURGED) & _missing(names, PURGED_DATE)).sum(),
     ).row(0, named=True)
-    # Hash-prefiltered (diff.keys): a hash set of every key (n_unique) needs GBs at 10M rows.
+    # Hash-prefiltered (rows.keys): a hash set of every key (n_unique) needs GBs at 10M rows.
     repeated = duplicate_keys(data, key_cols)
     duplicates = (
         sum(n - 1 for n in repeated.column("count_all").to_pylist()) if repeated.num_rows else 0

@@ -9,11 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.rollback.compare import Comparison, format_keys
+from bronze_sync.rows.values import frame
 
 SNAPSHOT_KEYS = 100
 PRE, POST = "Pre", "Post"
@@ -50,7 +49,7 @@ def snapshot_row(
         if delta is not None:
             counts = count_flags(delta)
             keys = delta.to_pyarrow_dataset().head(SNAPSHOT_KEYS, columns=list(key_cols))
-            sample = format_keys(pl.from_arrow(keys), key_cols)  # type: ignore[arg-type]
+            sample = format_keys(frame(keys), key_cols)
     except Exception:  # an unreadable table: a snapshot without counts
         counts, sample = {}, []
     return {

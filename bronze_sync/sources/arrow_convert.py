@@ -142,4 +142,4 @@ def _to_time(value: Any) -> dt.time:
         return dt.time.fromisoformat(value.strip())
     if isinstance(value, dt.timedelta):
         return (dt.datetime.min + value).time()
-    return value  # type: ignore[no-any-return]
+    return value

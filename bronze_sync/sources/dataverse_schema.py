@@ -30,7 +30,7 @@ class Column:
 
     name: str
     logical_name: str
-    attribute_type: str
+    attribute_type: str | None  # None when the metadata omits AttributeType
     arrow_type: pa.DataType
     target: str | None = None  # a lookup's referenced entity
 

@@ -37,7 +37,7 @@ def with_block_range(stmt: sa.Select[Any], lo: int | None, hi: int | None) -> sa
     # Inlined, not bound: ADBC runs a query with parameters as a prepared statement whose
     # whole result libpq holds in memory; without parameters it streams through COPY.
     # The bounds are integers computed here, never input.
-    ctid = sa.literal_column("ctid")
+    ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
     if lo is not None:
         stmt = stmt.where(ctid >= sa.literal_column(f"'({int(lo)},0)'::tid"))
     if hi is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -172,7 +172,7 @@ class SqlSource(Source):
         self, table: TableConfig, stmt: sa.Select[Any], schema: pa.Schema, whole_table: bool = False
     ) -> Iterator[pa.RecordBatch]:
         if self._fast:
-            ranges = [(None, None)]
+            ranges: list[tuple[int | None, int | None]] = [(None, None)]
             if whole_table and self._streams > 1:
                 ranges = pg_parallel.block_ranges(self._pages(table), self._streams)
             return self._stream_adbc(table, stmt, schema, ranges)
@@ -245,7 +245,7 @@ class _ErrorTranslator:
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> bool:
+    ) -> Literal[False]:
         if exc is None or not isinstance(exc, sa.exc.SQLAlchemyError):
             return False
         orig = getattr(exc, "orig", None)
@@ -274,7 +274,7 @@ def _server(url: sa.engine.URL) -> str:
 
 def _check_configured_columns(table: TableConfig, schema: pa.Schema) -> None:
     names = set(schema.names)
-    wanted = [("primary key column", c) for c in table.primary_key]
+    wanted: list[tuple[str, str | None]] = [("primary key column", c) for c in table.primary_key]
     wanted += [("created_column", table.created_column), ("modified_column", table.modified_column)]
     for role, column in wanted:
         if column and column not in names:

@@ -95,7 +95,8 @@ def fingerprint_statement(
         ordered = sa.func.string_agg(row_hash, aggregate_order_by(sa.literal(""), row_hash))
         return sa.select(sa.func.count(), sa.func.md5(ordered))
     if dialect == "mssql":
-        every_row = sa.literal_column("*")  # COUNT_BIG(*): a constant, not configuration
+        # COUNT_BIG(*): a constant, not configuration.
+        every_row: sa.ColumnClause[Any] = sa.literal_column("*")
         return sa.select(
             sa.func.count_big(every_row), sa.func.checksum_agg(sa.func.binary_checksum(*columns))
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql, postgresql
@@ -55,7 +57,7 @@ def is_text_native(sql_type: sa.types.TypeEngine[object]) -> bool:
     return isinstance(sql_type, sa.String | sa.Enum | sa.types.NullType)
 
 
-def _decimal_type(sql_type: sa.Numeric[object], column: str) -> pa.DataType:
+def _decimal_type(sql_type: sa.Numeric[Any], column: str) -> pa.DataType:
     precision, scale = sql_type.precision, sql_type.scale
     if precision is None:
         return UNCONSTRAINED_DECIMAL if scale is None else pa.decimal128(38, scale)

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys
+from bronze_sync.rows.keys import check_keys
 from bronze_sync.sources.base import ExtractPlan
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob

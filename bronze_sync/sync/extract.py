@@ -11,8 +11,8 @@ import pyarrow as pa
 
 from bronze_sync.bronze.schema import SchemaPlan
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_keys, check_null_keys
 from bronze_sync.faults import fault_point
+from bronze_sync.rows.keys import check_keys, check_null_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.changes import extract_changes, saved_token
 from bronze_sync.sync.job import PhaseTimer, SyncJob

@@ -16,10 +16,10 @@ from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commi
 from bronze_sync.bronze.schema import SchemaPlan, plan_schema
 from bronze_sync.config.kinds import SCD2
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import sample_keys
 from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.faults import fault_point
+from bronze_sync.rows.keys import sample_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync import scd2
 from bronze_sync.sync.changes import retained_keys
@@ -143,8 +143,8 @@ def _plan(
         source_keys=extraction.source_keys,
         deleted_keys=extraction.deleted_keys,
         retained_keys=retained,
-        last_purge=state_row.get("LastPurgeDate"),  # type: ignore[arg-type]
-        purge_recorded=state_row.get("LastPurgeRecorded"),  # type: ignore[arg-type]
+        last_purge=_instant(state_row, "LastPurgeDate"),
+        purge_recorded=_instant(state_row, "LastPurgeRecorded"),
         purge_window_days=table.purge_window_days,
         # An scd2 source clears IsLatest on an old version without touching its modified time.
         trust_modified=job.source.modified_marks_every_change
@@ -287,3 +287,11 @@ def _commit(
     else:
         job.progress(table.name, "commit", "candidates were unchanged; nothing to commit")
     return outcome
+
+
+def _instant(state_row: dict[str, object], column: str) -> dt.datetime | None:
+    """Return a timestamp of the table's PipelineConfig row (None when unset)."""
+    value = state_row.get(column)
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    raise TypeError(f"PipelineConfig.{column} holds a {type(value).__name__}, not a timestamp")

@@ -15,10 +15,10 @@ from bronze_sync.bronze.properties import retention_properties
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.tracking import SyncOp, bronze_schema, live_rows
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keys import check_null_keys
 from bronze_sync.diff.spill import KeyCollector, rows_in_memory
 from bronze_sync.errors import BronzeError, BronzeSyncError
 from bronze_sync.faults import fault_point
+from bronze_sync.rows.keys import check_null_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult

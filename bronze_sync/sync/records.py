@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from typing import Any
 
 from bronze_sync.checkpoints import CheckpointType, create_checkpoint, daily_name
 from bronze_sync.checkpoints.model import VALIDATED
@@ -71,8 +72,9 @@ def audit_entries(
 ) -> list[AuditEntry]:
     """Return the SyncAuditLog entries that describe a sync (each names its Delta version)."""
 
-    def entry(operation: str, **fields: object) -> AuditEntry:
-        made = AuditEntry(operation, table.name, start, end, **fields)  # type: ignore[arg-type]
+    # Any: the keywords are AuditEntry's own fields, each of its own type.
+    def entry(operation: str, **fields: Any) -> AuditEntry:
+        made = AuditEntry(operation, table.name, start, end, **fields)
         made.delta_version, made.recovered = result.version, result.recovered
         if result.recovered:
             made.notes = "; ".join(filter(None, [RECOVERED_NOTE, made.notes]))

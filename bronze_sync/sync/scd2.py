@@ -25,7 +25,7 @@ from bronze_sync.bronze.reader import ROW as STATE_ROW
 from bronze_sync.bronze.reader import StateScope, fill_flags, read_state
 from bronze_sync.bronze.rewrite import FRAGMENT, ROW
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.keyset import KeyIndex
+from bronze_sync.rows.keyset import KeyIndex
 
 LOADED_FROM = "Scd2LoadedFrom"  # PipelineConfig column
 

@@ -14,7 +14,7 @@ from bronze_sync.bronze.tracking import (
     SyncOp,
 )
 from bronze_sync.clock import as_utc
-from bronze_sync.diff.classify import as_timestamps
+from bronze_sync.rows.values import as_timestamps
 from bronze_sync.sync.changes import RETAINED_COLUMN
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity, count_true
 

@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
 from bronze_sync.config.kinds import SCD2
-from bronze_sync.diff.keys import sample_keys
+from bronze_sync.rows.keys import sample_keys
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 
 NAME = "scd2_single_latest"

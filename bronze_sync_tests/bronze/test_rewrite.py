@@ -14,8 +14,8 @@ from bronze_sync.bronze.file_stats import file_stats
 from bronze_sync.bronze.reader import read_state
 from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, RowEdits, TableChange, rewrite_commit
 from bronze_sync.bronze.tracking import SyncOp, live_rows
-from bronze_sync.diff.keys import positions
 from bronze_sync.errors import CommitConflictError
+from bronze_sync.rows.keys import positions
 
 NOW = dt.datetime(2026, 11, 23, 6, tzinfo=dt.UTC)
 EARLIER = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from bronze_sync.bronze.storage import BronzeStore
@@ -17,6 +18,8 @@ from bronze_sync.checkpoints import (
 )
 from bronze_sync.checkpoints.promotion import monthly_name, promoted_day, weekly_name
 from bronze_sync.metadata import MetadataStore
+
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
 
 
 def day_range(first: dt.date, last: dt.date) -> list[dt.date]:

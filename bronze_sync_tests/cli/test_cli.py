@@ -7,8 +7,15 @@ import subprocess
 import sys
 import tempfile
 
+import dagster as dg
 import pytest
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
 
+from bronze_sync.config import load_config
+from bronze_sync.config.loader import default_config_path
+from bronze_sync.defs.location import build_definitions
 from bronze_sync_tests.helpers import PgTable
 
 
@@ -72,8 +79,7 @@ def test_sync_and_status(pg_engine, pg_schema, make_config):
 
 
 @pytest.mark.slow
-def test_demo_tells_the_whole_story(tmp_path):
-    done = run("demo", cwd=tmp_path)
+def assert_demo_story(done: subprocess.CompletedProcess[str]) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     for step in [
@@ -87,4 +93,48 @@ def test_demo_tells_the_whole_story(tmp_path):
     assert out.count("│ yes") == 6  # three merged tables and one table of each other kind
     for kind in ("partitioned", "scd2", "static"):
         assert f"│ {kind}" in out
+    # Only the CLI's own lines: Dagster's console logs go to the instance and its log file.
+    assert " - DEBUG - " not in out and " - INFO - " not in out
+
+
+def demo_runs(home) -> list[dg.DagsterRun]:
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        return list(instance.get_runs())
+    finally:
+        instance.dispose()
+
+
+@pytest.mark.slow
+def test_demo_twice_tells_the_whole_story_and_fills_the_ui_instance(tmp_path):
+    assert_demo_story(run("demo", cwd=tmp_path))
+    home = tmp_path / ".dagster"
     assert (tmp_path / "data" / "bronze" / "account" / "_delta_log").is_dir()
+    assert (home / "logs" / "bronze-sync.log").stat().st_size > 0
+    first_runs = demo_runs(home)
+
+    assert_demo_story(run("demo", cwd=tmp_path))
+    runs = demo_runs(home)
+    assert len(runs) == 2 * len(first_runs)  # the UI shows both demos' runs
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    assert {"daily_sync", "purge_metadata_update"} <= {r.job_name for r in runs}
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        account = dg.AssetKey(["bronze", "account"])
+        batches = {r.tags["dagster/partition"] for r in runs if r.job_name == "daily_sync"}
+        assert len(batches) == 2
+        assert instance.get_materialized_partitions(account) == batches
+        checks = [k for k in demo_check_keys() if k.asset_key == account]
+        assert checks
+        for key in checks:
+            history = instance.event_log_storage.get_asset_check_execution_history(key, limit=10)
+            assert len(history) == 4, key.name  # two syncs per demo
+            assert all(r.status == AssetCheckExecutionRecordStatus.SUCCEEDED for r in history)
+    finally:
+        instance.dispose()
+
+
+def demo_check_keys() -> list[dg.AssetCheckKey]:
+    demo = load_config(str(default_config_path()))
+    return list(build_definitions(demo).resolve_asset_graph().asset_check_keys)

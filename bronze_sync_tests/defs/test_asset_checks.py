@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.metadata.schemas import DATA_VALIDATION
 from bronze_sync.validation import CHECKS
 from bronze_sync_tests.helpers import PgTable

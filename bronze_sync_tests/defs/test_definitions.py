@@ -8,7 +8,7 @@ import sys
 
 import dagster as dg
 
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.defs.partitions import SYNC_BATCHES
 from bronze_sync.defs.resources import SqlSourceResource
 

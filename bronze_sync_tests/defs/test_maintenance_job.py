@@ -9,12 +9,8 @@ from bronze_sync.checkpoints import CheckpointType, list_checkpoints
 from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import CONFIG_ENV
-from bronze_sync.defs import build_definitions
-from bronze_sync.defs.maintenance import (
-    MAINTENANCE_JOB,
-    MAINTENANCE_OP,
-    load_maintenance_job,
-)
+from bronze_sync.defs.location import build_definitions, load_maintenance_job
+from bronze_sync.defs.maintenance import MAINTENANCE_JOB, MAINTENANCE_OP
 from bronze_sync.metadata.schemas import STORAGE_HISTORY
 from bronze_sync_tests.maintenance.simulation import listing, simulate
 

@@ -8,7 +8,7 @@ import pytest
 from deltalake import write_deltalake
 
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.defs.monitoring import RESET_JOB
 from bronze_sync.metadata.pipeline_config import read_state, update_state
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG

@@ -11,17 +11,20 @@ import pytest
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.cli.runner import run_daily_sync
 from bronze_sync.config import CONFIG_ENV
-from bronze_sync.defs import build_definitions
 from bronze_sync.defs.assets import asset_key
+from bronze_sync.defs.location import (
+    build_definitions,
+    reconstructable_partition_job,
+    source_resource,
+)
 from bronze_sync.defs.partition_values import (
     SYNC_BATCH_TAG,
     contiguous_runs,
     partition_job_name,
     partitions_name,
     range_tags,
-    reconstructable_partition_job,
 )
-from bronze_sync.defs.resources import bronze_resource, source_resource
+from bronze_sync.defs.resources import bronze_resource
 from bronze_sync.defs.sensors import PARTITION_SENSOR
 from bronze_sync_tests.helpers import PgTable
 from bronze_sync_tests.positions import PositionsTable

@@ -11,8 +11,8 @@ from bronze_sync.checkpoints import CheckpointType, create_checkpoint, daily_nam
 from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import CONFIG_ENV
-from bronze_sync.defs import build_definitions
-from bronze_sync.defs.purge import RECORD_OP, VALIDATE_OP, load_purge_job
+from bronze_sync.defs.location import build_definitions, load_purge_job
+from bronze_sync.defs.purge import RECORD_OP, VALIDATE_OP
 from bronze_sync.defs.sensors import batch_checkpoint_sensors
 from bronze_sync.metadata.pipeline_config import read_state
 from bronze_sync_tests.helpers import PgTable, years_ago

@@ -7,8 +7,8 @@ import pytest
 from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import CONFIG_ENV
-from bronze_sync.defs import build_definitions
-from bronze_sync.defs.rollback import ANALYSE_OP, RESTORE_OP, load_rollback_job
+from bronze_sync.defs.location import build_definitions, load_rollback_job
+from bronze_sync.defs.rollback import ANALYSE_OP, RESTORE_OP
 from bronze_sync_tests.defs.test_purge_jobs import output_metadata
 from bronze_sync_tests.rollback.scenario import outage, recover, synced
 

@@ -16,8 +16,8 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster_k8s import k8s_job_executor
 from dagster_k8s.job import get_user_defined_k8s_config
 
-from bronze_sync.defs import build_definitions
 from bronze_sync.defs.k8s import EXECUTOR_ENV, K8S_CONFIG_TAG, SIZE_RESOURCES
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.errors import ConfigError
 from bronze_sync_tests.deploy.conftest import DEPLOY, pg_env
 

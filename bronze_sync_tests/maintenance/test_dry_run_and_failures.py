@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from deltalake import write_deltalake
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.maintenance import MaintenanceRequest, run_maintenance
 from bronze_sync.maintenance.storage import measure
 from bronze_sync_tests.maintenance.simulation import RecordingNotifier, listing, simulate
+
+pytestmark = pytest.mark.slow  # emulator or many syncs per test: see conftest.SLOW_FOLDERS
 
 
 def test_dry_run_reports_and_changes_nothing(pg_engine, pg_schema, make_config, harness_for):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bronze_sync.checkpoints import CheckpointType, list_checkpoints
 from bronze_sync.checkpoints.integrity import check_checkpoint
 from bronze_sync.maintenance import MaintenanceRequest, run_maintenance
@@ -13,6 +15,8 @@ from bronze_sync_tests.maintenance.simulation import (
     restored_rows,
     simulate,
 )
+
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
 
 
 def test_month_of_syncs_then_maintenance_keeps_active_checkpoints(

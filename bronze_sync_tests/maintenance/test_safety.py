@@ -13,6 +13,8 @@ from bronze_sync.maintenance.safety import RETENTION
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync_tests.maintenance.simulation import RecordingNotifier, listing, simulate
 
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
+
 
 def data_files(files: dict, table: str) -> set[str]:
     return {p for p in files if p.startswith(f"{table}/") and "_delta_log" not in p}

@@ -24,6 +24,7 @@ def _write_many(root: str, worker: int, count: int) -> None:
         write_audit(meta, RunInfo(run_id=f"run{worker}"), [entry], NOW)
 
 
+@pytest.mark.slow
 def test_concurrent_processes_lose_no_audit_row(tmp_path):
     # spawn: the Delta runtime does not survive fork.
     ctx = multiprocessing.get_context("spawn")
@@ -45,6 +46,7 @@ def _claim(root: str, worker: int, start: multiprocessing.synchronize.Event) -> 
     meta.insert_new(ROLLBACK_APPROVALS, [row], keys=["TokenHash"])
 
 
+@pytest.mark.slow
 def test_concurrent_inserts_of_one_key_land_exactly_one_row(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     start = ctx.Event()

@@ -14,6 +14,8 @@ from bronze_sync.monitoring.breaker import check_breaker, consecutive_failures, 
 from bronze_sync_tests.cli.test_cli import run
 from bronze_sync_tests.helpers import PgTable
 
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
+
 
 @pytest.fixture
 def broken(pg_schema, make_config, harness_for):

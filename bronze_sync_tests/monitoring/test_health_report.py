@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from bronze_sync.bronze.storage import BronzeStore
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.metadata import AuditEntry, MetadataStore, RunInfo, ValidationRecord
 from bronze_sync.metadata.audit import write_audit, write_validation
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY

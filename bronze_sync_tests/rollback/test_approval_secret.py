@@ -80,6 +80,7 @@ def test_damaged_secret_file_is_refused_not_replaced(private_config_home):
     assert path.read_text() == ""
 
 
+@pytest.mark.slow
 def test_processes_creating_the_secret_at_once_end_with_one_secret(private_config_home, tmp_path):
     gate = tmp_path / "gate"
     ready = [tmp_path / f"ready{i}" for i in range(CREATORS)]

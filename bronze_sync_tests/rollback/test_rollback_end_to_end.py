@@ -17,6 +17,8 @@ from bronze_sync.metadata.schemas import (
 from bronze_sync.rollback import list_rollbacks
 from bronze_sync_tests.rollback.scenario import IDS, outage, recover, rollback, synced
 
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
+
 
 @pytest.fixture
 def h(pg_engine, pg_schema, make_config, harness_for):

@@ -30,6 +30,8 @@ from bronze_sync.sync.recovery import accept_lost_versions
 from bronze_sync_tests.helpers import PgTable
 from bronze_sync_tests.rollback.scenario import IDS, Alerts, checkpoint, outage, rollback, synced
 
+pytestmark = pytest.mark.slow  # emulator or many syncs per test: see conftest.SLOW_FOLDERS
+
 
 @pytest.fixture
 def h(pg_engine, pg_schema, make_config, harness_for):

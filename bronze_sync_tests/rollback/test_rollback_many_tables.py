@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bronze_sync.bench.rollback import bench_rollback, prepare_bench, roll_back
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.storage import BronzeStore
+
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
 
 
 def test_fifty_tables_are_rolled_back_in_one_run(tmp_path):

@@ -36,6 +36,7 @@ def read_all(source: DataverseSource, table: TableConfig = ACCOUNT) -> int:
     return sum(b.num_rows for b in source.read_rows(table, schema, None))
 
 
+@pytest.mark.slow
 def test_a_429_storm_pauses_every_request_for_retry_after_then_succeeds(emulator):
     emulator.insert("account", [account_row(i) for i in range(60)])
     source = source_for(emulator, page_size=5, max_concurrent_requests=3)
@@ -113,6 +114,7 @@ def test_an_untrusted_certificate_is_a_clear_tls_error(emulator, tmp_path):
         source.describe(ACCOUNT)
 
 
+@pytest.mark.slow
 def test_concurrent_reads_stay_within_the_request_cap(emulator):
     import threading
 

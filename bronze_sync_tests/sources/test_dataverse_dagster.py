@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync
 from bronze_sync.metadata import MetadataStore
@@ -9,6 +11,8 @@ from bronze_sync.metadata.pipeline_config import read_state
 from bronze_sync.testing.dataverse.demo import donation_entity
 from bronze_sync_tests.dataverse import account_row, account_table, dataverse_config, key
 from bronze_sync_tests.helpers import years_ago
+
+pytestmark = pytest.mark.slow  # Dagster runs or many syncs: see conftest.SLOW_FOLDERS
 
 
 def figures(outcome, table="account"):

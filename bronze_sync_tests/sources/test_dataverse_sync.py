@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 
 from bronze_sync.metadata.pipeline_config import read_state
 from bronze_sync_tests.dataverse import (
@@ -14,6 +15,8 @@ from bronze_sync_tests.dataverse import (
     key,
 )
 from bronze_sync_tests.helpers import years_ago
+
+pytestmark = pytest.mark.slow  # emulator or many syncs per test: see conftest.SLOW_FOLDERS
 
 
 def rows_by_key(table: pa.Table) -> dict[str, dict]:

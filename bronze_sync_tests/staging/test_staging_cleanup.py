@@ -21,9 +21,11 @@ RUN_ID = "0123456789abcdef-run"
 # A sync stand-in: stage a file, say where, then keep working until it is signalled.
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import pyarrow as pa
     from bronze_sync.staging import StagingArea
+    # A shell's background job starts with SIGINT ignored; a terminal's Ctrl-C is not.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with StagingArea(sys.argv[1], "account", sys.argv[2]) as staging:
         rows = pa.table({"id": list(range(1000))})
         staging.stage("rows", rows.to_batches(), rows.schema)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from bronze_sync.testing.dataverse.model import Attribute, Entity
+
+if TYPE_CHECKING:  # the server (TLS, HTTP) is only needed by whoever runs one
+    from bronze_sync.testing.dataverse.server import DataverseEmulator
 
 A = Attribute
 
@@ -91,15 +95,15 @@ DEMO_ENTITIES = {
 }
 
 
-def load_demo(emulator: object, today: dt.date | None = None) -> dict[str, int]:
+def load_demo(emulator: DataverseEmulator, today: dt.date | None = None) -> dict[str, int]:
     """Serve the demo entities filled from the seed CSVs; return row counts."""
     from bronze_sync.demo.seeds import read_seed, seed_shift
 
     shift = seed_shift(today or dt.datetime.now(dt.UTC).date())
     counts = {}
     for name, build in DEMO_ENTITIES.items():
-        entity = emulator.add_entity(build())  # type: ignore[attr-defined]
+        entity = emulator.add_entity(build())
         rows = read_seed(name, shift)
-        emulator.insert(name, rows)  # type: ignore[attr-defined]
+        emulator.insert(name, rows)
         counts[name] = len(entity.rows)
     return counts

@@ -6,6 +6,7 @@ import bisect
 import datetime as dt
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,8 +160,13 @@ def _matching(entity: Entity, params: dict[str, str]) -> list[dict[str, Any]]:
     rows.sort(key=lambda r: str(r[entity.primary_id]).lower())
     for clause in reversed(_orderby(entity, params.get("$orderby"))):
         name, descending = clause
-        rows.sort(key=lambda r, n=name: sort_key(r.get(n)), reverse=descending)
+        rows.sort(key=_column_key(name), reverse=descending)
     return rows
+
+
+def _column_key(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    # A factory, so each $orderby clause's key binds its own column name.
+    return lambda row: sort_key(row.get(name))
 
 
 def _orderby(entity: Entity, text: str | None) -> list[tuple[str, bool]]:

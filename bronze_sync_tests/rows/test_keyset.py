@@ -6,7 +6,7 @@ import hypothesis.strategies as st
 import pyarrow as pa
 from hypothesis import given, settings
 
-from bronze_sync.diff.keyset import KeyIndex
+from bronze_sync.rows.keyset import KeyIndex
 
 KEYS = st.lists(st.text(alphabet="abcd", min_size=0, max_size=3), max_size=40, unique=True)
 

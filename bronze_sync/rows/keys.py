@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bronze_sync.diff.keyset import key_hashes, sort_order, sort_shift
 from bronze_sync.errors import SourceDataError
+from bronze_sync.rows.keyset import key_hashes, sort_order, sort_shift
 
 _ROW = "__bronze_sync_row"
 _OTHER = "__bronze_sync_other"

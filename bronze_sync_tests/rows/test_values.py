@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from bronze_sync.diff.compare import rows_differ
+from bronze_sync.rows.values import rows_differ
 
 
 def test_nulls_equal_nulls_and_nan_equals_nan():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from bronze_sync.diff.keys import check_keys, positions
 from bronze_sync.errors import SourceDataError
+from bronze_sync.rows.keys import check_keys, positions
 
 
 def test_positions_single_and_composite():
@@ -22,7 +22,7 @@ def test_check_keys_reports_first_duplicates():
 
 
 def test_duplicates_found_exactly_on_large_key_sets():
-    from bronze_sync.diff.keys import HASH_PREFILTER_ROWS, duplicate_keys
+    from bronze_sync.rows.keys import HASH_PREFILTER_ROWS, duplicate_keys
 
     n = HASH_PREFILTER_ROWS + 10
     ids = [f"k{i}" for i in range(n)] + ["k7", "k7", "k99"]
@@ -38,7 +38,7 @@ def test_duplicates_found_exactly_on_large_key_sets():
 def test_duplicates_survive_interleaved_truncated_hashes(monkeypatch):
     import numpy as np
 
-    from bronze_sync.diff import keys as keys_module
+    from bronze_sync.rows import keys as keys_module
 
     # Force every key into one truncated-hash bucket with distinct full hashes interleaved.
     def fake_hashes(table, cols, bits=64):
