@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,12 @@ from bronze_sync.identifiers import (
 )
 
 MIN_VACUUM_RETENTION_HOURS = 168
+DAILY_CRON = "0 6 * * *"
+# Five cron fields (minute hour day month weekday); Dagster checks the values themselves.
+CRON_PATTERN = r"^\s*[0-9A-Za-z*/,?-]+(\s+[0-9A-Za-z*/,?-]+){4}\s*$"
+# How much CPU and memory a table's step asks for when each step is its own Kubernetes pod
+# (docs/scale-out.md); elsewhere it only labels the asset.
+TableSize = Literal["small", "medium", "large"]
 
 
 class StrictModel(BaseModel):
@@ -113,6 +120,7 @@ class TableSettings(KindSettings):
     # Never write a re-read row whose modified value is older than bronze's (a stale read,
     # e.g. a lagging replica). Turn off for a source that moves modified values backwards.
     skip_older_rows: bool = True
+    size: TableSize = "medium"
 
     @field_validator("primary_key", mode="before")
     @classmethod
@@ -211,6 +219,18 @@ class SyncSettings(StrictModel):
     # expires after it), and waits this long for a live holder before failing.
     lease_seconds: float = Field(120.0, ge=2.0)
     lease_wait_seconds: float = Field(600.0, ge=0.0)
+    # When daily_sync_schedule fires (UTC). Tests of a deployment set a near one ("* * * * *")
+    # so the daemon's scheduler launches a run within a minute.
+    daily_cron: str = DAILY_CRON
+
+    @field_validator("daily_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not re.match(CRON_PATTERN, value):
+            raise ValueError(
+                f"{value!r} is not a cron schedule of five fields (e.g. {DAILY_CRON!r})"
+            )
+        return value.strip()
 
     @field_validator("diff_partitions")
     @classmethod

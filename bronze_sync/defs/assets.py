@@ -16,6 +16,7 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.clock import utc_now
 from bronze_sync.config.kinds import KIND_DESCRIPTIONS, PARTITIONED, SCD2, STATIC
 from bronze_sync.config.models import Config, TableConfig
+from bronze_sync.defs.k8s import k8s_op_tags
 from bronze_sync.defs.partition_values import SYNC_BATCH_TAG, value_partitions
 from bronze_sync.defs.partitions import sync_batches
 from bronze_sync.defs.resources import BronzeStorageResource, SourceResource
@@ -88,6 +89,7 @@ def asset_arguments(table: TableConfig, config: Config) -> dict[str, Any]:
         "group_name": GROUP,
         "kinds": {"deltalake", config.source.kind},
         "pool": f"bronze_{table.name}",
+        "op_tags": k8s_op_tags(table),  # the step pod's resources under the k8s executor
         "output_required": False,  # a table whose circuit breaker is open is skipped
         "retry_policy": dg.RetryPolicy(
             max_retries=settings.max_retries,
@@ -102,6 +104,7 @@ def asset_arguments(table: TableConfig, config: Config) -> dict[str, Any]:
             "created_column": table.created_column or "",
             "modified_column": table.modified_column or "(full extraction)",
             "kind": table.kind,
+            "size": table.size,
             **kind_settings(table),
         },
     }

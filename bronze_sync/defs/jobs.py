@@ -7,12 +7,15 @@ from collections.abc import Sequence
 import dagster as dg
 
 from bronze_sync.defs.assets import GROUP, asset_key
+from bronze_sync.defs.k8s import K8S, executor_kind, k8s_executor
 
 DAILY_SYNC = "daily_sync"
 
 
 def executor(max_parallel_tables: int) -> dg.ExecutorDefinition:
-    """Return the executor: one process per table, at most `max_parallel_tables` at once."""
+    """Return the executor: one process (or k8s pod) per table, `max_parallel_tables` at once."""
+    if executor_kind() == K8S:
+        return k8s_executor(max_parallel_tables)
     return dg.multiprocess_executor.configured(
         {"max_concurrent": max_parallel_tables}, name="bronze_sync_executor"
     )

@@ -45,7 +45,7 @@ from bronze_sync.defs.resources import (
     env_or_template,
 )
 from bronze_sync.defs.rollback import ROLLBACK_JOB, rollback_job
-from bronze_sync.defs.schedules import daily_sync_schedule
+from bronze_sync.defs.schedules import build_daily_sync_schedule
 from bronze_sync.defs.sensors import batch_checkpoint_sensors, partition_value_sensor
 from bronze_sync.errors import ConfigError
 
@@ -70,7 +70,7 @@ def build_definitions(config: Config) -> dg.Definitions:
             report_job,
         ],
         schedules=[
-            daily_sync_schedule,
+            build_daily_sync_schedule(config.sync.daily_cron),
             validate_checkpoints_schedule,
             weekly_maintenance_schedule,
             report_schedule,
