@@ -70,7 +70,11 @@ class BronzeStorageResource(dg.ConfigurableResource):
     """Where bronze and metadata Delta tables live (dagster-deltalake storage configs)."""
 
     path: str
-    storage: StorageConfig = Field(discriminator="provider")
+    # A default, so that run config without `storage` is valid: the Launchpad pre-fills
+    # config without `storage: {local: {}}` (it drops empty dicts), and every launch then
+    # failed on "Missing required config entry storage". Only a provider with no option set
+    # scaffolds empty, and its storage options are then as empty as the default's.
+    storage: StorageConfig = Field(default_factory=LocalConfig, discriminator="provider")
     extra_options: dict[str, str] = Field(default_factory=dict)
     staging_path: str | None = None
 
