@@ -170,5 +170,6 @@ def test_the_standalone_emulator_prints_how_to_connect():
         )
         assert response.status_code == 200 and len(response.json()["value"]) == 10
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        # SIGKILL: a server started from a background shell may ignore SIGTERM.
+        process.kill()
+        process.wait()
