@@ -7,7 +7,7 @@ import pytest
 import yaml
 from dagster._core.snap.snap_to_yaml import default_values_yaml_from_type_snap
 
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.defs.resources import BronzeStorageResource
 from bronze_sync.defs.rollback import ANALYSE_OP, ROLLBACK_JOB
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import yaml
 
 from bronze_sync.config import load_config
-from bronze_sync.defs import build_definitions
+from bronze_sync.defs.location import build_definitions
 from bronze_sync.defs.partitions import SYNC_BATCHES
 from bronze_sync.demo.seeds import build_source
 from bronze_sync.demo.tables import DEMO_TABLES
