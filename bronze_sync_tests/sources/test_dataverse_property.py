@@ -8,20 +8,19 @@ age purges, and expired change tokens (full read fallback).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from decimal import Decimal
 
 import hypothesis.strategies as st
 import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bronze_sync.metadata.pipeline_config import record_purge
 from bronze_sync.testing.dataverse.demo import account_entity
 from bronze_sync_tests.dataverse import account_row, dataverse_config
 from bronze_sync_tests.helpers import NOW, assert_bronze_invariants
+from bronze_sync_tests.stateful import run_state_machine
 
 DAYS = st.integers(min_value=0, max_value=8 * 365)
 MONEY = st.decimals(min_value=-(10**14), max_value=10**14, places=4, allow_nan=False)
@@ -156,10 +155,4 @@ def machine_class(emulator, harness_for, tmp_path):
 @pytest.mark.slow
 def test_sync_invariants_hold_for_random_dataverse_histories(emulator, harness_for, tmp_path):
     machine = machine_class(emulator, harness_for, tmp_path)
-    machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("BRONZE_SYNC_PROPERTY_EXAMPLES", "15")),
-        stateful_step_count=int(os.environ.get("BRONZE_SYNC_PROPERTY_STEPS", "20")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    machine.TestCase().runTest()
+    run_state_machine(machine, "BRONZE_SYNC_PROPERTY", examples=15)

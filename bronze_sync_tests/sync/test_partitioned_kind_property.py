@@ -10,7 +10,6 @@ one Delta commit; one that changes nothing writes none.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,7 +19,6 @@ import hypothesis.strategies as st
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -30,6 +28,7 @@ from hypothesis.stateful import (
 )
 
 from bronze_sync.sync import SyncResult, run_table_sync
+from bronze_sync_tests.stateful import run_state_machine
 
 COBID_START = 20260101
 COBIDS = st.integers(min_value=0, max_value=15).map(lambda day: COBID_START + day)
@@ -258,10 +257,4 @@ def test_partitioned_bronze_follows_the_model_for_random_histories(
     pg_engine, pg_schema, make_config, harness_for, tmp_path
 ):
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path)
-    machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("BRONZE_SYNC_KIND_PROPERTY_EXAMPLES", "15")),
-        stateful_step_count=int(os.environ.get("BRONZE_SYNC_KIND_PROPERTY_STEPS", "20")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    machine.TestCase().runTest()
+    run_state_machine(machine, "BRONZE_SYNC_KIND_PROPERTY", examples=15)

@@ -8,7 +8,6 @@ both set, and total = active + deleted + purged.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from decimal import Decimal
 
@@ -16,11 +15,11 @@ import hypothesis.strategies as st
 import pyarrow.compute as pc
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bronze_sync.metadata.pipeline_config import record_purge
 from bronze_sync_tests.helpers import NOW, PgTable, assert_bronze_invariants
+from bronze_sync_tests.stateful import run_state_machine
 
 DAYS = st.integers(min_value=0, max_value=8 * 365)
 AMOUNTS = st.decimals(min_value=-(10**19), max_value=10**19, places=18, allow_nan=False)
@@ -138,10 +137,4 @@ def test_sync_invariants_hold_for_random_histories(
     pg_engine, pg_schema, make_config, harness_for, tmp_path
 ):
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path)
-    machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("BRONZE_SYNC_PROPERTY_EXAMPLES", "25")),
-        stateful_step_count=int(os.environ.get("BRONZE_SYNC_PROPERTY_STEPS", "20")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    machine.TestCase().runTest()
+    run_state_machine(machine, "BRONZE_SYNC_PROPERTY", examples=25)

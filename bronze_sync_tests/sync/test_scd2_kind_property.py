@@ -13,14 +13,12 @@ business key.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections import Counter
 
 import hypothesis.strategies as st
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -30,6 +28,7 @@ from hypothesis.stateful import (
 )
 
 from bronze_sync_tests.helpers import NOW
+from bronze_sync_tests.stateful import run_state_machine
 
 INITIAL_LOAD_DAYS = 7
 MINUTE = dt.timedelta(minutes=1)
@@ -202,10 +201,4 @@ def test_scd2_bronze_follows_the_model_for_random_histories(
     pg_engine, pg_schema, make_config, harness_for, tmp_path
 ):
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path)
-    machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("BRONZE_SYNC_KIND_PROPERTY_EXAMPLES", "15")),
-        stateful_step_count=int(os.environ.get("BRONZE_SYNC_KIND_PROPERTY_STEPS", "20")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    machine.TestCase().runTest()
+    run_state_machine(machine, "BRONZE_SYNC_KIND_PROPERTY", examples=15)

@@ -10,13 +10,11 @@ any other sync commits once when bronze changes and not at all when it does not.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import hypothesis.strategies as st
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -27,6 +25,7 @@ from hypothesis.stateful import (
 
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.sync import run_table_sync
+from bronze_sync_tests.stateful import run_state_machine
 
 CODES = st.sampled_from([f"C{i:02d}" for i in range(12)])
 NAMES = st.sampled_from(["Euro", "Dollar", "Pound"])  # few names: edits often restore one
@@ -186,10 +185,4 @@ def test_static_bronze_follows_the_model_for_random_histories(
     pg_engine, pg_schema, make_config, harness_for, tmp_path, mode
 ):
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path, mode)
-    machine.TestCase.settings = settings(
-        max_examples=int(os.environ.get("BRONZE_SYNC_KIND_PROPERTY_EXAMPLES", "15")),
-        stateful_step_count=int(os.environ.get("BRONZE_SYNC_KIND_PROPERTY_STEPS", "20")),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-    machine.TestCase().runTest()
+    run_state_machine(machine, "BRONZE_SYNC_KIND_PROPERTY", examples=15)
