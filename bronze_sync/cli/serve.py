@@ -24,8 +24,8 @@ CODE_LOCATION = "bronze_sync.definitions"
 LOG_LEVELS = click.Choice(["critical", "error", "warning", "info", "debug"])
 
 
-def prepared_env(config_path: str | None) -> tuple[dict[str, str], Path]:
-    """Check the configuration and the instance's database; return the process env and home."""
+def prepared_env(config_path: str | None) -> tuple[dict[str, str], Path, str]:
+    """Check the configuration and the instance's database; return env, home and storage."""
     config = load_config(config_path)  # a bad configuration fails here, exit 2
     home = dagster_home()
     target = instance_postgres(home)
@@ -35,13 +35,8 @@ def prepared_env(config_path: str | None) -> tuple[dict[str, str], Path]:
     if config.file:
         env[CONFIG_ENV] = config.file
     env["DAGSTER_HOME"] = str(home)
-    return env, home
-
-
-def storage_label(home: Path) -> str:
-    """Return where the instance in `home` keeps its runs, for the start-up line."""
-    target = instance_postgres(home)
-    return f"PostgreSQL {target.describe()}" if target else f"{home} (SQLite)"
+    storage = f"PostgreSQL {target.describe()}" if target else f"{home} (SQLite)"
+    return env, home, storage
 
 
 def exec_module(module: str, args: list[str], env: dict[str, str]) -> None:
@@ -63,10 +58,9 @@ def webserver(config_path: str | None, port: int, host: str, log_level: str) -> 
 
     Pair it with `bronze-sync daemon`, which runs schedules, sensors and the run queue.
     """
-    env, home = prepared_env(config_path)
+    env, home, storage = prepared_env(config_path)
     console.print(
-        f"Dagster web server on [bold]http://{host}:{port}[/] (instance {home}, runs in "
-        f"{storage_label(home)})"
+        f"Dagster web server on [bold]http://{host}:{port}[/] (instance {home}, runs in {storage})"
     )
     exec_module(
         "dagster_webserver",
@@ -85,6 +79,6 @@ def daemon(config_path: str | None, log_level: str) -> None:
 
     Run exactly one per instance, next to one or more `bronze-sync webserver`.
     """
-    env, home = prepared_env(config_path)
-    console.print(f"Dagster daemon (instance {home}, runs in {storage_label(home)})")
+    env, home, storage = prepared_env(config_path)
+    console.print(f"Dagster daemon (instance {home}, runs in {storage})")
     exec_module("dagster._daemon", ["run", "-m", CODE_LOCATION, "--log-level", log_level], env)

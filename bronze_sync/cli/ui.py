@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from bronze_sync.cli import cli, config_option, console
-from bronze_sync.cli.dagster_home import dagster_home
 from bronze_sync.cli.demo import DATA_ENV
-from bronze_sync.config import CONFIG_ENV, load_config
+from bronze_sync.cli.serve import CODE_LOCATION, exec_module, prepared_env
+from bronze_sync.config import CONFIG_ENV
 
 
 @cli.command()
@@ -25,17 +24,11 @@ def ui(config_path: str | None, port: int, host: str, data_dir: str | None) -> N
     It shows every run the commands made here: sync batches as partitions, check results,
     purge and rollback runs. Ctrl-C stops it.
     """
-    env = dict(os.environ)
     if data_dir:
-        env[DATA_ENV] = str(Path(data_dir).absolute())
-        os.environ[DATA_ENV] = env[DATA_ENV]
-    config = load_config(config_path)  # a bad configuration fails here, exit 2
-    if config.file:
-        env[CONFIG_ENV] = config.file
-    env["DAGSTER_HOME"] = str(dagster_home())
+        os.environ[DATA_ENV] = str(Path(data_dir).absolute())
+    env, home, storage = prepared_env(config_path)
     console.print(
-        f"Dagster UI on [bold]http://{host}:{port}[/] (instance {env['DAGSTER_HOME']}, "
-        f"config {config.file or 'bundled demo'}); Ctrl-C stops it"
+        f"Dagster UI on [bold]http://{host}:{port}[/] (instance {home}, runs in {storage}, "
+        f"config {env.get(CONFIG_ENV, 'bundled demo')}); Ctrl-C stops it"
     )
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "bronze_sync.definitions"]
-    os.execve(sys.executable, [*command, "-h", host, "-p", str(port)], env)
+    exec_module("dagster", ["dev", "-m", CODE_LOCATION, "-h", host, "-p", str(port)], env)
