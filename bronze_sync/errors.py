@@ -81,3 +81,13 @@ class MetadataError(BronzeSyncError):
 
 class CheckpointError(BronzeSyncError):
     """A checkpoint is missing, inactive or no longer restorable."""
+
+
+class HistoryError(BronzeSyncError):
+    """The row history or change feed cannot answer (no history, unknown key)."""
+
+
+class VersionRangeError(HistoryError):
+    """A requested bronze version lies outside the range the history holds."""
+
+    exit_code = 2

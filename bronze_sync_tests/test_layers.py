@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"rows", "staging"},
     # The two ends of a sync: reading sources, writing bronze Delta tables.
     {"sources", "bronze"},
-    {"metadata", "diff"},
+    {"metadata", "diff", "history"},
     {"alerts"},
     {"checkpoints"},
     {"purge", "rollback", "maintenance"},

@@ -20,6 +20,7 @@ BREAKDOWN = [
     "keys",
     "diff",
     "commit",
+    "history",
     "validate",
     "audit",
     "checkpoint",

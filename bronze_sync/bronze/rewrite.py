@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
@@ -44,6 +45,10 @@ from bronze_sync.rows.keys import positions
 from bronze_sync.rows.keyset import KeyIndex
 
 __all__ = ["FRAGMENT", "OP", "PURGE", "ROW", "RewriteResult", "RowEdits", "TableChange"]
+
+# Receives the images of changed rows as the rewrite finds them: (before, after) aligned row
+# by row, before None for inserted rows. Called from worker threads.
+ChangeSink = Callable[[pa.Table | None, pa.Table], None]
 
 # Rows read, edited and written as one row group at a time: bounds a rewrite's memory per file
 # (a 1M-row group of the 12-column benchmark table took ~350 MB to decode).
@@ -123,6 +128,7 @@ def rewrite_commit(
     token: str = "",
     change: TableChange | None = None,
     before_commit: Callable[[], None] | None = None,
+    changes: ChangeSink | None = None,
 ) -> RewriteResult:
     """Apply `edits` (and `change`) by rewriting data files and adding inserts, in one commit.
 
@@ -132,14 +138,17 @@ def rewrite_commit(
     """
     base = delta.version()
     files = DataFiles(delta.to_pyarrow_dataset(), token, delta.metadata().partition_columns)
-    rewriter = _FileRewriter(files, edits, key_columns, now, change, _file_sizes(delta))
+    rewriter = _FileRewriter(files, edits, key_columns, now, change, _file_sizes(delta), changes)
     try:
         outcomes = rewriter.run(workers)
         actions: list[AddAction | RemoveAction] = []
         for outcome in outcomes:
             actions += [a for a in (outcome.remove, outcome.add) if a is not None]
         if edits.inserts.num_rows:
-            actions += files.write_all(conform(edits.inserts, rewriter.schema))
+            inserts = conform(edits.inserts, rewriter.schema)
+            actions += files.write_all(inserts)
+            if changes is not None:
+                changes(None, inserts)
         tally = Tally()
         for outcome in outcomes:
             tally.add(outcome.tally)
@@ -159,6 +168,7 @@ def rewrite_commit(
             before_commit()
         figures = {"updated": tally.updated, "undeleted": tally.undeleted}
         figures |= {"unchanged": tally.unchanged, "filled": tally.filled}
+        figures["changed_rows"] = tally.changed + edits.inserts.num_rows
         _commit(delta, actions, change, files.partition_columns, {**metadata, **figures})
     except BaseException:
         files.discard()
@@ -207,8 +217,10 @@ class _FileRewriter:
         now: dt.datetime,
         change: TableChange | None,
         sizes: dict[str, int],
+        changes: ChangeSink | None = None,
     ) -> None:
         self.files, self.edits, self.keys, self.now, self.change = files, edits, keys, now, change
+        self.changes = changes
         self.dataset = files.dataset
         self.schema = change.schema if change is not None else self.dataset.schema
         self.fill_index = None
@@ -253,11 +265,14 @@ class _FileRewriter:
             )
             for batch in source.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
                 read = _with_partition(pa.Table.from_batches([batch]), partition)
-                old = self._prepare(read, outcome.tally)
+                original = conform(read, self.dataset.schema)
+                old, filled = self._prepare(original, outcome.tally)
                 upserts, flags, unlatest = (in_rows(t, offset, old.num_rows) for t in edits)
                 offset += old.num_rows
-                new = self._edit(old, upserts, flags, unlatest, outcome.tally)
+                new, origin, touched, tally = self._edit(old, upserts, flags, unlatest, filled)
+                outcome.tally.add(tally)
                 changed |= new is not None
+                self._report(original, old if new is None else new, origin, touched)
                 written = self.files.stored(old if new is None else new)
                 writer.write_table(written)
                 stats.add(written)
@@ -275,33 +290,65 @@ class _FileRewriter:
         return outcome
 
     def _edit(
-        self, old: pa.Table, upserts: pa.Table, flags: pa.Table, unlatest: pa.Table, tally: Tally
-    ) -> pa.Table | None:
-        """Return one batch's new rows (None when nothing in it changes)."""
-        new = None
+        self,
+        old: pa.Table,
+        upserts: pa.Table,
+        flags: pa.Table,
+        unlatest: pa.Table,
+        changed: np.ndarray,
+    ) -> tuple[pa.Table | None, np.ndarray, np.ndarray, Tally]:
+        """Return one batch's new rows (None when nothing in it changes).
+
+        Also return per new row the `old` row it came from, whether its image changed, and
+        the batch's tallies.
+        """
+        tally = Tally()
+        new = old if changed.any() else None
+        origin = np.arange(old.num_rows)
         if unlatest.num_rows and self.edits.latest_column:
             old, cleared = clear_latest(
                 old, unlatest, self.keys, self.edits.latest_column, self.now
             )
-            tally.updated += cleared
-            new = old if cleared else None
+            tally.updated += int(cleared.sum())
+            changed = changed | cleared
+            new = old if changed.any() else None
         if upserts.num_rows or flags.num_rows:
-            edited, counts = apply_edits(old, upserts, flags, self.keys, self.now)
+            edited, counts, origin, changed = apply_edits(
+                old, upserts, flags, self.keys, self.now, changed
+            )
             tally.add(counts)
             new = edited if edited is not None else new
-        return new
+        tally.changed = int(changed.sum())
+        return new, origin, changed, tally
 
-    def _prepare(self, batch: pa.Table, tally: Tally) -> pa.Table:
-        """Return a batch as read, in the table's (possibly new) schema, filled from the source."""
-        old = conform(batch, self.dataset.schema)
+    def _prepare(self, old: pa.Table, tally: Tally) -> tuple[pa.Table, np.ndarray]:
+        """Return a batch in the table's (possibly new) schema, filled from the source.
+
+        Also return which rows the fill changed.
+        """
+        unchanged = np.zeros(old.num_rows, dtype=bool)
         if self.change is None:
-            return old
+            return old, unchanged
         old = upgrade(old, self.change.schema, self.now)
         change = self.change
         if self.fill_index is not None and change.fill is not None:
             old, filled = fill(old, self.fill_index, change.fill, change.columns, self.now)
-            tally.filled += filled
-        return old
+            tally.filled += int(filled.sum())
+            return old, filled
+        return old, unchanged
+
+    def _report(
+        self,
+        original: pa.Table,
+        new: pa.Table,
+        origin: np.ndarray,
+        changed: np.ndarray,
+    ) -> None:
+        """Hand the changed rows' before and after images to the change sink."""
+        if self.changes is None or not changed.any():
+            return
+        rows = np.nonzero(changed)[0]
+        self.changes(original.take(pa.array(origin[rows])), new.take(pa.array(rows)))
 
     def _dictionary(self) -> list[str]:
         """Return the columns worth dictionary-encoding: all but the (unique) key columns."""

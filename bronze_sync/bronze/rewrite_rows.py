@@ -40,6 +40,7 @@ class Tally:
     undeleted: int = 0
     unchanged: int = 0
     filled: int = 0
+    changed: int = 0  # distinct rows whose bronze image changed (any reason)
 
     def add(self, other: Tally) -> None:
         """Add `other`'s counts to these."""
@@ -47,6 +48,7 @@ class Tally:
         self.undeleted += other.undeleted
         self.unchanged += other.unchanged
         self.filled += other.filled
+        self.changed += other.changed
 
 
 def in_rows(edits: pa.Table, offset: int, count: int) -> pa.Table:
@@ -59,10 +61,20 @@ def in_rows(edits: pa.Table, offset: int, count: int) -> pa.Table:
 
 
 def apply_edits(
-    old: pa.Table, upserts: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime
-) -> tuple[pa.Table | None, Tally]:
-    """Return the batch's new rows (None when nothing really changes) and the tallies."""
+    old: pa.Table,
+    upserts: pa.Table,
+    flags: pa.Table,
+    keys: Sequence[str],
+    now: dt.datetime,
+    changed: np.ndarray | None = None,
+) -> tuple[pa.Table | None, Tally, np.ndarray, np.ndarray]:
+    """Return the batch's new rows (None when nothing really changes) and the tallies.
+
+    Also return, per new row, the number of the `old` row it came from (replaced rows move
+    to the end) and whether it changed; `changed` marks rows earlier edits already changed.
+    """
     tally = Tally()
+    changed = np.zeros(old.num_rows, dtype=bool) if changed is None else changed
     where = _rows_of(upserts, old, keys)
     before = old.take(pa.array(where))
     data = [c for c in old.column_names if c not in TRACKING_NAMES and c in upserts.column_names]
@@ -72,31 +84,35 @@ def apply_edits(
     tally.updated = int(effective.sum()) - tally.undeleted
     tally.unchanged = len(effective) - int(effective.sum())
     if not effective.any() and flags.num_rows == 0:
-        return None, tally
+        return None, tally, np.arange(old.num_rows), changed
     # Flags and upserts never share a key, so flagging first keeps row numbers valid.
     if flags.num_rows:
-        old = _flag(old, flags, keys, now)
+        old, flagged = _flag(old, flags, keys, now)
+        changed = changed | flagged
     replaced = mask(old.num_rows, where[effective])
-    kept = old.filter(pa.array(~replaced))
+    kept = np.nonzero(~replaced)[0]
     chosen = pa.array(effective)
     written = conform(upserts.filter(chosen), old.schema, fallback=before.filter(chosen))
-    new = pa.concat_tables([kept, written]) if written.num_rows else kept
-    return new, tally
+    new = old.take(pa.array(kept))
+    if written.num_rows:
+        new = pa.concat_tables([new, written])
+    origin = np.concatenate([kept, where[effective]])
+    changed = np.concatenate([changed[kept], np.ones(written.num_rows, dtype=bool)])
+    return new, tally, origin, changed
 
 
 def clear_latest(
     rows: pa.Table, unlatest: pa.Table, keys: Sequence[str], latest_column: str, now: dt.datetime
-) -> tuple[pa.Table, int]:
+) -> tuple[pa.Table, np.ndarray]:
     """Clear the latest flag of the versions `unlatest` names (a newer version arrived).
 
-    Return the rows and how many flags really changed (stamped UPDATE, LastSynced now).
+    Return the rows and which rows' flags really changed (stamped UPDATE, LastSynced now).
     """
     where = _rows_of(unlatest, rows, keys)
     flag = rows.column(latest_column)
     hit = mask(rows.num_rows, where) & pc.fill_null(flag, False).to_numpy(zero_copy_only=False)
-    count = int(hit.sum())
-    if not count:
-        return rows, 0
+    if not hit.any():
+        return rows, hit
     chosen = pa.array(hit)
     updates = {
         latest_column: pc.if_else(chosen, pa.scalar(False, flag.type), flag),
@@ -106,7 +122,7 @@ def clear_latest(
     for name, values in updates.items():
         index = rows.schema.get_field_index(name)
         rows = rows.set_column(index, rows.schema.field(index), values)
-    return rows, count
+    return rows, hit
 
 
 def upgrade(rows: pa.Table, schema: pa.Schema, now: dt.datetime) -> pa.Table:
@@ -129,15 +145,15 @@ def upgrade(rows: pa.Table, schema: pa.Schema, now: dt.datetime) -> pa.Table:
 
 def fill(
     rows: pa.Table, index: KeyIndex, values: pa.Table, columns: Sequence[str], now: dt.datetime
-) -> tuple[pa.Table, int]:
+) -> tuple[pa.Table, np.ndarray]:
     """Set `columns` of every row whose key `index` holds to the source's `values`.
 
-    Return the rows and how many really changed (those are stamped UPDATE, LastSynced now).
+    Return the rows and which of them really changed (stamped UPDATE, LastSynced now).
     """
     where = index.find(rows.select(index.key_cols))
     found = where >= 0
     if not found.any():
-        return rows, 0
+        return rows, found
     take = pa.array(np.where(found, where, 0))
     new = values.select(list(columns)).take(take)
     hit = pa.array(found)
@@ -148,9 +164,9 @@ def fill(
         column = pc.if_else(hit, new.column(name).cast(target.type), rows.column(i))
         replaced = replaced.set_column(i, target, column)
     changed = pc.and_(hit, rows_differ(replaced, rows, list(columns)))
-    count = int(pc.sum(changed).as_py() or 0)
-    if not count:
-        return rows, 0
+    changed_mask = changed.to_numpy(zero_copy_only=False)
+    if not changed_mask.any():
+        return rows, changed_mask
     stamp = {
         LAST_SYNCED: pa.scalar(now, UTC_TIMESTAMP),
         SYNC_OPERATION: pa.scalar(SyncOp.UPDATE.value),
@@ -159,11 +175,13 @@ def fill(
         i = replaced.schema.get_field_index(name)
         column = pc.if_else(changed, value, replaced.column(i))
         replaced = replaced.set_column(i, replaced.schema.field(i), column)
-    return replaced, count
+    return replaced, changed_mask
 
 
-def _flag(rows: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime) -> pa.Table:
-    """Mark the flagged keys' rows deleted or purged, in place."""
+def _flag(
+    rows: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime
+) -> tuple[pa.Table, np.ndarray]:
+    """Mark the flagged keys' rows deleted or purged, in place; return them and a mask."""
     where = _rows_of(flags, rows, keys)
     purge = flags.column(PURGE).to_numpy(zero_copy_only=False)
     deleted = pa.array(mask(rows.num_rows, where[~purge]))
@@ -185,7 +203,7 @@ def _flag(rows: pa.Table, flags: pa.Table, keys: Sequence[str], now: dt.datetime
     for name, values in updates.items():
         index = rows.schema.get_field_index(name)
         rows = rows.set_column(index, rows.schema.field(index), values)
-    return rows
+    return rows, mask(rows.num_rows, where)
 
 
 def _rows_of(edits: pa.Table, rows: pa.Table, keys: Sequence[str]) -> np.ndarray:

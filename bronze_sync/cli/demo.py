@@ -97,12 +97,28 @@ def demo(data_dir: str, source_kind: str = "sql") -> None:
     ok = _report(config, store, changes, cutoff)
     ok &= report_kinds(console, config, store, engine, kind_changes, outcome)
     extra = "" if data == Path("./data").absolute() else f" --data-dir {data}"
+    _history_hint(store, data)
     console.print(
         f"\nNext: [bold]bronze-sync status[/], or see these runs in the Dagster UI: "
         f"[bold]bronze-sync ui{extra}[/] (then http://127.0.0.1:3000)."
     )
     if not (ok and outcome.success):
         sys.exit(1)
+
+
+def _history_hint(store: BronzeStore, data: Path) -> None:
+    """Point at the row history of one purged donation (README, Row history)."""
+    delta = store.open(store.table_uri("donation"))
+    if delta is None:
+        return
+    flags = delta.to_pyarrow_table(columns=["donationid", "IsPurged"])
+    purged = sorted(flags.filter(flags.column("IsPurged")).column("donationid").to_pylist())
+    if purged:
+        env = "" if data == Path("./data").absolute() else f"{DATA_ENV}={data} "
+        console.print(
+            "\nEvery version of every row is kept in bronze's row history; one purged donation: "
+            f"[bold]{env}bronze-sync history --table donation --key {purged[0]}[/]"
+        )
 
 
 def _reset(data: Path, store: BronzeStore) -> None:

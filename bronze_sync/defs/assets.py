@@ -275,6 +275,28 @@ def materialization_metadata(result: SyncResult, uri: str) -> Metadata:
         figures["skip_reason"] = result.skip_reason
     for what, keys in result.samples.items():
         figures[f"sample_{what}"] = keys
+    figures.update(history_metadata(result, uri))
+    return figures
+
+
+def history_metadata(result: SyncResult, uri: str) -> Metadata:
+    """Return where this sync's rows are in the row history, and how to read them."""
+    if result.history_error:
+        return {"history_error": result.history_error}
+    if result.history_through is None:
+        return {}
+    root, _, name = uri.rpartition("/")
+    figures: Metadata = {
+        "history_range": f"v{result.history_first}..v{result.history_through}",
+        "history_uri": dg.MetadataValue.path(f"{root}/history/{name}"),
+    }
+    if result.history_rows:
+        first, last = min(result.history_rows), max(result.history_rows)
+        figures["history_versions"] = f"v{first}..v{last}"
+        figures["history_rows"] = sum(result.history_rows.values())
+        figures["history_feed"] = (
+            f"bronze-sync changes --table {name} --since-version {first - 1} --until-version {last}"
+        )
     return figures
 
 

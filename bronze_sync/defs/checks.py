@@ -22,6 +22,7 @@ DESCRIPTIONS = {
     "source_reconciled": "source row count = active rows (when the last sync scanned all keys)",
     "scd2_single_latest": "scd2 tables: every business key has exactly one latest version",
     "audit_complete": "every bronze version in the Delta log has SyncAuditLog rows",
+    "history_complete": "every bronze version has exactly its changed rows in the row history",
     "checkpoint_recorded": "the last successful sync has a restorable checkpoint",
     "fresh": "last successful sync within freshness_hours",
     "delete_spike": "last sync's deletes within 3 sigma of the table's history (>= 7 syncs)",

@@ -112,7 +112,7 @@ def execute_rollback(
             for t in plan.targets
         ],
     )
-    results = restore_tables(store, plan.targets, run, plan.checkpoint.name, progress)
+    results = restore_tables(store, plan.targets, run, plan.checkpoint.name, progress, keys)
     who = plan.request.who()
     write_audit(meta, run, [restore_audit(r, plan.checkpoint.name, who) for r in results], ctx.now)
     restored = [r for r in results if r.success and r.new_version is not None]

@@ -23,6 +23,7 @@ from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, write_audit
 from bronze_sync.sync import static
 from bronze_sync.sync.changes import initial_state
+from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.incremental import DROPPED_COLUMNS, sync_existing
 from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
@@ -62,6 +63,9 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         result.fingerprint = read.metadata.get("fingerprint")
         result.loaded_from = read.metadata.get("loaded_from")
         result.retries = retries
+        with timer("history"):
+            result.note_history(*keep_history(job, table, result.version))
+        result.phases = dict(timer.seconds)
         return result
     repaired = _repair_properties(job, table, delta)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
@@ -70,6 +74,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         scope = dataclasses.replace(scope, skip_reason=None)  # a new column is filled now
     if scope.skip_reason is not None:
         result = _skipped(job, table, delta, scope)
+        result.note_history(*keep_history(job, table, delta.version()))
     else:
         result = sync_existing(job, table, source_schema, delta, timer, lease, state_row, scope)
     result.properties_repaired = repaired

@@ -19,6 +19,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.faults import fault_point
+from bronze_sync.history.spool import ChangeSpool
 from bronze_sync.rows.keys import sample_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync import scd2
@@ -26,6 +27,7 @@ from bronze_sync.sync.changes import retained_keys
 from bronze_sync.sync.diff_space import DiffSpace
 from bronze_sync.sync.evolve import widen_columns
 from bronze_sync.sync.extract import Extraction, extract, extract_partitions, read_fill
+from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.kinds import KindScope
 from bronze_sync.sync.result import SyncResult
@@ -84,7 +86,15 @@ def sync_existing(
         result.columns_widened = widened
         result.partition_values = scope.partition_values
         result.fingerprint = scope.fingerprint
-        outcome = _commit(job, table, delta, state, plan, schema_plan, fill, result, lease, timer)
+        spool = ChangeSpool(staging.dir, table.primary_key)
+        outcome = _commit(
+            job, table, delta, state, plan, schema_plan, fill, result, lease, timer, spool
+        )
+        with timer("history"):
+            latest = job.store.open(job.store.table_uri(table.name))
+            version = latest.version() if latest is not None else outcome.version
+            spooled = spool if outcome.committed and version == outcome.version else None
+            result.note_history(*keep_history(job, table, version, spooled))
         with timer("validate"):
             after = job.store.open(job.store.table_uri(table.name), outcome.version) or delta
             counts = count_flags(after)
@@ -249,6 +259,7 @@ def _commit(
     result: SyncResult,
     lease: TableLease,
     timer: PhaseTimer,
+    spool: ChangeSpool,
 ) -> RewriteResult:
     edits = plan.edits
     change = None
@@ -281,6 +292,7 @@ def _commit(
             token=lease.token,
             change=change,
             before_commit=lease.before_commit,
+            changes=spool,
         )
     if outcome.committed:
         fault_point("after_commit")

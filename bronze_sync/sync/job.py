@@ -51,6 +51,9 @@ class SyncJob:
             "run_id": self.run.run_id,
             "pipeline": self.run.pipeline_name,
             "partition_key": self.run.partition_key,
+            # This release writes the row history after every commit: a history table that
+            # is missing later means a failed append to repair, not a table to backfill.
+            "history": "on",
         }
 
     def day(self) -> str:

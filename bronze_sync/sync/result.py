@@ -49,6 +49,20 @@ class SyncResult:
     fingerprint: str | None = None  # static: the source content fingerprint synced
     latest_cleared: int = 0  # scd2: older versions whose latest flag was cleared
     loaded_from: str | None = None  # scd2 first sync: versions before it were not loaded
+    # Row history (ARCHITECTURE §10): the bronze versions it covers after this sync, how many
+    # history rows this sync appended per version, or why it could not append them.
+    history_first: int | None = None
+    history_through: int | None = None
+    history_rows: dict[int, int] = field(default_factory=dict)
+    history_error: str | None = None
+
+    def note_history(self, outcome: Any, error: str | None) -> None:
+        """Keep what the history update after this sync's commit did (a HistoryOutcome)."""
+        self.history_error = error
+        if outcome is not None and outcome.coverage is not None:
+            self.history_first = outcome.coverage.first
+            self.history_through = outcome.coverage.through
+            self.history_rows = dict(outcome.rows)
 
     @property
     def changed_rows(self) -> int:

@@ -14,7 +14,7 @@ from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import MetadataStore, RunInfo, ValidationRecord
 from bronze_sync.metadata.audit import write_validation
-from bronze_sync.validation import audit, history, integrity, kinds
+from bronze_sync.validation import audit, history, integrity, kinds, row_history
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 
 Check = Callable[[CheckContext], CheckResult]
@@ -27,6 +27,7 @@ CHECKS: dict[str, tuple[CheckSeverity, Check]] = {
     "purge_rule_respected": (CheckSeverity.ERROR, integrity.purge_rule_respected),
     "source_reconciled": (CheckSeverity.ERROR, history.source_reconciled),
     "audit_complete": (CheckSeverity.ERROR, audit.audit_complete),
+    "history_complete": (CheckSeverity.ERROR, row_history.history_complete),
     "scd2_single_latest": (CheckSeverity.ERROR, kinds.scd2_single_latest),
     "checkpoint_recorded": (CheckSeverity.ERROR, history.checkpoint_recorded),
     "fresh": (CheckSeverity.WARN, history.fresh),
@@ -42,6 +43,7 @@ TABLE_CHECKS = {
     "purge_rule_respected",
     "source_reconciled",
     "audit_complete",
+    "history_complete",
     "scd2_single_latest",
 }
 

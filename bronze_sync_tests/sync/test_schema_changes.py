@@ -9,6 +9,7 @@ import pytest
 
 from bronze_sync.checkpoints import list_checkpoints
 from bronze_sync.errors import SchemaChangeError
+from bronze_sync.history.columns import history_uri
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync_tests.helpers import PgTable, years_ago
 from bronze_sync_tests.sync.children import assert_mirrors_source, unaudited_versions
@@ -92,6 +93,12 @@ def test_safe_widenings_rewrite_bronze_once_after_a_checkpoint(account, h):
     assert rows["big"]["qty"] == 9_000_000_000
     assert rows["big"]["price"] == Decimal("123456789012.34")
     assert rows["k00001"]["price"] == Decimal("1.25")
+    # The row history follows the wider types and keeps every version.
+    assert result.history_error is None and result.history_through == h.delta().version()
+    history = h.store.open(history_uri(h.store, "account")).to_pyarrow_table()
+    assert history.schema.field("qty").type == pa.int64()
+    big = [r for r in history.to_pylist() if r["id"] == "big"]
+    assert [(r["Operation"], r["qty"]) for r in big] == [("INSERT", 9_000_000_000)]
     assert sorted(result.columns_widened) == [
         "price decimal128(10, 2) -> decimal128(14, 2)",
         "qty int32 -> int64",

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import write_deltalake
 
+from bronze_sync.history.record import record_history
 from bronze_sync.metadata import AuditEntry, RunInfo
 from bronze_sync.metadata.audit import write_audit
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY, DATA_VALIDATION
@@ -47,7 +48,8 @@ def failed(h, now=None):
 def corrupt(h, change: Callable[[pa.Table], pa.Table], audited: bool = True) -> None:
     """Rewrite the bronze table with deltalake after `change` (a deliberate corruption).
 
-    `audited`: record the corrupting commit in SyncAuditLog, so only the targeted check fails.
+    `audited`: record the corrupting commit in SyncAuditLog and the row history (as the next
+    sync would), so only the targeted check fails.
     """
     data = change(h.delta().to_pyarrow_table())
     write_deltalake(h.store.table_uri("account"), data, mode="overwrite")
@@ -55,6 +57,7 @@ def corrupt(h, change: Callable[[pa.Table], pa.Table], audited: bool = True) -> 
         now = dt.datetime.now(UTC)
         entry = AuditEntry("ExternalCommit", "account", now, delta_version=h.delta().version())
         write_audit(h.meta, RunInfo("corruption"), [entry], now)
+        record_history(h.store, "account", ["id"], h.delta().version())
 
 
 def test_unaudited_commit_fails_audit_complete_until_the_next_sync(h, account):

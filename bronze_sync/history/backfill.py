@@ -1,0 +1,106 @@
+"""Rebuild the history of a table synced before history existed, from its Delta log.
+
+Only versions whose data files are all still there can be rebuilt: what VACUUM removed is
+reported, never invented. The history then starts at the oldest rebuildable version and is
+marked settled (nothing older can be recorded any more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow.fs as pafs
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
+
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.errors import BronzeError
+from bronze_sync.history.derive import derive_version
+from bronze_sync.history.record import commit_infos, record_history
+from bronze_sync.history.store import Coverage, append_versions, read_coverage
+
+
+@dataclass
+class BackfillReport:
+    """What a backfill rebuilt and what it could not."""
+
+    table: str
+    rebuilt: list[int] = field(default_factory=list)
+    rows: int = 0
+    lost: tuple[int, int] | None = None  # versions whose files or log entries are gone
+    coverage: Coverage | None = None
+
+    def describe(self) -> str:
+        """Return one line for the command line."""
+        done = (
+            f"rebuilt versions {self.rebuilt[0]}..{self.rebuilt[-1]} ({self.rows:,} rows)"
+            if self.rebuilt
+            else "nothing to rebuild"
+        )
+        lost = (
+            f"; versions {self.lost[0]}..{self.lost[1]} cannot be rebuilt (their data files "
+            "or log entries were removed by VACUUM or log retention)"
+            if self.lost
+            else ""
+        )
+        held = f"; history holds {self.coverage.describe()}" if self.coverage else ""
+        return f"{self.table}: {done}{lost}{held}"
+
+
+def backfill_history(store: BronzeStore, table: str, keys: Sequence[str]) -> BackfillReport:
+    """Rebuild every missing history version of `table` that its Delta log still allows."""
+    report = BackfillReport(table)
+    uri = store.table_uri(table)
+    bronze = store.open(uri)
+    if bronze is None:
+        raise BronzeError(f"no bronze table at {uri}: nothing to backfill", table=table)
+    latest = bronze.version()
+    coverage = read_coverage(store, table)
+    if coverage is not None and coverage.through < latest:
+        record_history(store, table, keys, latest, reason="backfill")
+        coverage = read_coverage(store, table)
+    end = coverage.first - 1 if coverage is not None else latest
+    if coverage is not None and (coverage.settled or end < 0):
+        report.coverage = coverage
+        return report
+    start = _oldest_rebuildable(uri, store.options(), end)
+    if start > 0:
+        report.lost = (0, start - 1)
+    through = coverage.through if coverage is not None else latest
+    if start <= end:
+        infos = commit_infos(DeltaTable(uri, storage_options=store.options()), start)
+        changes = [
+            derive_version(uri, store.options(), keys, v, infos[v]) for v in range(start, end + 1)
+        ]
+        counts = append_versions(
+            store, table, keys, changes, Coverage(start, through, settled=True), "backfill"
+        )
+        report.rebuilt, report.rows = list(range(start, end + 1)), sum(counts.values())
+    report.coverage = read_coverage(store, table)
+    return report
+
+
+def _oldest_rebuildable(uri: str, options: dict[str, str] | None, end: int) -> int:
+    """Return the oldest version v such that every version v..end can be rebuilt."""
+    oldest = end + 1
+    for version in range(end, -1, -1):
+        if not _rebuildable(uri, options, version):
+            break
+        oldest = version
+    return oldest
+
+
+def _rebuildable(uri: str, options: dict[str, str] | None, version: int) -> bool:
+    """Return True when version `version` and the one before it can still be read."""
+    try:
+        after = DeltaTable(uri, version=version, storage_options=options).to_pyarrow_dataset()
+        paths = {f.path for f in after.get_fragments()}
+        if version > 0:
+            before = DeltaTable(uri, version=version - 1, storage_options=options)
+            old = before.to_pyarrow_dataset()
+            paths |= {f.path for f in old.get_fragments()}
+    except (DeltaError, OSError):
+        return False
+    infos = after.filesystem.get_file_info(sorted(paths))
+    return all(info.type != pafs.FileType.NotFound for info in infos)

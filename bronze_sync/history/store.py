@@ -1,0 +1,192 @@
+"""Append to and read a history table; each append records which bronze versions it covers.
+
+Coverage lives in the history table's own commit metadata (`bronze_sync.history_from` and
+`bronze_sync.history_through`), so the rows and the claim that they are complete land in one
+atomic commit: a crash leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError
+
+from bronze_sync.bronze.commit import commit_fields
+from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.errors import BronzeError
+from bronze_sync.history.columns import (
+    BRONZE_VERSION,
+    CHANGED_AT,
+    PARTITION_KEY,
+    RUN_ID,
+    history_schema,
+    history_uri,
+)
+from bronze_sync.history.derive import VersionChanges
+from bronze_sync.history.images import conform_image
+
+FROM, THROUGH, REASON = "history_from", "history_through", "history_reason"
+# "true" once nothing before `history_from` can still be recorded: the history starts at
+# version 0, or a backfill found the earlier versions' files removed (VACUUM), or the
+# history retention dropped them on purpose.
+SETTLED = "history_settled"
+COVERAGE_SCAN = 50  # history commits looked at for the newest coverage record (maintenance)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The bronze versions a history table holds completely: `first` through `through`."""
+
+    first: int
+    through: int
+    settled: bool = True
+
+    def describe(self) -> str:
+        """Return the covered range as text."""
+        return f"versions {self.first}..{self.through}"
+
+
+def open_history(store: BronzeStore, table: str) -> DeltaTable | None:
+    """Return table `table`'s history Delta table, or None when it has none yet."""
+    return store.open(history_uri(store, table))
+
+
+def read_coverage(store: BronzeStore, table: str) -> Coverage | None:
+    """Return which bronze versions the history of `table` covers (None: no history)."""
+    delta = open_history(store, table)
+    if delta is None:
+        return None
+    return coverage_of(delta)
+
+
+def coverage_of(delta: DeltaTable) -> Coverage | None:
+    """Return the newest coverage a history table's commits record."""
+    limit = COVERAGE_SCAN
+    while True:
+        entries = delta.history(limit)
+        for info in entries:
+            fields = commit_fields(info)
+            if THROUGH in fields:
+                settled = str(fields.get(SETTLED, "true")).lower() == "true"
+                return Coverage(int(fields[FROM]), int(fields[THROUGH]), settled)
+        if len(entries) < limit:
+            return None
+        limit *= 4
+
+
+def append_versions(
+    store: BronzeStore,
+    table: str,
+    keys: Sequence[str],
+    versions: Sequence[VersionChanges],
+    coverage: Coverage,
+    reason: str,
+) -> dict[int, int]:
+    """Append every version's rows in ONE commit that records `coverage`; return row counts."""
+    if not versions:
+        raise BronzeError("no bronze version to record in the history", table=table)
+    schema = history_schema(versions[-1].bronze, keys, table)
+    existing = open_history(store, table)
+    if existing is not None:
+        current = existing.to_pyarrow_dataset().schema
+        if _widened(current, schema):
+            _rewrite_wider(store, table, existing, schema)
+            current = schema
+        schema = _merged(current, schema)
+    counts = {v.version: 0 for v in versions}
+    reader = pa.RecordBatchReader.from_batches(schema, _batches(versions, schema, counts))
+    metadata: dict[str, str | int] = {
+        f"bronze_sync.{FROM}": coverage.first,
+        f"bronze_sync.{THROUGH}": coverage.through,
+    }
+    metadata[f"bronze_sync.{REASON}"] = reason
+    metadata[f"bronze_sync.{SETTLED}"] = "true" if coverage.settled else "false"
+    try:
+        write_deltalake(
+            history_uri(store, table),
+            reader,
+            mode="append",
+            schema_mode="merge",
+            storage_options=store.options(),
+            commit_properties=CommitProperties(custom_metadata=metadata),
+        )
+    except DeltaError as exc:
+        raise BronzeError(f"cannot append to the history table: {exc}", table=table) from None
+    return counts
+
+
+def _widened(current: pa.Schema, wanted: pa.Schema) -> bool:
+    """Return True when bronze widened a column the history table holds narrower."""
+    return any(
+        f.name in wanted.names and wanted.field(f.name).type != f.type
+        for f in current
+        if f.name not in (BRONZE_VERSION, CHANGED_AT)
+    )
+
+
+def _rewrite_wider(store: BronzeStore, table: str, existing: DeltaTable, wanted: pa.Schema) -> None:
+    """Rewrite the history in bronze's wider column types, keeping its coverage record."""
+    current = existing.to_pyarrow_dataset()
+    schema = pa.schema(
+        [wanted.field(f.name) if f.name in wanted.names else f for f in current.schema]
+    )
+    batches = (
+        conform_image(pa.Table.from_batches([b]), schema).to_batches() for b in current.to_batches()
+    )
+    reader = pa.RecordBatchReader.from_batches(schema, (b for part in batches for b in part))
+    coverage = coverage_of(existing)
+    metadata: dict[str, str | int] = {f"bronze_sync.{REASON}": "widen"}
+    if coverage is not None:
+        metadata[f"bronze_sync.{FROM}"] = coverage.first
+        metadata[f"bronze_sync.{THROUGH}"] = coverage.through
+        metadata[f"bronze_sync.{SETTLED}"] = "true" if coverage.settled else "false"
+    write_deltalake(
+        history_uri(store, table),
+        reader,
+        mode="overwrite",
+        schema_mode="overwrite",
+        storage_options=store.options(),
+        commit_properties=CommitProperties(custom_metadata=metadata),
+    )
+
+
+def _merged(existing: pa.Schema, wanted: pa.Schema) -> pa.Schema:
+    """Return the history table's columns plus the new ones (existing types are kept)."""
+    extra = [f for f in wanted if f.name not in existing.names]
+    return pa.schema([*existing, *extra])
+
+
+def _batches(
+    versions: Iterable[VersionChanges], schema: pa.Schema, counts: dict[int, int]
+) -> Iterator[pa.RecordBatch]:
+    for change in versions:
+        for part in change.parts:
+            if not part.num_rows:
+                continue
+            counts[change.version] += part.num_rows
+            yield from with_version(part, change, schema).to_batches()
+
+
+def with_version(rows: pa.Table, change: VersionChanges, schema: pa.Schema) -> pa.Table:
+    """Return history rows with their per-version columns, in the history table's schema."""
+    n = rows.num_rows
+    constants = {
+        BRONZE_VERSION: pa.repeat(pa.scalar(change.version, pa.int64()), n),
+        RUN_ID: pa.repeat(pa.scalar(change.run_id, pa.string()), n),
+        PARTITION_KEY: pa.repeat(pa.scalar(change.partition_key, pa.string()), n),
+        CHANGED_AT: pa.repeat(pa.scalar(change.changed_at, schema.field(CHANGED_AT).type), n),
+    }
+    for name, values in constants.items():
+        rows = rows.append_column(name, values)
+    return conform_image(rows, schema)
+
+
+def version_counts(delta: DeltaTable) -> dict[int, int]:
+    """Return how many history rows each bronze version has."""
+    column = delta.to_pyarrow_dataset().to_table(columns=[BRONZE_VERSION]).column(BRONZE_VERSION)
+    counted = pc.value_counts(column)
+    return {int(v["values"]): int(v["counts"]) for v in counted.to_pylist()}
