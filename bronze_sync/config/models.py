@@ -115,6 +115,8 @@ class TableSettings(KindSettings):
     enable_vacuum: bool = True
     enable_optimize: bool = True
     zorder_columns: list[str] = Field(default_factory=list)
+    # Maintenance deletes row-history rows older than this many days (None: keep forever).
+    history_retention_days: int | None = Field(None, ge=1)
     # The `fresh` check warns when the last successful sync is older than this.
     freshness_hours: float = Field(26.0, gt=0)
     # Never write a re-read row whose modified value is older than bronze's (a stale read,

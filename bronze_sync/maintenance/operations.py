@@ -32,6 +32,7 @@ class OperationResult:
     files_removed: int = 0
     files_added: int = 0
     bytes_reclaimed: int = 0
+    rows_deleted: int = 0  # history rows a HistoryRetention deleted (or would delete)
     details: list[str] = field(default_factory=list)
     error: str | None = None
     versions: list[int] = field(default_factory=list)  # the Delta versions it committed
@@ -42,6 +43,8 @@ class OperationResult:
             f"duration_s={self.seconds:.3f}; files_removed={self.files_removed}; "
             f"files_added={self.files_added}; bytes_reclaimed={self.bytes_reclaimed}"
         )
+        if self.rows_deleted:
+            head += f"; rows_deleted={self.rows_deleted}"
         return "; ".join([head, *self.details])
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deltalake import DeltaTable
@@ -19,6 +19,7 @@ from bronze_sync.checkpoints.create import create_checkpoint
 from bronze_sync.checkpoints.lifecycle import validate_active_checkpoints
 from bronze_sync.checkpoints.model import Checkpoint, CheckpointType
 from bronze_sync.config.models import Config, TableConfig
+from bronze_sync.maintenance.history import maintain_history
 from bronze_sync.maintenance.operations import (
     OPTIMIZE,
     VACUUM,
@@ -35,6 +36,7 @@ from bronze_sync.maintenance.safety import (
     run_vacuum,
     table_pins,
 )
+from bronze_sync.maintenance.steps import Step, run_steps
 from bronze_sync.maintenance.storage import append_history, measure
 from bronze_sync.maintenance.summary import FAILED, WARNING, MaintenanceSummary, TableOutcome
 from bronze_sync.metadata.audit import AuditEntry, RunInfo, write_audit
@@ -85,7 +87,7 @@ def run_maintenance(
     deactivated, active = enforce_retention(meta, run, now, dry_run=request.dry_run)
     summary.deactivated = [c.name for c in deactivated]
     for table in tables:
-        summary.outcomes.append(maintain_table(store, table, active, request, wall_now))
+        summary.outcomes.extend(maintain_table(store, table, active, request, wall_now))
     if request.include_metadata:
         for name in sorted(SCHEMAS):
             if store.exists(meta.uri(name)):
@@ -134,18 +136,34 @@ def maintain_table(
     active: Sequence[Checkpoint],
     request: MaintenanceRequest,
     wall_now: dt.datetime | None = None,
-) -> TableOutcome:
-    """VACUUM (checkpoint-safe), OPTIMIZE and clean the log of one bronze table."""
+) -> list[TableOutcome]:
+    """VACUUM (checkpoint-safe), OPTIMIZE and clean the log of a bronze table and its history."""
     uri = store.table_uri(table.name)
     outcome = TableOutcome(table.name, "bronze")
     if not store.exists(uri):
         outcome.skipped = "no bronze table yet"
-        return outcome
+        return [outcome]
     if request.dry_run:
-        return _maintain_table(store, table, active, request, wall_now, outcome)
-    # No sync may commit while files are compacted or vacuumed under it.
+        return _maintain_both(store, table, active, request, wall_now, outcome)
+    # No sync may commit (bronze or history) while files are compacted or vacuumed under it.
     with hold_lease(store, table.name, LeaseRequest(request.run_id, purpose="maintenance")):
-        return _maintain_table(store, table, active, request, wall_now, outcome)
+        return _maintain_both(store, table, active, request, wall_now, outcome)
+
+
+def _maintain_both(
+    store: BronzeStore,
+    table: TableConfig,
+    active: Sequence[Checkpoint],
+    request: MaintenanceRequest,
+    wall_now: dt.datetime | None,
+    outcome: TableOutcome,
+) -> list[TableOutcome]:
+    outcomes = [_maintain_table(store, table, active, request, wall_now, outcome)]
+    clock = wall_now or dt.datetime.now(dt.UTC)  # the clock of Delta commits (ChangedAt)
+    history = maintain_history(store, table, dry_run=request.dry_run, now=clock)
+    if history is not None:
+        outcomes.append(history)
+    return outcomes
 
 
 def _maintain_table(
@@ -167,7 +185,7 @@ def _maintain_table(
         )
         return vacuum_table(store, delta, plan, dry_run=dry)
 
-    steps: list[tuple[str, bool, Callable[[DeltaTable], OperationResult]]] = [
+    steps: list[Step] = [
         (VACUUM, table.enable_vacuum, vacuum),
         (
             OPTIMIZE,
@@ -182,7 +200,7 @@ def _maintain_table(
             ),
         ),
     ]
-    return _run_steps(store, uri, outcome, steps)
+    return run_steps(store, uri, outcome, steps)
 
 
 def maintain_metadata(
@@ -197,7 +215,7 @@ def maintain_metadata(
         plan.candidates = sorted(run_vacuum(delta, plan, dry_run=True))
         return vacuum_table(store, delta, plan, dry_run=dry)
 
-    steps: list[tuple[str, bool, Callable[[DeltaTable], OperationResult]]] = [
+    steps: list[Step] = [
         (VACUUM, True, vacuum),
         (OPTIMIZE, True, lambda d: optimize_table(d, name, [], dry_run=dry)),
         (
@@ -206,38 +224,7 @@ def maintain_metadata(
             lambda d: cleanup_log(d, plan_log_cleanup(store, d, name, [], None), dry_run=dry),
         ),
     ]
-    return _run_steps(store, uri, outcome, steps)
-
-
-def _run_steps(
-    store: BronzeStore,
-    uri: str,
-    outcome: TableOutcome,
-    steps: list[tuple[str, bool, Callable[[DeltaTable], OperationResult]]],
-) -> TableOutcome:
-    """Run each enabled step on a freshly opened table; a failing step never stops the next."""
-    for operation, enabled, step in steps:
-        if not enabled:
-            outcome.operations.append(
-                OperationResult(operation, "Skipped", details=["disabled in the configuration"])
-            )
-            continue
-        try:
-            delta = DeltaTable(uri, storage_options=store.options())
-            before = delta.version()
-            result = step(delta)
-            delta.update_incremental()
-            result.versions = list(range(before + 1, delta.version() + 1))
-            outcome.operations.append(result)
-        except Exception as exc:
-            message = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
-            outcome.operations.append(OperationResult(operation, FAILED, error=message))
-    try:
-        outcome.version = DeltaTable(uri, storage_options=store.options()).version()
-    except Exception:
-        outcome.version = None
-    outcome.after = measure(store, uri)
-    return outcome
+    return run_steps(store, uri, outcome, steps)
 
 
 def _record(
@@ -278,6 +265,7 @@ def _entries(outcome: TableOutcome, op: OperationResult, now: dt.datetime) -> li
             now,
             status=op.status,
             rows_processed=op.files_removed,
+            rows_deleted=op.rows_deleted,
             error=op.error,
             notes=notes,
             delta_version=version,

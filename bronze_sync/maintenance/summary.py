@@ -16,7 +16,7 @@ class TableOutcome:
     """What maintenance did to one table."""
 
     table: str
-    kind: str  # bronze | metadata
+    kind: str  # bronze | history | metadata
     before: Usage | None = None
     after: Usage | None = None
     version: int | None = None

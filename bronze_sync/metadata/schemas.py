@@ -178,7 +178,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("PipelineRunId", pa.string()),
             ("MeasuredDate", TS),
             ("TableName", pa.string()),
-            ("TableKind", pa.string()),  # bronze | metadata
+            ("TableKind", pa.string()),  # bronze | metadata | history
             ("DeltaVersion", pa.int64()),
             ("FilesBefore", pa.int64()),
             ("FilesAfter", pa.int64()),
