@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pyarrow.fs as pafs
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError
-from bronze_sync.history.derive import derive_version
+from bronze_sync.history.derive import derive_version, oldest_rebuildable
 from bronze_sync.history.record import commit_infos, record_history
 from bronze_sync.history.store import Coverage, append_versions, read_coverage
 
@@ -34,7 +32,7 @@ class BackfillReport:
     def describe(self) -> str:
         """Return one line for the command line."""
         done = (
-            f"rebuilt versions {self.rebuilt[0]}..{self.rebuilt[-1]} ({self.rows:,} rows)"
+            f"rebuilt versions {self.rebuilt[0]}..{self.rebuilt[-1]} ({self.rows:,} row(s))"
             if self.rebuilt
             else "nothing to rebuild"
         )
@@ -64,7 +62,7 @@ def backfill_history(store: BronzeStore, table: str, keys: Sequence[str]) -> Bac
     if coverage is not None and (coverage.settled or end < 0):
         report.coverage = coverage
         return report
-    start = _oldest_rebuildable(uri, store.options(), end)
+    start = oldest_rebuildable(uri, store.options(), end)
     if start > 0:
         report.lost = (0, start - 1)
     through = coverage.through if coverage is not None else latest
@@ -79,28 +77,3 @@ def backfill_history(store: BronzeStore, table: str, keys: Sequence[str]) -> Bac
         report.rebuilt, report.rows = list(range(start, end + 1)), sum(counts.values())
     report.coverage = read_coverage(store, table)
     return report
-
-
-def _oldest_rebuildable(uri: str, options: dict[str, str] | None, end: int) -> int:
-    """Return the oldest version v such that every version v..end can be rebuilt."""
-    oldest = end + 1
-    for version in range(end, -1, -1):
-        if not _rebuildable(uri, options, version):
-            break
-        oldest = version
-    return oldest
-
-
-def _rebuildable(uri: str, options: dict[str, str] | None, version: int) -> bool:
-    """Return True when version `version` and the one before it can still be read."""
-    try:
-        after = DeltaTable(uri, version=version, storage_options=options).to_pyarrow_dataset()
-        paths = {f.path for f in after.get_fragments()}
-        if version > 0:
-            before = DeltaTable(uri, version=version - 1, storage_options=options)
-            old = before.to_pyarrow_dataset()
-            paths |= {f.path for f in old.get_fragments()}
-    except (DeltaError, OSError):
-        return False
-    infos = after.filesystem.get_file_info(sorted(paths))
-    return all(info.type != pafs.FileType.NotFound for info in infos)

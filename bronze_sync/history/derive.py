@@ -18,7 +18,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pds
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.errors import BronzeError
@@ -183,3 +185,28 @@ def _images(dataset: pds.Dataset, wanted: pl.DataFrame, keys: Sequence[str]) -> 
             f"{table.num_rows} rows hold {wanted.height} changed keys: the key is not unique"
         )
     return table
+
+
+def oldest_rebuildable(uri: str, options: dict[str, str] | None, end: int) -> int:
+    """Return the oldest version v such that every version v..end can be rebuilt."""
+    oldest = end + 1
+    for version in range(end, -1, -1):
+        if not rebuildable(uri, options, version):
+            break
+        oldest = version
+    return oldest
+
+
+def rebuildable(uri: str, options: dict[str, str] | None, version: int) -> bool:
+    """Return True when version `version` and the one before it can still be read."""
+    try:
+        after = DeltaTable(uri, version=version, storage_options=options).to_pyarrow_dataset()
+        paths = {f.path for f in after.get_fragments()}
+        if version > 0:
+            before = DeltaTable(uri, version=version - 1, storage_options=options)
+            old = before.to_pyarrow_dataset()
+            paths |= {f.path for f in old.get_fragments()}
+    except (DeltaError, OSError):
+        return False
+    infos = after.filesystem.get_file_info(sorted(paths))
+    return all(info.type != pafs.FileType.NotFound for info in infos)

@@ -85,7 +85,10 @@ def read_changes(
     delta = store.open(history_uri(store, table))
     coverage = coverage_of(delta) if delta is not None else None
     if delta is None or coverage is None:
-        raise NoHistoryError(f"table {table} has no history yet")
+        raise NoHistoryError(
+            f"table {table} has no history yet: it is written by the next sync, or by "
+            "`bronze-sync history --backfill`"
+        )
     available = _range(table, coverage)
     until = available.current if until_version is None else until_version
     _check(available, since_version, until)

@@ -16,7 +16,13 @@ from deltalake import DeltaTable
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError
-from bronze_sync.history.derive import VersionChanges, derive_version, version_identity
+from bronze_sync.history.derive import (
+    VersionChanges,
+    derive_version,
+    oldest_rebuildable,
+    rebuildable,
+    version_identity,
+)
 from bronze_sync.history.spool import ChangeSpool
 from bronze_sync.history.store import Coverage, append_versions, read_coverage
 
@@ -68,12 +74,29 @@ def record_history(
     if delta is None:
         raise BronzeError(f"no bronze table at {uri}", table=table)
     if coverage is None:
-        start = first_tracked_version(delta)
-        if start is None:
+        tracked = first_tracked_version(delta)
+        # Versions VACUUM already removed cannot be rebuilt: start after them (a backfill
+        # then reports them) rather than failing every sync.
+        start = None if tracked is None else oldest_rebuildable(uri, store.options(), version)
+        if start is not None and tracked is not None:
+            start = max(start, tracked)
+        if start is None or start > version:
             if spool is None:
-                return outcome  # bronze predates history and nothing was captured: backfill
+                return outcome  # nothing can be rebuilt and nothing was captured: backfill
             start = version
         coverage = Coverage(start, start - 1, settled=start == 0)
+    gone = [
+        v
+        for v in range(coverage.through + 1, version + (0 if spool is not None else 1))
+        if not rebuildable(uri, store.options(), v)
+    ]
+    if gone:
+        raise BronzeError(
+            f"bronze versions {gone[0]}..{gone[-1]} have no history and can no longer be "
+            "rebuilt: VACUUM removed their data files. The history stays incomplete there; "
+            "see docs/history.md (Limits)",
+            table=table,
+        )
     infos = commit_infos(delta, coverage.through + 1)
     changes = []
     for v in range(coverage.through + 1, version + 1):
