@@ -77,8 +77,7 @@ def test_silver_asset_applies_only_the_changes_since_its_last_run(
 
     with pg_engine.begin() as conn:
         conn.exec_driver_sql(
-            f"UPDATE {source} SET name = 'renamed', modifiedon = now() "
-            "WHERE donationid = 'd1'"
+            f"UPDATE {source} SET name = 'renamed', modifiedon = now() WHERE donationid = 'd1'"
         )
         conn.exec_driver_sql(f"DELETE FROM {source} WHERE donationid = 'd2'")
     h.sync()
