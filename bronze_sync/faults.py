@@ -17,6 +17,7 @@ POINTS = (
     "after_keys",  # the source key scan staged
     "before_commit",  # new data files written into the table folder, not committed
     "after_commit",  # the Delta commit landed; no metadata written yet
+    "before_history",  # the history's coverage read, its append not yet committed
     "after_audit",  # every metadata row written; staging not yet removed
 )
 

@@ -15,7 +15,8 @@ from deltalake import DeltaTable
 
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.storage import BronzeStore
-from bronze_sync.errors import BronzeError
+from bronze_sync.errors import BronzeError, CommitConflictError
+from bronze_sync.faults import fault_point
 from bronze_sync.history.derive import (
     VersionChanges,
     derive_version,
@@ -24,7 +25,7 @@ from bronze_sync.history.derive import (
     version_identity,
 )
 from bronze_sync.history.spool import ChangeSpool
-from bronze_sync.history.store import Coverage, append_versions, read_coverage
+from bronze_sync.history.store import Coverage, append_versions, coverage_of, open_history
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,36 @@ def record_history(
     missing version (a crash before its history append) is rebuilt from the Delta log. A
     table whose bronze predates history starts its history at `version`.
     """
+    try:
+        return _record_once(store, table, keys, version, spool, reason)
+    except CommitConflictError:
+        # Another writer appended first (a lease lost mid-run): decide again from its state.
+        return _record_once(store, table, keys, version, spool, reason)
+
+
+def _record_once(
+    store: BronzeStore,
+    table: str,
+    keys: Sequence[str],
+    version: int,
+    spool: ChangeSpool | None,
+    reason: str,
+) -> HistoryOutcome:
     outcome = HistoryOutcome(table)
-    coverage = read_coverage(store, table)
+    history = open_history(store, table)
+    coverage = coverage_of(history) if history is not None else None
+    uri = store.table_uri(table)
+    latest = store.open(uri)
+    if coverage is not None and latest is not None and coverage.through > latest.version():
+        raise BronzeError(
+            f"the history records bronze versions up to {coverage.through} but the Delta log "
+            f"ends at {latest.version()}: log entries were lost (see `bronze-sync audit "
+            "accept-lost-versions`)",
+            table=table,
+        )
     if coverage is not None and coverage.through >= version:
         outcome.coverage = coverage
         return outcome
-    uri = store.table_uri(table)
     delta = store.open(uri, version)
     if delta is None:
         raise BronzeError(f"no bronze table at {uri}", table=table)
@@ -106,7 +131,10 @@ def record_history(
             changes.append(derive_version(uri, store.options(), keys, v, infos[v]))
             outcome.derived.append(v)
     outcome.coverage = Coverage(coverage.first, version, coverage.settled)
-    outcome.rows = append_versions(store, table, keys, changes, outcome.coverage, reason)
+    fault_point("before_history")
+    outcome.rows = append_versions(
+        store, table, keys, changes, outcome.coverage, reason, existing=history
+    )
     outcome.versions = [c.version for c in changes]
     return outcome
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import DeltaError
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.storage import BronzeStore
-from bronze_sync.errors import BronzeError
+from bronze_sync.errors import BronzeError, CommitConflictError
 from bronze_sync.history.columns import (
     BRONZE_VERSION,
     CHANGED_AT,
@@ -65,6 +65,7 @@ def read_coverage(store: BronzeStore, table: str) -> Coverage | None:
 
 def coverage_of(delta: DeltaTable) -> Coverage | None:
     """Return the newest coverage a history table's commits record."""
+    # history() reads the snapshot `delta` was loaded at: coverage and rows agree.
     limit = COVERAGE_SCAN
     while True:
         entries = delta.history(limit)
@@ -85,16 +86,24 @@ def append_versions(
     versions: Sequence[VersionChanges],
     coverage: Coverage,
     reason: str,
+    existing: DeltaTable | None = None,
 ) -> dict[int, int]:
-    """Append every version's rows in ONE commit that records `coverage`; return row counts."""
+    """Append every version's rows in ONE commit that records `coverage`; return row counts.
+
+    `existing` is the history table as read when the coverage was decided: the commit lands
+    only right after that version (another writer's append raises CommitConflictError), so
+    two writers can never both record a version. None opens the table now.
+    """
     if not versions:
         raise BronzeError("no bronze version to record in the history", table=table)
     schema = history_schema(versions[-1].bronze, keys, table)
-    existing = open_history(store, table)
+    if existing is None:
+        existing = open_history(store, table)
     if existing is not None:
         current = existing.to_pyarrow_dataset().schema
         if _widened(current, schema):
             _rewrite_wider(store, table, existing, schema)
+            existing.update_incremental()
             current = schema
         schema = _merged(current, schema)
     counts = {v.version: 0 for v in versions}
@@ -107,14 +116,20 @@ def append_versions(
     metadata[f"bronze_sync.{SETTLED}"] = "true" if coverage.settled else "false"
     try:
         write_deltalake(
-            history_uri(store, table),
+            existing if existing is not None else history_uri(store, table),
             reader,
             mode="append",
             schema_mode="merge",
-            storage_options=store.options(),
-            commit_properties=CommitProperties(custom_metadata=metadata),
+            storage_options=None if existing is not None else store.options(),
+            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
         )
+    except CommitFailedError:
+        raise CommitConflictError(
+            "another writer appended to the history table first", table=table
+        ) from None
     except DeltaError as exc:
+        if "already exists" in str(exc):
+            raise CommitConflictError("another writer created the history table first") from None
         raise BronzeError(f"cannot append to the history table: {exc}", table=table) from None
     return counts
 
@@ -190,3 +205,27 @@ def version_counts(delta: DeltaTable) -> dict[int, int]:
     column = delta.to_pyarrow_dataset().to_table(columns=[BRONZE_VERSION]).column(BRONZE_VERSION)
     counted = pc.value_counts(column)
     return {int(v["values"]): int(v["counts"]) for v in counted.to_pylist()}
+
+
+def forget_versions_after(store: BronzeStore, table: str, latest: int) -> int:
+    """Drop the history of bronze versions above `latest` (the log lost them); return rows.
+
+    Later commits reuse those version numbers, so their old history rows would be mistaken
+    for the new commits'. One DELETE commit also moves the coverage back to `latest`.
+    """
+    delta = open_history(store, table)
+    coverage = coverage_of(delta) if delta is not None else None
+    if delta is None or coverage is None or coverage.through <= latest:
+        return 0
+    first = min(coverage.first, latest + 1)
+    metadata: dict[str, str | int] = {
+        f"bronze_sync.{FROM}": first,
+        f"bronze_sync.{THROUGH}": latest,
+        f"bronze_sync.{SETTLED}": "true" if coverage.settled else "false",
+        f"bronze_sync.{REASON}": "lost-versions",
+    }
+    metrics = delta.delete(
+        f'"{BRONZE_VERSION}" > {int(latest)}',
+        commit_properties=CommitProperties(custom_metadata=metadata),
+    )
+    return int(metrics.get("num_deleted_rows", 0))

@@ -26,6 +26,7 @@ from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import BronzeError
+from bronze_sync.history.store import forget_versions_after
 from bronze_sync.metadata import MetadataStore, pipeline_config
 from bronze_sync.metadata.audit import (
     LOST_VERSIONS_ACCEPTED,
@@ -259,9 +260,11 @@ def accept_lost_versions(
         if top <= latest:
             return None
         now = dt.datetime.now(dt.UTC)
+        forgotten = forget_versions_after(store, table.name, latest)
         note = (
             f"versions {latest + 1}..{top} are gone from the Delta log; accepted by {by}. "
             "Later commits reuse these numbers"
+            + (f"; their {forgotten:,} row history row(s) were dropped" if forgotten else "")
         )
         entry = AuditEntry(
             LOST_VERSIONS_ACCEPTED, table.name, now, now, status="Warning", notes=note

@@ -9,6 +9,8 @@ import signal
 import pytest
 
 from bronze_sync_tests.helpers import PgTable
+from bronze_sync_tests.history.conftest import history_table
+from bronze_sync_tests.history.oracle import assert_history_matches_time_travel
 from bronze_sync_tests.sync.child import LEASE_LOST
 from bronze_sync_tests.sync.children import (
     assert_mirrors_source,
@@ -108,3 +110,27 @@ def test_killed_writer_does_not_block_the_next_one(account, make_config, harness
     assert run_child(config.file, "after_keys").returncode == -9
     h.sync()  # no wait: the holder's process is gone (same host)
     assert_mirrors_source(h.bronze(), account)
+
+
+@pytest.mark.slow
+def test_a_writer_paused_before_its_history_append_never_duplicates_history(
+    account, make_config, harness_for
+):
+    config = make_config([account.config()], sync={"lease_seconds": 3, "lease_wait_seconds": 120})
+    account.insert_ids(f"k{i:04d}" for i in range(300))
+    h = harness_for(config)
+    h.sync()
+    account.update(account.ids()[:30], name="first")
+    paused = start_child(config.file, "before_history:stop")
+    wait_stopped(paused)  # its bronze commit landed; its history append is decided, not made
+
+    account.update(account.ids()[30:40], name="second")
+    h.sync()  # takes the expired lease, records the paused run's version and its own
+    os.kill(paused.pid, signal.SIGCONT)
+    paused.communicate(timeout=300)
+
+    history = history_table(h)
+    pairs = [(r["BronzeVersion"], r["id"]) for r in history.to_pylist()]
+    assert len(pairs) == len(set(pairs)), "a version's rows were appended twice"
+    last = h.delta().version()
+    assert_history_matches_time_travel(str(h.delta_dir()), history, ["id"], 0, last)

@@ -8,6 +8,8 @@ import pytest
 
 from bronze_sync.errors import BronzeError
 from bronze_sync.faults import POINTS
+from bronze_sync.history.columns import history_uri
+from bronze_sync.history.store import Coverage, read_coverage
 from bronze_sync.metadata import RunInfo
 from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
 from bronze_sync.sync.recovery import accept_lost_versions
@@ -141,3 +143,12 @@ def test_accepted_log_loss_lets_syncs_go_on_with_a_complete_audit(account, confi
     accepted = [r for r in audit if r["Operation"] == "LostVersionsAccepted"]
     assert [(r["DeltaVersion"], r["Status"]) for r in accepted] == [(0, "Warning")]
     assert "versions 1..1 are gone" in accepted[0]["Notes"]
+    assert "their 1 row history row(s) were dropped" in accepted[0]["Notes"]
+    # The row history forgot the lost version 1 and recorded the new one under its number.
+    history = h.store.open(history_uri(h.store, "account")).to_pyarrow_table().to_pylist()
+    assert sorted((r["BronzeVersion"], r["id"]) for r in history) == [
+        (0, "a"),
+        (0, "b"),
+        (1, "c"),
+    ]
+    assert read_coverage(h.store, "account") == Coverage(0, 1, True)
