@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Field, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.fs import DeltaStorageHandler
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.bronze.tracking import (
@@ -20,6 +23,8 @@ from bronze_sync.bronze.tracking import (
 )
 from bronze_sync.errors import BronzeError, CommitConflictError
 from bronze_sync.identifiers import quote_delta
+
+COMMIT_CHUNK = 64 * 1024
 
 
 def commit_properties(metadata: Mapping[str, Any]) -> CommitProperties:
@@ -87,6 +92,43 @@ def last_commit_metadata(table: DeltaTable) -> dict[str, Any]:
     """Return bronze_sync's metadata of the table's latest commit."""
     history = table.history(1)
     return commit_fields(history[0]) if history else {}
+
+
+def read_commit_info(
+    uri: str, options: dict[str, str] | None, version: int
+) -> dict[str, Any] | None:
+    """Return the commitInfo of version `version` of the table at `uri` from its commit file.
+
+    None when the file is gone (log clean-up kept only a Delta checkpoint) or has none.
+    """
+    # Not DeltaTable(uri, version=N).history(1): deltalake 1.6.6 lists the NEWEST commits and
+    # numbers them down from the latest version whatever version was loaded (delta-rs #4488),
+    # so it would report the current head as version N. The commit file itself is one read.
+    filesystem = pafs.PyFileSystem(DeltaStorageHandler(uri, options))
+    try:
+        with filesystem.open_input_stream(f"_delta_log/{version:020d}.json") as stream:
+            info = _first_commit_info(stream)
+    except (OSError, ValueError):
+        return None
+    if info is not None:
+        info["version"] = version
+    return info
+
+
+def _first_commit_info(stream: Any) -> dict[str, Any] | None:
+    """Return the commitInfo action of a commit file, reading only as far as it."""
+    pending = b""
+    while True:
+        chunk = stream.read(COMMIT_CHUNK)
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop() if chunk else b""  # the last piece may be an incomplete line
+        for line in lines:
+            if line.strip():
+                action = json.loads(line)
+                if "commitInfo" in action:
+                    return dict(action["commitInfo"])
+        if not chunk:
+            return None
 
 
 def commit_fields(info: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,12 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow.fs as pafs
-from deltalake.fs import DeltaStorageHandler
-
+from bronze_sync.bronze.commit import read_commit_info
 from bronze_sync.bronze.storage import BronzeStore
-
-CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,15 +45,7 @@ def commit_identity(store: BronzeStore, table: str, version: int) -> CommitIdent
     Unknown: the commit file is gone (log clean-up kept only a Delta checkpoint) or its writer
     left no commitInfo timestamp.
     """
-    # Not DeltaTable(uri, version=N).history(1): deltalake 1.6.6 lists the NEWEST commits and
-    # numbers them down from the latest version whatever version was loaded (delta-rs #4488),
-    # so it would report the current head as version N. The commit file itself is one read.
-    filesystem = pafs.PyFileSystem(DeltaStorageHandler(store.table_uri(table), store.options()))
-    try:
-        with filesystem.open_input_stream(f"_delta_log/{version:020d}.json") as stream:
-            info = _first_commit_info(stream)
-    except (OSError, ValueError):
-        return None
+    info = read_commit_info(store.table_uri(table), store.options(), version)
     if info is None or "timestamp" not in info:
         return None
     return CommitIdentity(int(info["timestamp"]), str(info.get("operation") or "UNKNOWN"))
@@ -79,19 +67,3 @@ def identities_from_json(text: str | None) -> dict[str, CommitIdentity]:
 def identities_to_json(commits: dict[str, CommitIdentity]) -> str:
     """Return the TableCommits column value of `commits`."""
     return json.dumps({t: c.to_json() for t, c in commits.items()}, sort_keys=True)
-
-
-def _first_commit_info(stream: Any) -> dict[str, Any] | None:
-    """Return the commitInfo action of a commit file, reading only as far as it."""
-    pending = b""
-    while True:
-        chunk = stream.read(CHUNK)
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop() if chunk else b""  # the last piece may be an incomplete line
-        for line in lines:
-            if line.strip():
-                action = json.loads(line)
-                if "commitInfo" in action:
-                    return action["commitInfo"]
-        if not chunk:
-            return None

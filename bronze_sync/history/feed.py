@@ -53,7 +53,7 @@ def version_range(
     """Return the bronze versions table `table`'s change feed can serve."""
     store = _store(bronze, storage_options)
     delta = store.open(history_uri(store, table))
-    coverage = coverage_of(delta) if delta is not None else None
+    coverage = coverage_of(delta, store.options()) if delta is not None else None
     if coverage is None:
         raise NoHistoryError(
             f"table {table} has no history yet: it is written by the next sync, or by "
@@ -83,7 +83,7 @@ def read_changes(
     """
     store = _store(bronze, storage_options)
     delta = store.open(history_uri(store, table))
-    coverage = coverage_of(delta) if delta is not None else None
+    coverage = coverage_of(delta, store.options()) if delta is not None else None
     if delta is None or coverage is None:
         raise NoHistoryError(
             f"table {table} has no history yet: it is written by the next sync, or by "

@@ -82,7 +82,7 @@ def _record_once(
 ) -> HistoryOutcome:
     outcome = HistoryOutcome(table)
     history = open_history(store, table)
-    coverage = coverage_of(history) if history is not None else None
+    coverage = coverage_of(history, store.options()) if history is not None else None
     uri = store.table_uri(table)
     latest = store.open(uri)
     if coverage is not None and latest is not None and coverage.through > latest.version():
@@ -95,9 +95,11 @@ def _record_once(
     if coverage is not None and coverage.through >= version:
         outcome.coverage = coverage
         return outcome
-    delta = store.open(uri, version)
-    if delta is None:
-        raise BronzeError(f"no bronze table at {uri}", table=table)
+    # Loaded at the newest version: deltalake's history() numbers entries from the newest
+    # commit down whatever version was loaded (see bronze.commit.read_commit_info).
+    delta = latest
+    if delta is None or delta.version() < version:
+        raise BronzeError(f"no bronze table at {uri} with version {version}", table=table)
     if coverage is None:
         tracked = first_tracked_version(delta)
         # Versions VACUUM already removed cannot be rebuilt: start after them (a backfill

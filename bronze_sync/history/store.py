@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from bronze_sync.bronze.commit import commit_fields
+from bronze_sync.bronze.commit import commit_fields, read_commit_info
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError, CommitConflictError
 from bronze_sync.history.columns import (
@@ -60,23 +61,41 @@ def read_coverage(store: BronzeStore, table: str) -> Coverage | None:
     delta = open_history(store, table)
     if delta is None:
         return None
-    return coverage_of(delta)
+    return coverage_of(delta, store.options())
 
 
-def coverage_of(delta: DeltaTable) -> Coverage | None:
-    """Return the newest coverage a history table's commits record."""
-    # history() reads the snapshot `delta` was loaded at: coverage and rows agree.
-    limit = COVERAGE_SCAN
-    while True:
-        entries = delta.history(limit)
-        for info in entries:
-            fields = commit_fields(info)
-            if THROUGH in fields:
-                settled = str(fields.get(SETTLED, "true")).lower() == "true"
-                return Coverage(int(fields[FROM]), int(fields[THROUGH]), settled)
-        if len(entries) < limit:
-            return None
-        limit *= 4
+def coverage_of(delta: DeltaTable, options: dict[str, str] | None = None) -> Coverage | None:
+    """Return the newest coverage recorded at or below the version `delta` was loaded at.
+
+    Read from the commit files themselves, so a reader's coverage always matches the rows of
+    its snapshot even while a sync appends (deltalake's history() would report the newest
+    commits, see bronze.commit.read_commit_info).
+    """
+    for version in range(delta.version(), max(-1, delta.version() - COVERAGE_SCAN), -1):
+        info = read_commit_info(delta.table_uri, options, version)
+        if info is None:
+            return _coverage_from_history(delta)  # log clean-up kept only a checkpoint
+        found = _coverage(info)
+        if found is not None:
+            return found
+    return _coverage_from_history(delta)
+
+
+def _coverage(info: dict[str, Any]) -> Coverage | None:
+    fields = commit_fields(info)
+    if THROUGH not in fields:
+        return None
+    settled = str(fields.get(SETTLED, "true")).lower() == "true"
+    return Coverage(int(fields[FROM]), int(fields[THROUGH]), settled)
+
+
+def _coverage_from_history(delta: DeltaTable) -> Coverage | None:
+    """Return the newest coverage deltalake's history() lists (for cleaned-up logs)."""
+    for info in delta.history():
+        found = _coverage(info)
+        if found is not None:
+            return found
+    return None
 
 
 def append_versions(
@@ -153,7 +172,7 @@ def _rewrite_wider(store: BronzeStore, table: str, existing: DeltaTable, wanted:
         conform_image(pa.Table.from_batches([b]), schema).to_batches() for b in current.to_batches()
     )
     reader = pa.RecordBatchReader.from_batches(schema, (b for part in batches for b in part))
-    coverage = coverage_of(existing)
+    coverage = coverage_of(existing, store.options())
     metadata: dict[str, str | int] = {f"bronze_sync.{REASON}": "widen"}
     if coverage is not None:
         metadata[f"bronze_sync.{FROM}"] = coverage.first
@@ -214,7 +233,7 @@ def forget_versions_after(store: BronzeStore, table: str, latest: int) -> int:
     for the new commits'. One DELETE commit also moves the coverage back to `latest`.
     """
     delta = open_history(store, table)
-    coverage = coverage_of(delta) if delta is not None else None
+    coverage = coverage_of(delta, store.options()) if delta is not None else None
     if delta is None or coverage is None or coverage.through <= latest:
         return 0
     first = min(coverage.first, latest + 1)

@@ -22,7 +22,7 @@ def history_complete(ctx: CheckContext) -> CheckResult:
     table = ctx.table.name
     latest = ctx.delta.version()
     history = ctx.store.open(history_uri(ctx.store, table))
-    coverage = coverage_of(history) if history is not None else None
+    coverage = coverage_of(history, ctx.store.options()) if history is not None else None
     if history is None or coverage is None:
         return _verdict(
             ctx,
