@@ -1,47 +1,30 @@
-"""`bronze-sync history` (one row's timeline, backfill) and `bronze-sync changes` (the feed)."""
+"""`bronze-sync history`: one row's timeline, and the backfill of tables synced before it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import click
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from rich.table import Table
 from rich.text import Text
 
 from bronze_sync.bronze.lease import LeaseRequest, hold_lease
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli import cli, config_option, console, err_console, split_tables, tables_option
-from bronze_sync.cli.render import simple_table
 from bronze_sync.config import Config, load_config
-from bronze_sync.errors import BronzeSyncError, ConfigError
+from bronze_sync.config.models import TableConfig
+from bronze_sync.errors import BronzeSyncError, ConfigError, HistoryError
 from bronze_sync.history.backfill import backfill_history
-from bronze_sync.history.columns import (
-    BRONZE_VERSION,
-    CHANGED_AT,
-    CHANGED_COLUMNS,
-    OPERATION,
-    OPERATIONS,
-)
-from bronze_sync.history.feed import NoHistoryError, read_changes
+from bronze_sync.history.feed import NoHistoryError
 from bronze_sync.history.timeline import ColumnChange, TimelineEntry, row_timeline
 
 VALUE_WIDTH = 32  # longer values are shortened in the terminal (never in --json or --out)
-SAMPLE_ROWS = 20  # rows `changes` shows without --out
-OUT_FORMATS = (".parquet", ".csv")
-LIST_SEPARATOR = ";"  # joins list values (ChangedColumns) in CSV files
 
 
 @cli.command()
@@ -91,21 +74,21 @@ def history(
     if not table_name or not key_values:
         raise click.UsageError("give --table T --key K (a row's timeline), or --backfill")
     config = load_config(config_path)
-    table = config.table(table_name)
+    table = configured_table(config, table_name)
     keys = list(table.primary_key)
     key = parse_key(key_values, keys, table.name)
     store = BronzeStore.from_config(config.bronze)
     try:
         entries = row_timeline(store, table.name, keys, key)
     except NoHistoryError as exc:
-        raise _with_hint(exc) from None
+        raise with_hint(exc) from None
     if as_json:
         click.echo(json.dumps([e.as_json() for e in entries], indent=2))
     else:
         console.print(timeline_table(table.name, key, entries))
 
 
-def _with_hint(exc: NoHistoryError) -> NoHistoryError:
+def with_hint(exc: NoHistoryError) -> NoHistoryError:
     """Return the error with what writes a history, unless it already says so."""
     text = str(exc)
     if "--backfill" in text:
@@ -114,6 +97,14 @@ def _with_hint(exc: NoHistoryError) -> NoHistoryError:
         f"{text}: it is written by the next sync, or by `bronze-sync history --backfill` "
         "for a table synced before history existed"
     )
+
+
+def configured_table(config: Config, name: str) -> TableConfig:
+    """Return the configured table `name`; an unknown one is "no such table" (exit 1)."""
+    try:
+        return config.table(name)
+    except ConfigError as exc:
+        raise HistoryError(str(exc)) from None
 
 
 def parse_key(values: Sequence[str], keys: list[str], table: str) -> dict[str, str]:
@@ -151,7 +142,7 @@ def timeline_table(table: str, key: dict[str, str], entries: list[TimelineEntry]
         oldest = i == len(entries) - 1
         head = [
             Text(str(entry.version)),
-            Text(_utc(entry.changed_at)),
+            Text(utc_text(entry.changed_at)),
             Text(_run(entry.run_id)),
             Text(entry.partition_key or ""),
             Text(entry.operation + (" (row removed)" if entry.removed else "")),
@@ -177,7 +168,8 @@ def _old(change: ColumnChange, entry: TimelineEntry, oldest: bool) -> Text:
     return Text("" if entry.operation == "INSERT" else "?", style="dim")
 
 
-def _utc(when: dt.datetime | None) -> str:
+def utc_text(when: dt.datetime | None) -> str:
+    """Return a time as `YYYY-MM-DD HH:MM:SS` UTC (blank for none)."""
     return "" if when is None else f"{when.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
 
 
@@ -186,7 +178,7 @@ def _run(run_id: str | None) -> str:
         return ""
     if len(run_id) == 36 and run_id[8] == "-":  # a Dagster run id: its prefix, as elsewhere
         return run_id[:8]
-    return _shorten(run_id, 20)
+    return shorten(run_id, 20)
 
 
 def show_value(value: Any) -> str:
@@ -199,10 +191,11 @@ def show_value(value: Any) -> str:
         text = value.isoformat(sep=" ").replace("+00:00", "Z")
     else:
         text = str(value)
-    return _shorten(" ".join(text.split()) if "\n" in text else text, VALUE_WIDTH)
+    return shorten(" ".join(text.split()) if "\n" in text else text, VALUE_WIDTH)
 
 
-def _shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int) -> str:
+    """Return `text` cut to `width` characters, an ellipsis marking the cut."""
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -241,149 +234,3 @@ def _waiting(table: str) -> Callable[[str], None]:
         console.print(f"{table}: {message}")
 
     return tell
-
-
-@cli.command()
-@config_option
-@click.option("--table", "table_name", required=True, help="The bronze table.")
-@click.option(
-    "--since-version",
-    type=int,
-    required=True,
-    help="Rows changed after this bronze version (-1: from the first version).",
-)
-@click.option(
-    "--until-version", type=int, default=None, help="Up to this version (default: current)."
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write every row to FILE.parquet or FILE.csv (streamed) instead of a summary.",
-)
-def changes(
-    config_path: str | None,
-    table_name: str,
-    since_version: int,
-    until_version: int | None,
-    out: Path | None,
-) -> None:
-    """Print or export the rows a bronze table changed after a version (the change feed).
-
-    The last line, `next --since-version M`, names the version to continue from.
-    """
-    if out is not None:
-        if out.suffix.lower() not in OUT_FORMATS:
-            raise click.UsageError(f"--out must end in {' or '.join(OUT_FORMATS)}, not {out.name}")
-        if not out.parent.is_dir():
-            raise click.UsageError(f"--out: folder {out.parent} does not exist")
-    config = load_config(config_path)
-    table = config.table(table_name)
-    store = BronzeStore.from_config(config.bronze)
-    keys = list(table.primary_key)
-    columns = None if out else [*keys, BRONZE_VERSION, OPERATION, CHANGED_AT, CHANGED_COLUMNS]
-    try:
-        reader = read_changes(store, table.name, since_version, until_version, columns=columns)
-    except NoHistoryError as exc:
-        raise _with_hint(exc) from None
-    since, until = served_range(reader.schema, since_version)
-    served = f"versions {since + 1}..{until}" if until > since else f"no version after {since}"
-    if out is None:
-        summarize(reader, table.name, served, keys)
-    else:
-        rows = export_changes(reader, out)
-        console.print(f"{table.name}: wrote {rows:,} changed row(s) of {served} to {out}")
-    click.echo(f"next --since-version {until}")
-
-
-def served_range(schema: pa.Schema, since: int) -> tuple[int, int]:
-    """Return the (since, until) versions a change reader serves."""
-    metadata = schema.metadata or {}
-    until = int(metadata[b"bronze_sync.until_version"])
-    return int(metadata.get(b"bronze_sync.since_version", since)), until
-
-
-def summarize(reader: pa.RecordBatchReader, table: str, served: str, keys: list[str]) -> None:
-    """Print the rows per operation and the first rows (by version) of a change reader."""
-    counts: Counter[str] = Counter()
-    sample: pa.Table | None = None
-    order = [(BRONZE_VERSION, "ascending"), *((k, "ascending") for k in keys)]
-    for batch in reader:
-        for item in pc.value_counts(batch.column(OPERATION)).to_pylist():
-            counts[str(item["values"])] += int(item["counts"])
-        part = pa.Table.from_batches([batch])
-        both = part if sample is None else pa.concat_tables([sample, part])
-        sample = both.sort_by(order).slice(0, SAMPLE_ROWS)
-    total = sum(counts.values())
-    console.print(f"{table}: {total:,} changed row(s) in {served}")
-    if not total or sample is None:
-        return
-    known = [op for op in OPERATIONS if op in counts] + sorted(set(counts) - set(OPERATIONS))
-    by_operation = [[op, counts[op]] for op in known]
-    console.print(simple_table("Rows per operation", ["operation", "rows"], by_operation))
-    shown = min(SAMPLE_ROWS, total)
-    title = f"First {shown} of {total:,} row(s) by version (--out FILE writes them all)"
-    columns = [*keys, "version", "operation", "changed at (UTC)", "changed columns"]
-    lines = [
-        [
-            *(Text(show_value(row[k])) for k in keys),
-            Text(str(row[BRONZE_VERSION])),
-            Text(str(row[OPERATION])),
-            Text(_utc(row[CHANGED_AT])),
-            Text(_shorten(", ".join(row[CHANGED_COLUMNS] or []), 60)),
-        ]
-        for row in sample.to_pylist()
-    ]
-    grid = Table(title=title)
-    for name in columns:
-        grid.add_column(name, justify="right" if name == "version" else "left")
-    for line in lines:
-        grid.add_row(*line)
-    console.print(grid)
-
-
-def export_changes(reader: pa.RecordBatchReader, out: Path) -> int:
-    """Stream a change reader to a Parquet or CSV file; return the rows written.
-
-    The file appears only when complete (written as `<out>.partial`, then renamed).
-    """
-    partial = out.with_name(out.name + ".partial")
-    as_csv = out.suffix.lower() == ".csv"
-    schema = csv_schema(reader.schema) if as_csv else reader.schema
-    rows = 0
-    try:
-        writer: Any = (
-            pacsv.CSVWriter(partial, schema)
-            if as_csv
-            else pq.ParquetWriter(partial, schema, compression="snappy")
-        )
-        with writer:
-            for batch in reader:
-                writer.write_batch(csv_batch(batch, schema) if as_csv else batch)
-                rows += batch.num_rows
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return rows
-
-
-def csv_schema(schema: pa.Schema) -> pa.Schema:
-    """Return a feed schema with its list columns as text (CSV holds no lists)."""
-    fields = [pa.field(f.name, pa.string(), f.nullable) if _is_list(f.type) else f for f in schema]
-    return pa.schema(fields)
-
-
-def csv_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """Return a feed batch with each list joined as text ("a;b"), in `schema`."""
-    arrays = []
-    for column in batch.columns:
-        if _is_list(column.type):
-            texts = pc.cast(column, pa.list_(pa.string()))
-            column = pc.binary_join(texts, LIST_SEPARATOR)
-        arrays.append(column)
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _is_list(kind: pa.DataType) -> bool:
-    return isinstance(kind, pa.ListType | pa.LargeListType)

@@ -16,7 +16,7 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError
 from bronze_sync.history.derive import derive_version, oldest_rebuildable
 from bronze_sync.history.record import commit_infos, record_history
-from bronze_sync.history.store import Coverage, append_versions, read_coverage
+from bronze_sync.history.store import Coverage, append_versions, read_coverage, settle_coverage
 
 
 @dataclass
@@ -75,5 +75,7 @@ def backfill_history(store: BronzeStore, table: str, keys: Sequence[str]) -> Bac
             store, table, keys, changes, Coverage(start, through, settled=True), "backfill"
         )
         report.rebuilt, report.rows = list(range(start, end + 1)), sum(counts.values())
+    elif coverage is not None:
+        settle_coverage(store, table, Coverage(coverage.first, coverage.through, settled=True))
     report.coverage = read_coverage(store, table)
     return report

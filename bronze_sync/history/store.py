@@ -248,3 +248,23 @@ def forget_versions_after(store: BronzeStore, table: str, latest: int) -> int:
         commit_properties=CommitProperties(custom_metadata=metadata),
     )
     return int(metrics.get("num_deleted_rows", 0))
+
+
+def settle_coverage(store: BronzeStore, table: str, coverage: Coverage) -> None:
+    """Record that nothing before `coverage.first` can still be recorded (an empty commit)."""
+    delta = open_history(store, table)
+    if delta is None:
+        raise BronzeError("no history table to settle", table=table)
+    metadata: dict[str, str | int] = {
+        f"bronze_sync.{FROM}": coverage.first,
+        f"bronze_sync.{THROUGH}": coverage.through,
+        f"bronze_sync.{SETTLED}": "true",
+        f"bronze_sync.{REASON}": "backfill",
+    }
+    empty = delta.to_pyarrow_dataset().schema.empty_table()
+    write_deltalake(
+        delta,
+        empty,
+        mode="append",
+        commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
+    )
