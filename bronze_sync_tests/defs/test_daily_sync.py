@@ -120,3 +120,26 @@ def test_guard_failure_is_not_retried_and_override_works(pg_engine, pg_schema, m
     meta = MetadataStore(BronzeStore.from_config(config.bronze))
     names = {c.name for c in list_checkpoints(meta, kind=CheckpointType.DAILY_BATCH)}
     assert names == {"bronze_batch_2026-11-22", f"bronze_batch_{KEY}"}
+
+
+@pytest.mark.slow
+def test_materializations_link_the_history_versions_they_wrote(pg_engine, pg_schema, make_config):
+    account = PgTable(pg_engine, pg_schema)
+    account.insert_ids(["a", "b"])
+    config = make_config([account.config()])
+    with dagster_instance() as instance:
+        run_daily_sync(config, instance, KEY)
+        account.update(["a"], name="changed")
+        outcome = run_daily_sync(config, instance, "2026-11-24")
+        [event] = [
+            r.dagster_event.event_specific_data.materialization
+            for r in instance.all_logs(outcome.run_id)
+            if r.dagster_event and r.dagster_event.event_type_value == "ASSET_MATERIALIZATION"
+        ]
+    metadata = {k: v.value for k, v in event.metadata.items()}
+    assert metadata["history_range"] == "v0..v1"
+    assert (metadata["history_versions"], metadata["history_rows"]) == ("v1..v1", 1)
+    assert metadata["history_feed"] == (
+        "bronze-sync changes --table account --since-version 0 --until-version 1"
+    )
+    assert metadata["history_uri"].endswith("/history/account")
