@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bronze_sync.history.timeline import row_timeline
 from bronze_sync.metadata.pipeline_config import record_purge
 from bronze_sync_tests.helpers import NOW, years_ago
 from bronze_sync_tests.history.conftest import history_table, roll_back
@@ -99,3 +100,38 @@ def test_history_of_a_mixed_sequence_equals_full_time_travel(account, h):
     account.update(["d"], name="after rollback")
     last = h.sync().version
     assert_history_matches_time_travel(str(h.delta_dir()), history_table(h), ["id"], 0, last)
+
+
+def test_one_keys_timeline_through_every_operation_newest_first(account, h):
+    account.insert_ids(["old"], created=years_ago(3))
+    h.sync()
+    account.update(["old"], name="renamed")
+    h.sync()
+    account.delete(["old"])
+    h.sync()
+    account.insert_ids(["old"], created=years_ago(3))  # it comes back
+    h.sync()
+    cutoff = years_ago(1)
+    account.purge_before(cutoff)
+    record_purge(h.meta, h.config.tables[0], cutoff, NOW)
+    purged = h.sync().version
+    roll_back(h, purged - 1)  # undo the purge
+
+    timeline = row_timeline(h.store, "account", ["id"], {"id": "old"})
+    assert [e.operation for e in timeline] == [
+        "ROLLBACK", "PURGE", "UNDELETE", "DELETE", "UPDATE", "INSERT",
+    ]  # fmt: skip
+    assert [e.version for e in timeline] == [5, 4, 3, 2, 1, 0]
+    changes = {e.operation: {c.column: (c.old, c.new) for c in e.changes} for e in timeline}
+    assert changes["UPDATE"]["name"] == ("name old", "renamed")
+    assert changes["DELETE"] == {"IsDeleted": (False, True)}
+    assert changes["UNDELETE"]["IsDeleted"] == (True, False)
+    assert changes["UNDELETE"]["name"] == ("renamed", "name old")
+    assert changes["PURGE"] == {"IsPurged": (False, True)}
+    assert changes["ROLLBACK"] == {"IsPurged": (True, False)}
+    assert timeline[0].image["IsPurged"] is False and not timeline[0].removed
+    assert all(e.run_id and e.changed_at.tzinfo is not None for e in timeline)
+    assert timeline[0].run_id.startswith("rollback-")
+    assert [e.changed_at for e in timeline] == sorted(
+        (e.changed_at for e in timeline), reverse=True
+    )
