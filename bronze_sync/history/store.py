@@ -7,9 +7,11 @@ atomic commit: a crash leaves either both or neither.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +37,7 @@ FROM, THROUGH, REASON = "history_from", "history_through", "history_reason"
 # version 0, or a backfill found the earlier versions' files removed (VACUUM), or the
 # history retention dropped them on purpose.
 SETTLED = "history_settled"
+T = TypeVar("T")
 COVERAGE_SCAN = 50  # history commits looked at for the newest coverage record (maintenance)
 
 
@@ -126,7 +129,10 @@ def append_versions(
             current = schema
         schema = _merged(current, schema)
     counts = {v.version: 0 for v in versions}
-    reader = pa.RecordBatchReader.from_batches(schema, _batches(versions, schema, counts))
+    # The writer pulls batches on a Delta runtime thread, where reading data files through
+    # deltalake's filesystem cannot block: a plain thread produces them.
+    batches = in_thread(_batches(versions, schema, counts))
+    reader = pa.RecordBatchReader.from_batches(schema, batches)
     metadata: dict[str, str | int] = {
         f"bronze_sync.{FROM}": coverage.first,
         f"bronze_sync.{THROUGH}": coverage.through,
@@ -151,6 +157,41 @@ def append_versions(
             raise CommitConflictError("another writer created the history table first") from None
         raise BronzeError(f"cannot append to the history table: {exc}", table=table) from None
     return counts
+
+
+def in_thread(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Yield what `items` yields, produced on a worker thread (at most `depth` ahead)."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(("item", item), timeout=0.5)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="history-batches", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _widened(current: pa.Schema, wanted: pa.Schema) -> bool:
