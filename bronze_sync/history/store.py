@@ -7,20 +7,17 @@ atomic commit: a crash leaves either both or neither.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from queue import Full, Queue
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError
 
 from bronze_sync.bronze.commit import commit_fields, read_commit_info
 from bronze_sync.bronze.storage import BronzeStore
-from bronze_sync.errors import BronzeError, CommitConflictError
+from bronze_sync.errors import BronzeError
 from bronze_sync.history.columns import (
     BRONZE_VERSION,
     CHANGED_AT,
@@ -31,13 +28,14 @@ from bronze_sync.history.columns import (
 )
 from bronze_sync.history.derive import VersionChanges
 from bronze_sync.history.images import conform_image
+from bronze_sync.history.writer import HistoryFiles, add_new_columns, history_table_for
 
 FROM, THROUGH, REASON = "history_from", "history_through", "history_reason"
 # "true" once nothing before `history_from` can still be recorded: the history starts at
 # version 0, or a backfill found the earlier versions' files removed (VACUUM), or the
 # history retention dropped them on purpose.
 SETTLED = "history_settled"
-T = TypeVar("T")
+
 COVERAGE_SCAN = 50  # history commits looked at for the newest coverage record (maintenance)
 
 
@@ -126,72 +124,24 @@ def append_versions(
         if _widened(current, schema):
             _rewrite_wider(store, table, existing, schema)
             existing.update_incremental()
-            current = schema
-        schema = _merged(current, schema)
+        schema = add_new_columns(existing, schema)
     counts = {v.version: 0 for v in versions}
-    # The writer pulls batches on a Delta runtime thread, where reading data files through
-    # deltalake's filesystem cannot block: a plain thread produces them.
-    batches = in_thread(_batches(versions, schema, counts))
-    reader = pa.RecordBatchReader.from_batches(schema, batches)
     metadata: dict[str, str | int] = {
         f"bronze_sync.{FROM}": coverage.first,
         f"bronze_sync.{THROUGH}": coverage.through,
+        f"bronze_sync.{REASON}": reason,
+        f"bronze_sync.{SETTLED}": "true" if coverage.settled else "false",
     }
-    metadata[f"bronze_sync.{REASON}"] = reason
-    metadata[f"bronze_sync.{SETTLED}"] = "true" if coverage.settled else "false"
+    if existing is None:
+        existing = history_table_for(history_uri(store, table), store.options(), schema)
+    files = HistoryFiles(existing, schema)
     try:
-        write_deltalake(
-            existing if existing is not None else history_uri(store, table),
-            reader,
-            mode="append",
-            schema_mode="merge",
-            storage_options=None if existing is not None else store.options(),
-            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
-        )
-    except CommitFailedError:
-        raise CommitConflictError(
-            "another writer appended to the history table first", table=table
-        ) from None
-    except DeltaError as exc:
-        if "already exists" in str(exc):
-            raise CommitConflictError("another writer created the history table first") from None
-        raise BronzeError(f"cannot append to the history table: {exc}", table=table) from None
+        files.write_all(_tables(versions, schema, counts))
+    except BaseException:
+        files.discard()
+        raise
+    files.commit(metadata, table)
     return counts
-
-
-def in_thread(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Yield what `items` yields, produced on a worker thread (at most `depth` ahead)."""
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(("item", item), timeout=0.5)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(("done", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            queue.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="history-batches", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = queue.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 def _widened(current: pa.Schema, wanted: pa.Schema) -> bool:
@@ -229,21 +179,15 @@ def _rewrite_wider(store: BronzeStore, table: str, existing: DeltaTable, wanted:
     )
 
 
-def _merged(existing: pa.Schema, wanted: pa.Schema) -> pa.Schema:
-    """Return the history table's columns plus the new ones (existing types are kept)."""
-    extra = [f for f in wanted if f.name not in existing.names]
-    return pa.schema([*existing, *extra])
-
-
-def _batches(
+def _tables(
     versions: Iterable[VersionChanges], schema: pa.Schema, counts: dict[int, int]
-) -> Iterator[pa.RecordBatch]:
+) -> Iterator[pa.Table]:
     for change in versions:
         for part in change.parts:
             if not part.num_rows:
                 continue
             counts[change.version] += part.num_rows
-            yield from with_version(part, change, schema).to_batches()
+            yield with_version(part, change, schema)
 
 
 def with_version(rows: pa.Table, change: VersionChanges, schema: pa.Schema) -> pa.Table:
