@@ -19,7 +19,12 @@ from bronze_sync.bench import pg_source
 from bronze_sync.bench.memlimit import MemoryCage
 from bronze_sync.bench.worker import PhaseRequest
 
-PHASES = ("initial", "daily", "noop")
+PHASES = ("initial", "daily", "noop", "daily_recent")
+# The source change each sync phase starts from (none: the no-op and the initial load).
+CHANGES = {
+    "daily": pg_source.apply_daily_changes,
+    "daily_recent": pg_source.apply_recent_changes,
+}
 # Only bronze_sync has checkpoints to roll back to and a checkpoint-safe VACUUM.
 EXTRA_PHASES = {"bronze_sync": ("rollback", "vacuum")}
 Report = Callable[[str], None]
@@ -42,13 +47,14 @@ def run_tool(
     results = []
     try:
         for phase in PHASES + EXTRA_PHASES.get(tool, ()):
-            if phase == "daily":
-                changes = pg_source.apply_daily_changes(engine, tool, rows)
-                report(f"{tool}: source changed ({asdict(changes)})")
+            changes = None
+            if phase in CHANGES:
+                changes = CHANGES[phase](engine, tool, rows)
+                report(f"{tool}: source changed for {phase} ({asdict(changes)})")
             request = PhaseRequest(tool, phase, pg_url, source, str(folder), memory_limit_mb)
             figures = run_phase_subprocess(request, memory_limit_mb)
             figures.update({"tool": tool, "phase": phase, "rows": rows})
-            if phase == "daily":
+            if changes is not None:
                 figures["changes"] = asdict(changes)
             results.append(figures)
             if figures.get("oom_killed"):

@@ -118,6 +118,39 @@ def apply_daily_changes(engine: sa.Engine, tool: str, rows: int) -> DailyChanges
     return DailyChanges(updated=updated, inserted=inserted, deleted=deleted)
 
 
+# Created dates span 2019-01-01 + 0..2499 days; the newest 10 % of that range starts here.
+RECENT_FROM = "timestamptz '2019-01-01' + 2250 * interval '1 day'"
+_BUCKET = "('x' || substr(id, 1, 7))::bit(28)::int"
+
+
+def apply_recent_changes(engine: sa.Engine, tool: str, rows: int) -> DailyChanges:
+    """Change like a CRM day: 90 % of updates and every delete hit the newest 10 % of rows.
+
+    1 % of the rows are updated (0.9 % among those created in the newest tenth of the
+    created-date range, 0.1 % elsewhere), 0.1 % deleted (all among the newest tenth) and
+    0.1 % inserted (created now). No deleted row was updated first (disjoint buckets).
+    """
+    name = f"{SCHEMA}.{table_name(tool)}"
+    change = "amount = amount + 2, version = version + 1, status_code = 8, modified_at = now()"
+    with engine.begin() as conn:
+        recent = conn.exec_driver_sql(
+            f"UPDATE {name} SET {change} WHERE created_at >= {RECENT_FROM} "
+            f"AND mod({_BUCKET}, 1000) < 90"
+        ).rowcount
+        older = conn.exec_driver_sql(
+            f"UPDATE {name} SET {change} WHERE created_at < {RECENT_FROM} "
+            f"AND mod({_BUCKET}, 9000) < 10"
+        ).rowcount
+        deleted = conn.exec_driver_sql(
+            f"DELETE FROM {name} WHERE created_at >= {RECENT_FROM} AND mod({_BUCKET}, 100) = 95"
+        ).rowcount
+        first, last = rows * 2 + 1, rows * 2 + max(1, rows // 1000)
+        inserted = conn.exec_driver_sql(
+            f"INSERT INTO {name} SELECT {_TODAY} FROM generate_series({first}, {last}) g"
+        ).rowcount
+    return DailyChanges(updated=recent + older, inserted=inserted, deleted=deleted)
+
+
 def drop_copy(engine: sa.Engine, tool: str) -> None:
     """Drop a tool's source table."""
     with engine.begin() as conn:

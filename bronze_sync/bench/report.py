@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-PHASE_ORDER = ["initial", "daily", "noop", "rollback", "vacuum"]
+PHASE_ORDER = ["initial", "daily", "noop", "daily_recent", "rollback", "vacuum"]
 TOOL_ORDER = ["bronze_sync", "dlt", "notebook"]
 BREAKDOWN = [
     "schema",
@@ -84,13 +84,21 @@ def _breakdown(results: list[dict[str, Any]]) -> list[str]:
         "bronze_sync per phase (seconds; the rest of the wall time is process start-up, "
         "imports and opening tables):",
         "",
-        "| phase | " + " | ".join(names) + " |",
-        "|---|" + "---:|" * len(names),
+        "| phase | " + " | ".join(names) + " | files rewritten |",
+        "|---|" + "---:|" * (len(names) + 1),
     ]
     for r in sorted(results, key=_order):
         cells = [f"{r['phases'][n]:.2f}" if n in r["phases"] else "-" for n in names]
-        lines.append(f"| {r['phase']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['phase']} | " + " | ".join(cells) + f" | {_files(r)} |")
     return lines
+
+
+def _files(result: dict[str, Any]) -> str:
+    """Return "rewritten / total" data files of a sync phase (- when not a sync)."""
+    counts = result.get("counts") or {}
+    if counts.get("files_total") is None:
+        return "-"
+    return f"{counts.get('files_rewritten', 0)} / {counts['files_total']}"
 
 
 def write_json(path: Path, rows: int, results: list[dict[str, Any]], machine: str) -> None:

@@ -103,6 +103,7 @@ def sync_existing(
     result.version, result.committed = outcome.version, outcome.committed
     result.updated, result.undeleted = outcome.updated, outcome.undeleted
     result.filled = outcome.filled
+    result.files_rewritten, result.files_total = outcome.files_rewritten, len(delta.file_uris())
     result.unchanged = outcome.unchanged + plan.count("unmodified")
     result.counts, result.phases = counts, timer.seconds
     result.seconds = time.perf_counter() - started

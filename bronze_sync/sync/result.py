@@ -55,6 +55,9 @@ class SyncResult:
     history_through: int | None = None
     history_rows: dict[int, int] = field(default_factory=dict)
     history_error: str | None = None
+    # What the commit cost: data files rewritten (copy-on-write) of the files the table had.
+    files_rewritten: int = 0
+    files_total: int | None = None
 
     def note_history(self, outcome: Any, error: str | None) -> None:
         """Keep what the history update after this sync's commit did (a HistoryOutcome)."""
@@ -155,4 +158,6 @@ class SyncResult:
             "watermark": self.since.isoformat() if self.since else None,
             "seconds": round(self.seconds, 3),
             "diff_partitions": self.diff_partitions,
+            "files_rewritten": self.files_rewritten,
+            "files_total": self.files_total,
         }

@@ -25,7 +25,7 @@ def bench_schema(pg_engine, pg_schema, monkeypatch):
 def test_bronze_sync_phases_see_exactly_the_daily_changes(bench_schema, tmp_path):
     results = harness.run_tool("bronze_sync", ROWS, PG_URL, tmp_path, lambda _: None)
     by_phase = {r["phase"]: r for r in results}
-    assert list(by_phase) == ["initial", "daily", "noop", "rollback", "vacuum"]
+    assert list(by_phase) == ["initial", "daily", "noop", "daily_recent", "rollback", "vacuum"]
     daily, changes = by_phase["daily"], by_phase["daily"]["changes"]
     assert daily["counts"]["inserted"] == changes["inserted"] > 0
     assert daily["counts"]["updated"] == changes["updated"] > 0
@@ -33,16 +33,23 @@ def test_bronze_sync_phases_see_exactly_the_daily_changes(bench_schema, tmp_path
     assert by_phase["noop"]["committed"] is False
     assert {"extract", "keys", "diff", "commit", "checkpoint"} <= set(daily["phases"])
     assert all(r["peak_mb"] > 0 for r in results)
+    recent, recent_changes = by_phase["daily_recent"], by_phase["daily_recent"]["changes"]
+    assert recent["counts"]["updated"] == recent_changes["updated"] > 0
+    assert recent["counts"]["deleted"] == recent_changes["deleted"] > 0
+    assert recent["counts"]["inserted"] == recent_changes["inserted"] > 0
+    files = recent["counts"]
+    assert 0 < files["files_rewritten"] <= files["files_total"]
 
 
 def test_notebook_tool_merges_every_row_and_flags_deletes(bench_schema, tmp_path):
     results = harness.run_tool("notebook", ROWS, PG_URL, tmp_path, lambda _: None)
-    initial, daily, noop = results
-    assert [r["phase"] for r in results] == ["initial", "daily", "noop"]
+    initial, daily, noop, recent = results
+    assert [r["phase"] for r in results] == ["initial", "daily", "noop", "daily_recent"]
     assert initial["merged"] == ROWS
     changes = daily["changes"]
     assert daily["merged"] == ROWS - changes["deleted"] + changes["inserted"]
     assert daily["flagged"] == changes["deleted"] and noop["flagged"] == 0
+    assert recent["flagged"] == recent["changes"]["deleted"] > 0
 
 
 def test_report_lists_every_phase_and_writes_the_json_contract(bench_schema, tmp_path):

@@ -143,3 +143,5 @@ def test_materializations_link_the_history_versions_they_wrote(pg_engine, pg_sch
         "bronze-sync changes --table account --since-version 0 --until-version 1"
     )
     assert metadata["history_uri"].endswith("/history/account")
+    # What the commit cost: the data files it rewrote out of those the table had.
+    assert (metadata["files_rewritten"], metadata["files_total"]) == (1, 1)
