@@ -21,7 +21,6 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
 from bronze_sync.bronze.commit import commit_fields
-from bronze_sync.errors import BronzeError
 from bronze_sync.history.columns import image_schema
 from bronze_sync.history.images import history_rows, removed_rows
 from bronze_sync.history.scan import FileSet, images, key_diff
@@ -40,15 +39,6 @@ class VersionChanges:
     partition_key: str | None
     bronze: pa.Schema
     parts: Iterator[pa.Table]
-
-
-def commit_info(delta: DeltaTable, version: int) -> dict[str, Any]:
-    """Return the Delta history entry of `version` (its commitInfo)."""
-    newest = delta.version()
-    for info in delta.history(newest - version + 1):
-        if info.get("version") == version:
-            return dict(info)
-    raise BronzeError(f"the Delta log has no entry for version {version} of {delta.table_uri}")
 
 
 def version_identity(info: dict[str, Any]) -> tuple[dt.datetime, str | None, str | None]:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 
+from bronze_sync.bronze.data_files import fragment_partition
 from bronze_sync.diff.spill import KeySpill, partitions_for
 from bronze_sync.errors import BronzeError
 from bronze_sync.history.images import conform_image
@@ -54,21 +55,13 @@ class FileSet:
     def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
         """Yield the files' rows a batch at a time, partition columns filled in."""
         for fragment in self.fragments:
-            values = _partition_values(fragment, self.partition_columns)
+            values = fragment_partition(fragment, self.partition_columns)
             stored = [c for c in columns if c not in values] if columns is not None else None
             with self.filesystem.open_input_file(fragment.path) as handle:
                 source = pq.ParquetFile(handle, pre_buffer=False)
                 for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=stored):
                     if batch.num_rows:
                         yield _with_values(pa.Table.from_batches([batch]), values, self.schema)
-
-
-def _partition_values(fragment: pds.Fragment, names: Sequence[str]) -> dict[str, object]:
-    if not names:
-        return {}
-    # Delta datasets also put file statistics in the expression: keep partition columns only.
-    keys = pds.get_partition_keys(fragment.partition_expression)
-    return {n: keys.get(n) for n in names}
 
 
 def _with_values(rows: pa.Table, values: dict[str, object], schema: pa.Schema) -> pa.Table:

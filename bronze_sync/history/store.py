@@ -52,6 +52,16 @@ class Coverage:
         return f"versions {self.first}..{self.through}"
 
 
+def coverage_metadata(coverage: Coverage, reason: str) -> dict[str, str | int]:
+    """Return the commit metadata that records `coverage` (and why it was written)."""
+    return {
+        f"bronze_sync.{FROM}": coverage.first,
+        f"bronze_sync.{THROUGH}": coverage.through,
+        f"bronze_sync.{SETTLED}": "true" if coverage.settled else "false",
+        f"bronze_sync.{REASON}": reason,
+    }
+
+
 def open_history(store: BronzeStore, table: str) -> DeltaTable | None:
     """Return table `table`'s history Delta table, or None when it has none yet."""
     return store.open(history_uri(store, table))
@@ -66,7 +76,15 @@ def read_coverage(store: BronzeStore, table: str) -> Coverage | None:
 
 
 def coverage_of(delta: DeltaTable, options: dict[str, str] | None = None) -> Coverage | None:
-    """Return the newest coverage recorded at or below the version `delta` was loaded at.
+    """Return the newest coverage recorded at or below the version `delta` was loaded at."""
+    found = coverage_commit(delta, options)
+    return found[1] if found is not None else None
+
+
+def coverage_commit(
+    delta: DeltaTable, options: dict[str, str] | None = None
+) -> tuple[int, Coverage] | None:
+    """Return the version of the newest commit that records the coverage, and the coverage.
 
     Read from the commit files themselves, so a reader's coverage always matches the rows of
     its snapshot even while a sync appends (deltalake's history() would report the newest
@@ -78,7 +96,7 @@ def coverage_of(delta: DeltaTable, options: dict[str, str] | None = None) -> Cov
             return _coverage_from_history(delta)  # log clean-up kept only a checkpoint
         found = _coverage(info)
         if found is not None:
-            return found
+            return version, found
     return _coverage_from_history(delta)
 
 
@@ -90,12 +108,12 @@ def _coverage(info: dict[str, Any]) -> Coverage | None:
     return Coverage(int(fields[FROM]), int(fields[THROUGH]), settled)
 
 
-def _coverage_from_history(delta: DeltaTable) -> Coverage | None:
+def _coverage_from_history(delta: DeltaTable) -> tuple[int, Coverage] | None:
     """Return the newest coverage deltalake's history() lists (for cleaned-up logs)."""
     for info in delta.history():
         found = _coverage(info)
         if found is not None:
-            return found
+            return int(info["version"]), found
     return None
 
 
@@ -126,12 +144,7 @@ def append_versions(
             existing.update_incremental()
         schema = add_new_columns(existing, schema)
     counts = {v.version: 0 for v in versions}
-    metadata: dict[str, str | int] = {
-        f"bronze_sync.{FROM}": coverage.first,
-        f"bronze_sync.{THROUGH}": coverage.through,
-        f"bronze_sync.{REASON}": reason,
-        f"bronze_sync.{SETTLED}": "true" if coverage.settled else "false",
-    }
+    metadata = coverage_metadata(coverage, reason)
     if existing is None:
         existing = history_table_for(history_uri(store, table), store.options(), schema)
     files = HistoryFiles(existing, schema)
@@ -166,9 +179,7 @@ def _rewrite_wider(store: BronzeStore, table: str, existing: DeltaTable, wanted:
     coverage = coverage_of(existing, store.options())
     metadata: dict[str, str | int] = {f"bronze_sync.{REASON}": "widen"}
     if coverage is not None:
-        metadata[f"bronze_sync.{FROM}"] = coverage.first
-        metadata[f"bronze_sync.{THROUGH}"] = coverage.through
-        metadata[f"bronze_sync.{SETTLED}"] = "true" if coverage.settled else "false"
+        metadata = coverage_metadata(coverage, "widen")
     write_deltalake(
         history_uri(store, table),
         reader,
@@ -221,16 +232,12 @@ def forget_versions_after(store: BronzeStore, table: str, latest: int) -> int:
     coverage = coverage_of(delta, store.options()) if delta is not None else None
     if delta is None or coverage is None or coverage.through <= latest:
         return 0
-    first = min(coverage.first, latest + 1)
-    metadata: dict[str, str | int] = {
-        f"bronze_sync.{FROM}": first,
-        f"bronze_sync.{THROUGH}": latest,
-        f"bronze_sync.{SETTLED}": "true" if coverage.settled else "false",
-        f"bronze_sync.{REASON}": "lost-versions",
-    }
+    kept = Coverage(min(coverage.first, latest + 1), latest, coverage.settled)
     metrics = delta.delete(
         f'"{BRONZE_VERSION}" > {int(latest)}',
-        commit_properties=CommitProperties(custom_metadata=metadata),
+        commit_properties=CommitProperties(
+            custom_metadata=coverage_metadata(kept, "lost-versions")
+        ),
     )
     return int(metrics.get("num_deleted_rows", 0))
 
@@ -240,12 +247,8 @@ def settle_coverage(store: BronzeStore, table: str, coverage: Coverage) -> None:
     delta = open_history(store, table)
     if delta is None:
         raise BronzeError("no history table to settle", table=table)
-    metadata: dict[str, str | int] = {
-        f"bronze_sync.{FROM}": coverage.first,
-        f"bronze_sync.{THROUGH}": coverage.through,
-        f"bronze_sync.{SETTLED}": "true",
-        f"bronze_sync.{REASON}": "backfill",
-    }
+    settled = Coverage(coverage.first, coverage.through, settled=True)
+    metadata = coverage_metadata(settled, "backfill")
     empty = delta.to_pyarrow_dataset().schema.empty_table()
     write_deltalake(
         delta,

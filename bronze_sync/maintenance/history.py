@@ -20,17 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable
 
-from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.models import TableConfig
 from bronze_sync.history.columns import BRONZE_VERSION, CHANGED_AT, HISTORY_DIR, history_uri
 from bronze_sync.history.store import (
-    COVERAGE_SCAN,
-    FROM,
-    REASON,
-    SETTLED,
-    THROUGH,
     Coverage,
+    coverage_commit,
+    coverage_metadata,
     coverage_of,
 )
 from bronze_sync.identifiers import quote_delta
@@ -121,12 +117,8 @@ def apply_history_retention(
     if dry_run:
         return result
     start = time.perf_counter()
-    metadata: dict[str, str | int] = {
-        f"bronze_sync.{FROM}": plan.first_kept,
-        f"bronze_sync.{THROUGH}": plan.coverage.through,
-        f"bronze_sync.{SETTLED}": "true",
-        f"bronze_sync.{REASON}": RETENTION_REASON,
-    }
+    kept = Coverage(plan.first_kept, plan.coverage.through, settled=True)
+    metadata = coverage_metadata(kept, RETENTION_REASON)
     metrics = delta.delete(
         f"{quote_delta(BRONZE_VERSION)} < {plan.first_kept}",
         commit_properties=CommitProperties(custom_metadata=metadata),
@@ -192,8 +184,8 @@ def _cleanup_log(
     store: BronzeStore, delta: DeltaTable, label: str, now: dt.datetime, *, dry_run: bool
 ) -> OperationResult:
     """Clean the log, keeping the newest commit that records the coverage readable."""
-    version = coverage_version(delta)
-    pins = [] if version is None else [Pin(version, (COVERAGE_RECORD,))]
+    found = coverage_commit(delta, store.options())
+    pins = [] if found is None else [Pin(found[0], (COVERAGE_RECORD,))]
     plan = plan_log_cleanup(store, delta, label, pins, now)
     if not plan.safe:
         # Nothing to alert about: the next history append records the coverage anew.
@@ -201,19 +193,6 @@ def _cleanup_log(
         result.details.append("the next sync's history append records the coverage anew")
         return result
     return cleanup_log(delta, plan, dry_run=dry_run)
-
-
-def coverage_version(delta: DeltaTable) -> int | None:
-    """Return the version of the newest history commit that records the coverage."""
-    limit = COVERAGE_SCAN
-    while True:
-        entries = delta.history(limit)
-        for info in entries:
-            if THROUGH in commit_fields(info):
-                return int(info["version"])
-        if len(entries) < limit:
-            return None
-        limit *= 4
 
 
 def _min_version(dataset: pads.Dataset, where: pc.Expression) -> int | None:
