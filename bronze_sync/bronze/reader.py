@@ -21,10 +21,12 @@ import pyarrow.dataset as pds
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.tracking import IS_DELETED, IS_PURGED
+from bronze_sync.rows.pghash import hash_keys
 from bronze_sync.rows.values import as_timestamps
 
 FRAGMENT = "__bronze_sync_fragment"
 ROW = "__bronze_sync_row"  # the row's position inside its data file
+KEY_HASH = "__bronze_sync_key_hash"  # the key's hashtextextended (rows.pghash), when asked
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,14 @@ def read_state(
     modified_column: str | None,
     sink: Callable[[pa.Table], None] | None = None,
     scope: StateScope | None = None,
+    key_hash: bool = False,
 ) -> BronzeState:
     """Read keys, creation dates, flags and the modified watermark of every row.
 
     With `sink`, each file's rows go to it instead of `rows` (which is then empty), so a
     caller can spill a state larger than memory. A `scope` reads only some partitions' files
-    and adds columns a table kind needs.
+    and adds columns a table kind needs. With `key_hash`, each row also carries its key's
+    hash (`KEY_HASH`), computed while the file is read (the key checksums use it).
     """
     scope = scope or StateScope()
     dataset = table.to_pyarrow_dataset()
@@ -99,7 +103,10 @@ def read_state(
         part = fragment.to_table(columns=wanted, schema=dataset.schema, use_threads=False)
         top = pc.max(as_timestamps(part.column(track))).as_py() if track else None
         part = part.append_column(FRAGMENT, pa.repeat(pa.scalar(index, pa.int32()), part.num_rows))
-        return part.append_column(ROW, pa.array(np.arange(part.num_rows, dtype=np.int32))), top
+        part = part.append_column(ROW, pa.array(np.arange(part.num_rows, dtype=np.int32)))
+        if key_hash:
+            part = part.append_column(KEY_HASH, pa.array(hash_keys(part, key_columns)))
+        return part, top
 
     # Files are read in parallel (Arrow releases the GIL), a window at a time so that a sink
     # never has more than `workers` files waiting; results keep fragment order.
@@ -121,6 +128,8 @@ def read_state(
         .append(pa.field(FRAGMENT, pa.int32()))
         .append(pa.field(ROW, pa.int32()))
     )
+    if key_hash:
+        schema = schema.append(pa.field(KEY_HASH, pa.int64()))
     rows = pa.concat_tables(parts) if parts else schema.empty_table()
     rows = fill_flags(rows)
     return BronzeState(
@@ -133,6 +142,12 @@ def read_state(
         created_column=created_column if created_column in names else None,
         modified_column=modified_column if modified_column in names else None,
     )
+
+
+def active_mask(rows: pa.Table) -> np.ndarray:
+    """Return per state row (flags filled) whether it is neither deleted nor purged."""
+    flags = pc.or_(rows.column(IS_DELETED), rows.column(IS_PURGED))
+    return ~flags.to_numpy()
 
 
 def fill_flags(rows: pa.Table) -> pa.Table:

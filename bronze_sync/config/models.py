@@ -117,6 +117,9 @@ class TableSettings(KindSettings):
     zorder_columns: list[str] = Field(default_factory=list)
     # Maintenance deletes row-history rows older than this many days (None: keep forever).
     history_retention_days: int | None = Field(None, ge=1)
+    # Compare every source key at least this often; between, key checksums prove deletes
+    # (docs/performance.md). 0: every sync compares every key.
+    full_key_scan_every_days: int = Field(7, ge=0)
     # The `fresh` check warns when the last successful sync is older than this.
     freshness_hours: float = Field(26.0, gt=0)
     # Never write a re-read row whose modified value is older than bronze's (a stale read,

@@ -17,12 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bronze_sync.bronze.reader import FRAGMENT as STATE_FRAGMENT
+from bronze_sync.bronze.reader import KEY_HASH, BronzeState
 from bronze_sync.bronze.reader import ROW as STATE_ROW
-from bronze_sync.bronze.reader import BronzeState
 from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, ROW, RowEdits
 from bronze_sync.bronze.tracking import SyncOp, live_rows
 from bronze_sync.diff.classify import purge_mask, purge_window_open
+from bronze_sync.diff.key_buckets import KeyBuckets
 from bronze_sync.rows.keyset import KeyIndex
+from bronze_sync.rows.pghash import hash_keys
 
 FetchRows = Callable[[pa.Table], pa.Table]
 
@@ -49,6 +51,9 @@ class PlanInput:
     # (key column, start): source keys older than this were never loaded, so they are not
     # late inserts (an scd2 table's versions before its first sync's window).
     loaded_from: tuple[str, dt.datetime] | None = None
+    # Set when `source_keys` hold only these hash buckets' keys: the key checksums proved
+    # every other bucket equal (`diff.key_buckets`); the state then carries KEY_HASH.
+    scanned: KeyBuckets | None = None
 
     def effective_purge_date(self) -> dt.datetime | None:
         """Return the purge date classifying this sync's vanished rows (None: no PURGE by age)."""
@@ -76,14 +81,18 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
     keys = list(inp.key_columns)
     state = inp.state
     active = state.active.to_numpy(zero_copy_only=False)
-    extracted, state_pos, present, missing = _locate(inp, keys)
+    if inp.scanned is not None and inp.source_keys is not None:
+        extracted, state_pos, present, missing, scanned = _locate_scanned(inp, keys, inp.scanned)
+    else:
+        extracted, state_pos, present, missing = _locate(inp, keys)
+        scanned = np.ones(state.rows.num_rows, dtype=bool)
     missing, not_loaded = _in_window(inp, missing)
     in_extracted = np.zeros(state.rows.num_rows, dtype=bool)
     in_extracted[state_pos[state_pos >= 0]] = True
 
     if inp.source_keys is not None:
         vanished = active & ~present
-        reappeared = ~active & present & ~in_extracted
+        reappeared = ~active & present & scanned & ~in_extracted
     elif inp.deleted_keys is not None:
         gone = KeyIndex(inp.deleted_keys, keys).contains(state.rows.select(keys))
         vanished, reappeared = active & gone & ~in_extracted, np.zeros_like(active)
@@ -158,6 +167,56 @@ def _locate(
     known[extracted_pos] = True
     missing = inp.source_keys.filter(pa.array(~known)).select(keys)
     return extracted, bronze_of_source[extracted_pos], present, missing
+
+
+def _locate_scanned(
+    inp: PlanInput, keys: list[str], scanned: KeyBuckets
+) -> tuple[pa.Table, np.ndarray, np.ndarray, pa.Table, np.ndarray]:
+    """Return what `_locate` does when the source keys cover only the `scanned` buckets.
+
+    Bronze keys outside them count as present (their buckets were proven equal); the last
+    array tells which bronze rows the scan covered. Equal keys have equal hashes, so only
+    bronze rows whose hash matches are compared key by key.
+    """
+    state = inp.state.rows
+    state_hash = state.column(KEY_HASH).to_numpy()
+    source = inp.source_keys
+    assert source is not None
+    source_index = KeyIndex(source, keys)
+    extracted = inp.extracted
+    extracted_hash = hash_keys(extracted, keys)
+    # The key scan ran after extraction: a row of a scanned bucket it no longer sees is gone.
+    keep = ~scanned.covers(extracted_hash) | source_index.contains(extracted)
+    extracted, extracted_hash = extracted.filter(pa.array(keep)), extracted_hash[keep]
+    state_pos = _find_by_hash(state, state_hash, keys, extracted, extracted_hash)
+    covered = scanned.covers(state_hash)
+    rows = np.flatnonzero(covered)
+    covered_keys = state.select(keys).take(pa.array(rows))
+    present = np.ones(state.num_rows, dtype=bool)
+    present[rows] = source_index.contains(covered_keys)
+    known = KeyIndex(covered_keys, keys).contains(source)
+    known |= KeyIndex(extracted, keys).contains(source)
+    missing = source.filter(pa.array(~known)).select(keys)
+    return extracted, state_pos, present, missing, covered
+
+
+def _find_by_hash(
+    state: pa.Table,
+    state_hash: np.ndarray,
+    keys: list[str],
+    probe: pa.Table,
+    probe_hash: np.ndarray,
+) -> np.ndarray:
+    """Return, per probe row, its position in `state` (or -1), comparing equal hashes only."""
+    if not probe.num_rows or not state.num_rows:
+        return np.full(probe.num_rows, -1, dtype=np.int64)
+    wanted = np.unique(probe_hash)
+    slot = np.minimum(np.searchsorted(wanted, state_hash), len(wanted) - 1)
+    candidates = np.flatnonzero(wanted[slot] == state_hash)
+    if not len(candidates):
+        return np.full(probe.num_rows, -1, dtype=np.int64)
+    found = KeyIndex(state.select(keys).take(pa.array(candidates)), keys).find(probe)
+    return np.where(found >= 0, candidates[np.maximum(found, 0)], -1)
 
 
 def _in_window(inp: PlanInput, missing: pa.Table | None) -> tuple[pa.Table | None, int]:

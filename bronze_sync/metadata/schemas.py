@@ -50,6 +50,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("Scd2LoadedFrom", pa.string()),  # scd2: versions before it were never loaded
             ("SourceFingerprint", pa.string()),  # static: content fingerprint last synced
             ("FingerprintVersion", pa.int64()),  # static: the bronze version it produced
+            ("LastFullKeyScan", TS),  # every source key last compared (full_key_scan_every_days)
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

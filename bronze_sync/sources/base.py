@@ -102,6 +102,24 @@ class Source(ABC):
         """Return the change-tracking position reached by the last full read of `table`."""
         return None
 
+    def hashes_keys(self, table: TableConfig, schema: pa.Schema) -> bool:
+        """Return True when this source can compute `rows.pghash` key hashes server-side."""
+        return False
+
+    def bucket_sums(self, table: TableConfig, schema: pa.Schema, bits: int) -> pa.Table | None:
+        """Return per key-hash bucket (Bucket, Keys, Checksum), or None when it cannot.
+
+        The hash is PostgreSQL's `hashtextextended` of the key (`rows.pghash`); a source that
+        cannot compute it returns None and its syncs compare every key.
+        """
+        return None
+
+    def read_bucket_keys(
+        self, table: TableConfig, schema: pa.Schema, bits: int, buckets: Sequence[int]
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the keys (and their hash, `HASH_COLUMN`) of the rows in the given buckets."""
+        raise SourceError(f"a {self.kind} source cannot read keys by hash bucket", table=table.name)
+
     def count_rows(self, table: TableConfig) -> int | None:
         """Return the source's row count for `table`, or None when it cannot tell cheaply."""
         return None

@@ -19,9 +19,11 @@ from bronze_sync.errors import (
 )
 from bronze_sync.identifiers import delta_column_problem
 from bronze_sync.redact import Redactor
+from bronze_sync.rows.pghash import BUCKET_SUMS_SCHEMA, HASH_COLUMN, hashable_key
 from bronze_sync.sources import pg_adbc, pg_parallel
 from bronze_sync.sources.arrow_convert import rows_to_batch
 from bronze_sync.sources.base import Source
+from bronze_sync.sources.pg_key_sums import select_bucket_keys, select_bucket_sums
 from bronze_sync.sources.sql_kinds import (
     VALUES_CHUNK,
     fingerprint_statement,
@@ -67,6 +69,7 @@ class SqlSource(Source):
         )
         self._types: dict[str, SqlTypes] = {}
         self._streams = config.parallel_streams
+        self._encoding: str | None = None  # the server's, read once (key checksums need UTF-8)
 
     @property
     def display_url(self) -> str:
@@ -156,6 +159,43 @@ class SqlSource(Source):
         with self._errors(table), self._engine.connect() as conn:
             count, digest = conn.execute(stmt).one()
         return f"{self._dialect}:{count}:{digest}"
+
+    def bucket_sums(self, table: TableConfig, schema: pa.Schema, bits: int) -> pa.Table | None:
+        """Return the key checksums per hash bucket (PostgreSQL in UTF-8 only; else None)."""
+        if not self.hashes_keys(table, schema):
+            return None
+        stmt = select_bucket_sums(table, bits)
+        batches = self._stream(table, stmt, BUCKET_SUMS_SCHEMA, whole_table=True)
+        return pa.Table.from_batches(list(batches), schema=BUCKET_SUMS_SCHEMA)
+
+    def read_bucket_keys(
+        self, table: TableConfig, schema: pa.Schema, bits: int, buckets: Sequence[int]
+    ) -> Iterator[pa.RecordBatch]:
+        """Yield the key columns and key hash of the rows in `buckets`."""
+        if not self.hashes_keys(table, schema):
+            return super().read_bucket_keys(table, schema, bits, buckets)
+        out = pa.schema([*(schema.field(k) for k in table.primary_key), (HASH_COLUMN, pa.int64())])
+        types = self._reflect(table)
+        stmt = select_bucket_keys(table, schema, types, bits, buckets, self._fast)
+        return self._stream(table, stmt, out, whole_table=True)
+
+    def hashes_keys(self, table: TableConfig, schema: pa.Schema) -> bool:
+        """Return True when the server hashes this table's keys as `rows.pghash` does.
+
+        PostgreSQL with a UTF-8 database and keys of text or integer columns only.
+        """
+        if self._dialect != "postgresql":
+            return False
+        if not hashable_key([schema.field(k).type for k in table.primary_key]):
+            return False
+        types = self._reflect(table)
+        # char(n) keeps trailing blanks that `::text` drops: the hashes would not be bronze's.
+        if any(isinstance(types.get(k), sa.CHAR | sa.NCHAR) for k in table.primary_key):
+            return False
+        if self._encoding is None:
+            with self._errors(table), self._engine.connect() as conn:
+                self._encoding = str(conn.execute(sa.text("SHOW server_encoding")).scalar())
+        return self._encoding.upper() in {"UTF8", "UTF-8"}
 
     def count_rows(self, table: TableConfig) -> int:
         """Return the number of rows in the source table."""

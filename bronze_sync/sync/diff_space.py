@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from bronze_sync.bronze.reader import BronzeState, StateScope, read_state
+from bronze_sync.bronze.reader import KEY_HASH, BronzeState, StateScope, active_mask, read_state
 from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.diff.plan_parts import plan_in_parts
@@ -49,19 +50,35 @@ class DiffSpace:
         return self.parts > 1
 
     def read_state(
-        self, delta: DeltaTable, table: TableConfig, scope: StateScope | None = None
+        self,
+        delta: DeltaTable,
+        table: TableConfig,
+        scope: StateScope | None = None,
+        key_hash: bool = False,
     ) -> BronzeState:
         """Read the bronze state; when partitioned, into spill files (its `rows` stay empty)."""
         columns = (table.primary_key, table.created_column, table.modified_column)
         if not self.partitioned:
-            return read_state(delta, *columns, scope=scope)
+            return read_state(delta, *columns, scope=scope, key_hash=key_hash)
         self._reads += 1  # a retry re-reads a newer version into fresh files
         spill = KeySpill(self.folder, f"state{self._reads}", self.key_columns, self.parts)
-        state = read_state(delta, *columns, spill.add, scope=scope)
+        state = read_state(delta, *columns, spill.add, scope=scope, key_hash=key_hash)
         spill.close(state.rows.schema)
         self._state = spill
         _release_freed_memory()
         return state
+
+    def active_hashes(self, state: BronzeState) -> np.ndarray:
+        """Return the key hashes (KEY_HASH) of the active bronze rows."""
+        parts = [state.rows] if not self.partitioned else self._state_parts()
+        hashes = [
+            rows.column(KEY_HASH).to_numpy()[active_mask(rows)] for rows in parts if rows.num_rows
+        ]
+        return np.concatenate(hashes) if hashes else np.empty(0, dtype=np.int64)
+
+    def _state_parts(self) -> list[pa.Table]:
+        assert self._state is not None, "read_state() first"
+        return [self._state.part(p) for p in range(self.parts)]
 
     def keep_keys(self, source_keys: pa.Table | None, table_name: str) -> pa.Table | None:
         """Return the source keys the planner keeps in memory (when partitioned: none, spilled).

@@ -11,11 +11,13 @@ import pyarrow as pa
 
 from bronze_sync.bronze.schema import SchemaPlan
 from bronze_sync.config.models import TableConfig
+from bronze_sync.diff.key_buckets import KeyBuckets
 from bronze_sync.faults import fault_point
 from bronze_sync.rows.keys import check_keys, check_null_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.changes import extract_changes, saved_token
 from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.key_check import FULL, ChecksumScan, KeyScan
 from bronze_sync.sync.partitioned import describe_values
 
 
@@ -29,6 +31,12 @@ class Extraction:
     mode: str  # full | incremental | changes
     since: dt.datetime | None
     source_state: dict[str, str] | None = None
+    # Delete detection: which path ran (key_check.FULL / CHECKSUM) and why; the source's key
+    # count; for checksums, the buckets `source_keys` cover (every other one proven equal).
+    key_path: str | None = None
+    key_path_reason: str | None = None
+    source_rows: int | None = None
+    scanned: KeyBuckets | None = None
 
     @property
     def from_change_feed(self) -> bool:
@@ -50,8 +58,12 @@ def extract(
     state_row: Mapping[str, object],
     timer: PhaseTimer,
     partitioned: bool,
+    checksum: ChecksumScan | str | None = None,
 ) -> Extraction:
-    """Stage the changed rows and, when deletes are tracked, the source's current keys."""
+    """Stage the changed rows and, when deletes are tracked, the source's current keys.
+
+    `checksum` is the key-checksum path to try, or why every key must be compared.
+    """
     changes = extract_changes(job, table, staging, schema, since, saved_token(state_row), timer)
     if changes is not None:
         fault_point("after_extract")
@@ -65,10 +77,22 @@ def extract(
         )
     rows = _extract_rows(job, table, staging, schema, since, timer)
     fault_point("after_extract")
-    keys = _scan_keys(job, table, staging, schema, since, rows, timer, partitioned)
+    scan = _scan_keys(job, table, staging, schema, since, rows, timer, partitioned, checksum)
     fault_point("after_keys")
     mode = "full" if since is None else "incremental"
-    return Extraction(rows=rows, source_keys=keys, deleted_keys=None, mode=mode, since=since)
+    if scan is None:
+        return Extraction(rows=rows, source_keys=None, deleted_keys=None, mode=mode, since=since)
+    return Extraction(
+        rows=rows,
+        source_keys=scan.keys,
+        deleted_keys=None,
+        mode=mode,
+        since=since,
+        key_path=scan.path,
+        key_path_reason=scan.reason,
+        source_rows=scan.source_rows,
+        scanned=scan.scanned,
+    )
 
 
 def extract_partitions(
@@ -146,11 +170,31 @@ def _scan_keys(
     extracted: pa.Table,
     timer: PhaseTimer,
     partitioned: bool,
-) -> pa.Table | None:
+    checksum: ChecksumScan | str | None,
+) -> KeyScan | None:
     if not table.track_deletes:
         return None
     if since is None:
-        return extracted.select(table.primary_key)
+        keys = extracted.select(table.primary_key)
+        return KeyScan(keys, keys.num_rows, FULL, "every row was read")
+    reason = checksum if isinstance(checksum, str) else None
+    if callable(checksum):
+        found = checksum(extracted)
+        if isinstance(found, KeyScan):
+            return found
+        reason = found
+    keys = _read_every_key(job, table, staging, schema, timer, partitioned)
+    return KeyScan(keys, keys.num_rows, FULL, reason or "key checksums not tried")
+
+
+def _read_every_key(
+    job: SyncJob,
+    table: TableConfig,
+    staging: StagingArea,
+    schema: pa.Schema,
+    timer: PhaseTimer,
+    partitioned: bool,
+) -> pa.Table:
     key_schema = pa.schema([schema.field(k) for k in table.primary_key])
     job.progress(table.name, "keys", "scanning the source's current keys")
     with timer("keys"):

@@ -29,6 +29,7 @@ from bronze_sync.sync.evolve import widen_columns
 from bronze_sync.sync.extract import Extraction, extract, extract_partitions, read_fill
 from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.key_check import CHECKSUM, checksum_scan, full_scan_reason
 from bronze_sync.sync.kinds import KindScope
 from bronze_sync.sync.result import SyncResult
 
@@ -48,11 +49,15 @@ def sync_existing(
     """Bring an existing bronze table in step with the source (within the kind's scope)."""
     started = time.perf_counter()
     dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
+    full_reason = full_scan_reason(
+        job, table, source_schema, state_row, scope.values is not None or scope.full_read
+    )
+    hashed = full_reason is None and table.track_deletes
     with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
         space = DiffSpace.for_table(
             delta, table, staging.dir, job.memory_budget_mb, job.diff_partitions
         )
-        reading = (space, delta, source_schema, table, dropped_before, scope)
+        reading = (space, delta, source_schema, table, dropped_before, scope, hashed)
         schema_plan, state = _plan_and_state(*reading)
         widened = [w.describe() for w in schema_plan.widened]
         if schema_plan.widened:
@@ -63,14 +68,27 @@ def sync_existing(
             extraction = extract_partitions(job, table, staging, read_schema, scope.values, timer)
         else:
             since = None if scope.full_read else _since(table, state)
+            checksum = full_reason or checksum_scan(
+                job, table, read_schema, staging, lambda: space.active_hashes(state), timer
+            )
             extraction = extract(
-                job, table, staging, read_schema, since, state_row, timer, space.partitioned
+                job,
+                table,
+                staging,
+                read_schema,
+                since,
+                state_row,
+                timer,
+                space.partitioned,
+                checksum,
             )
         fill = read_fill(job, table, staging, schema_plan, extraction, timer)
         # `is not None`: an empty key set (the source, or a reloaded value, lost every row)
         # is a complete scan, and a pyarrow table with no rows is falsy.
         keys = extraction.source_keys
-        source_rows = keys.num_rows if keys is not None else None
+        source_rows = extraction.source_rows
+        if source_rows is None and keys is not None:
+            source_rows = keys.num_rows
         with timer("keys"):
             kept = space.keep_keys(extraction.source_keys, table.name)
         extraction = dataclasses.replace(extraction, source_keys=kept)
@@ -83,6 +101,7 @@ def sync_existing(
                 plan = _with_latest_flips(plan, delta, table, state, extraction, space)
         guard_mass_delete(job, table, plan)
         result = _planned_result(table, state, plan, extraction, schema_plan, source_rows, space)
+        result.keys_compared = keys.num_rows if keys is not None else None
         result.columns_widened = widened
         result.partition_values = scope.partition_values
         result.fingerprint = scope.fingerprint
@@ -117,8 +136,9 @@ def _plan_and_state(
     table: TableConfig,
     dropped_before: list[str],
     scope: KindScope,
+    key_hash: bool,
 ) -> tuple[SchemaPlan, BronzeState]:
-    state = space.read_state(delta, table, scope.state)
+    state = space.read_state(delta, table, scope.state, key_hash)
     plan = plan_schema(source_schema, state.schema, table.name, dropped_before)
     missing_keys = [k for k in table.primary_key if k not in state.schema.names]
     if missing_keys:
@@ -168,6 +188,7 @@ def _plan(
         else None,
         now=job.clock(),
         fetch_source=lambda k: _fetch(job, table, read_schema, k),
+        scanned=extraction.scanned,
     )
     return space.plan(inp)
 
@@ -237,7 +258,11 @@ def _planned_result(
         source_rows=source_rows - plan.count("vanished_during_sync") - plan.count("not_loaded")
         if source_rows is not None
         else None,
-        full_key_scan=source_rows is not None and extraction.mode != "partitions",
+        full_key_scan=source_rows is not None
+        and extraction.mode != "partitions"
+        and extraction.key_path != CHECKSUM,
+        key_path=extraction.key_path,
+        key_path_reason=extraction.key_path_reason,
         since=extraction.since,
         columns_added=[f.name for f in schema_plan.added],
         columns_dropped=list(schema_plan.dropped),

@@ -18,6 +18,7 @@ from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, ValidationRecord
 from bronze_sync.sync.changes import CHANGE_TOKEN
 from bronze_sync.sync.job import SyncJob
+from bronze_sync.sync.key_check import LAST_FULL_KEY_SCAN
 from bronze_sync.sync.result import SyncResult
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def validate_result(table: TableConfig, result: SyncResult) -> ValidationRecord:
     if c["total"] != c["active"] + c["deleted"] + c["purged"]:
         problems.append(f"total {c['total']} != active + deleted + purged")
     if (
-        result.full_key_scan
+        result.keys_reconciled
         and result.source_rows is not None
         and c["active"] != result.source_rows
     ):
@@ -62,6 +63,8 @@ def _validation_note(result: SyncResult) -> str:
             f"counts consistent; the {result.scope_active:,} active rows of the synced partition "
             "values equal the source's rows of those values"
         )
+    if result.key_path == "checksum":
+        return "counts consistent; active rows equal the source's key count (key checksums)"
     if result.full_key_scan:
         return "counts consistent; active rows equal the source's key count"
     return "counts consistent; source not fully scanned (no key comparison)"
@@ -109,13 +112,14 @@ def audit_entries(
         )
     )
     if table.track_deletes:
-        samples = "; ".join(f"{k}: {v}" for k, v in result.samples.items()) or None
+        samples = "; ".join(f"{k}: {v}" for k, v in result.samples.items())
+        path = f"path={result.key_path} ({result.key_path_reason})" if result.key_path else ""
         entries.append(
             entry(
                 "DeleteDetection",
                 rows_deleted=result.deleted,
                 rows_purged=result.purged,
-                notes=samples,
+                notes="; ".join(filter(None, [path, samples])) or None,
             )
         )
     return entries
@@ -156,6 +160,8 @@ def update_sync_state(
     }
     if status == "Success":
         state["LastDailySync"] = now
+        if result.full_key_scan:
+            state[LAST_FULL_KEY_SCAN] = now
     state.update(_kind_state(result))
     source_state = dict(result.source_state or {})
     token = source_state.pop(CHANGE_TOKEN, None)

@@ -58,6 +58,16 @@ class SyncResult:
     # What the commit cost: data files rewritten (copy-on-write) of the files the table had.
     files_rewritten: int = 0
     files_total: int | None = None
+    # Delete detection (`sync.key_check`): which path ran (full_key_scan / checksum), why, and
+    # how many source keys were compared key by key.
+    key_path: str | None = None
+    key_path_reason: str | None = None
+    keys_compared: int | None = None
+
+    @property
+    def keys_reconciled(self) -> bool:
+        """Return True when bronze's active keys were reconciled with all the source's keys."""
+        return self.full_key_scan or self.key_path == "checksum"
 
     def note_history(self, outcome: Any, error: str | None) -> None:
         """Keep what the history update after this sync's commit did (a HistoryOutcome)."""
@@ -85,6 +95,7 @@ class SyncResult:
             "extracted": self.extracted_rows,
             "source_rows": self.source_rows,
             "full_key_scan": self.full_key_scan,
+            "key_path": self.key_path,
             "since": self.since.isoformat() if self.since else None,
             "columns_added": self.columns_added,
             "columns_dropped": self.columns_dropped,
@@ -123,6 +134,7 @@ class SyncResult:
             extracted_rows=counts.get("total", 0) if initial else int(info.get("extracted") or 0),
             source_rows=counts.get("total") if initial else info.get("source_rows"),
             full_key_scan=initial or bool(info.get("full_key_scan")),
+            key_path=info.get("key_path"),
             since=dt.datetime.fromisoformat(since) if since else None,
             counts=counts,
             columns_added=list(info.get("columns_added") or []),
@@ -160,4 +172,7 @@ class SyncResult:
             "diff_partitions": self.diff_partitions,
             "files_rewritten": self.files_rewritten,
             "files_total": self.files_total,
+            "delete_detection": self.key_path,
+            "delete_detection_reason": self.key_path_reason,
+            "keys_compared": self.keys_compared,
         }

@@ -46,7 +46,7 @@ def test_reloading_a_value_the_source_emptied_flags_its_rows_and_validates(
     assert h.meta.rows(DATA_VALIDATION)[-1]["ValidationPassed"] is True
 
 
-def test_a_merged_source_that_lost_every_row_counts_as_a_full_key_scan(
+def test_a_merged_source_that_lost_every_row_counts_as_a_complete_key_comparison(
     pg_engine, pg_schema, make_config, harness_for
 ):
     account = PgTable(pg_engine, pg_schema)
@@ -58,7 +58,9 @@ def test_a_merged_source_that_lost_every_row_counts_as_a_full_key_scan(
 
     result = h.sync()
 
-    assert (result.deleted, result.source_rows, result.full_key_scan) == (2, 0, True)
+    # Key checksums proved both keys gone: a complete comparison, as a full key scan is.
+    assert (result.deleted, result.source_rows, result.keys_reconciled) == (2, 0, True)
+    assert result.key_path == "checksum"
 
 
 # In memory and in spilled key partitions (the diff reads the latest flags differently).

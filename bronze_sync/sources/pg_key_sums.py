@@ -1,0 +1,70 @@
+"""PostgreSQL statements of the key checksums: per-bucket sums, and the keys of some buckets.
+
+A key's hash is the XOR over its columns of `hashtextextended(column::text COLLATE "C", i)`,
+the function `rows.pghash` re-implements, so bronze can hash its own keys the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from bronze_sync.config.models import TableConfig
+from bronze_sync.rows.pghash import BUCKET, CHECKSUM, CHECKSUM_SHIFT, HASH_COLUMN, KEYS
+from bronze_sync.sources.sql_query import SqlTypes, column_expressions, source_table
+
+
+def key_hash(clause: sa.TableClause, table: TableConfig) -> sa.ColumnElement[Any]:
+    """Return the SQL expression of a row's key hash."""
+    hashed: sa.ColumnElement[Any] | None = None
+    for seed, name in enumerate(table.primary_key):
+        text = sa.cast(clause.c[name], sa.Text).collate("C")
+        part = sa.func.hashtextextended(text, sa.literal(seed, sa.BigInteger), type_=sa.BigInteger)
+        hashed = part if hashed is None else hashed.op("#", return_type=sa.BigInteger)(part)
+    assert hashed is not None
+    return hashed
+
+
+def _bucket(hashed: sa.ColumnElement[Any], bits: int) -> sa.ColumnElement[Any]:
+    return hashed.op("&", return_type=sa.BigInteger)(sa.literal((1 << bits) - 1, sa.BigInteger))
+
+
+def select_bucket_sums(table: TableConfig, bits: int) -> sa.Select[Any]:
+    """Return SELECT of (Bucket, Keys, Checksum) over every row, grouped by bucket."""
+    clause = source_table(table, table.primary_key)
+    hashed = key_hash(clause, table)
+    bucket = _bucket(hashed, bits)
+    shifted = hashed.op(">>", return_type=sa.BigInteger)(sa.literal(CHECKSUM_SHIFT, sa.Integer))
+    return (
+        sa.select(
+            bucket.label(BUCKET),
+            sa.cast(sa.func.count(), sa.BigInteger).label(KEYS),
+            sa.cast(sa.func.sum(shifted), sa.BigInteger).label(CHECKSUM),
+        )
+        .select_from(clause)
+        .group_by(bucket)
+    )
+
+
+def select_bucket_keys(
+    table: TableConfig,
+    schema: pa.Schema,
+    types: SqlTypes,
+    bits: int,
+    buckets: Sequence[int],
+    text_casts: bool,
+) -> sa.Select[Any]:
+    """Return SELECT of the key columns and key hash of the rows in `buckets`."""
+    key_schema = pa.schema([schema.field(k) for k in table.primary_key])
+    clause = source_table(table, key_schema.names)
+    hashed = key_hash(clause, table)
+    # Inlined: an integer array literal built here from ints, never from input (ADBC streams
+    # a statement without parameters through COPY).
+    listed = ",".join(str(int(b)) for b in buckets)
+    wanted: sa.ColumnElement[Any] = sa.literal_column(f"'{{{listed}}}'::bigint[]")
+    return sa.select(
+        *column_expressions(clause, key_schema, types, text_casts), hashed.label(HASH_COLUMN)
+    ).where(_bucket(hashed, bits) == sa.func.any(wanted))
