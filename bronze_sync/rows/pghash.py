@@ -16,11 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# The key checksums sum `hash >> CHECKSUM_SHIFT` per bucket (40-bit values: exact in int64).
-CHECKSUM_SHIFT = 24
-BUCKET, KEYS, CHECKSUM = "Bucket", "Keys", "Checksum"
-BUCKET_SUMS_SCHEMA = pa.schema([(BUCKET, pa.int64()), (KEYS, pa.int64()), (CHECKSUM, pa.int64())])
-HASH_COLUMN = "__bronze_sync_source_hash"  # a bucket key scan returns each key's hash with it
+HASH_COLUMN = "__bronze_sync_source_hash"  # a key hash as the source computed it
+HASH_SCHEMA = pa.schema([(HASH_COLUMN, pa.int64())])
 _GOLDEN = 0x9E3779B9 + 3923095  # lookup3's initial state, as PostgreSQL seeds it
 # Rows hashed at once: the word arrays stay in cache (3x faster than whole-array passes).
 CHUNK = 16_384

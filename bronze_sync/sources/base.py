@@ -106,13 +106,17 @@ class Source(ABC):
         """Return True when this source can compute `rows.pghash` key hashes server-side."""
         return False
 
-    def bucket_sums(self, table: TableConfig, schema: pa.Schema, bits: int) -> pa.Table | None:
-        """Return per key-hash bucket (Bucket, Keys, Checksum), or None when it cannot.
+    def key_checksum(self, table: TableConfig, schema: pa.Schema) -> tuple[int, int] | None:
+        """Return the key count and the sum of every key hash modulo 2^64 (None: cannot).
 
         The hash is PostgreSQL's `hashtextextended` of the key (`rows.pghash`); a source that
         cannot compute it returns None and its syncs compare every key.
         """
         return None
+
+    def read_key_hashes(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Yield every row's key hash (`HASH_SCHEMA`)."""
+        raise SourceError(f"a {self.kind} source cannot hash keys", table=table.name)
 
     def read_bucket_keys(
         self, table: TableConfig, schema: pa.Schema, bits: int, buckets: Sequence[int]

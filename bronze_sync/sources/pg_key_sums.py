@@ -1,4 +1,4 @@
-"""PostgreSQL statements of the key checksums: per-bucket sums, and the keys of some buckets.
+"""PostgreSQL statements of the key checksums: a total, every key's hash, some buckets' keys.
 
 A key's hash is the XOR over its columns of `hashtextextended(column::text COLLATE "C", i)`,
 the function `rows.pghash` re-implements, so bronze can hash its own keys the same way.
@@ -13,7 +13,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from bronze_sync.config.models import TableConfig
-from bronze_sync.rows.pghash import BUCKET, CHECKSUM, CHECKSUM_SHIFT, HASH_COLUMN, KEYS
+from bronze_sync.rows.pghash import HASH_COLUMN
 from bronze_sync.sources.sql_query import SqlTypes, column_expressions, source_table
 
 
@@ -32,21 +32,17 @@ def _bucket(hashed: sa.ColumnElement[Any], bits: int) -> sa.ColumnElement[Any]:
     return hashed.op("&", return_type=sa.BigInteger)(sa.literal((1 << bits) - 1, sa.BigInteger))
 
 
-def select_bucket_sums(table: TableConfig, bits: int) -> sa.Select[Any]:
-    """Return SELECT of (Bucket, Keys, Checksum) over every row, grouped by bucket."""
+def select_total_checksum(table: TableConfig) -> sa.Select[Any]:
+    """Return SELECT of the key count and the exact sum of every key hash (one row)."""
     clause = source_table(table, table.primary_key)
-    hashed = key_hash(clause, table)
-    bucket = _bucket(hashed, bits)
-    shifted = hashed.op(">>", return_type=sa.BigInteger)(sa.literal(CHECKSUM_SHIFT, sa.Integer))
-    return (
-        sa.select(
-            bucket.label(BUCKET),
-            sa.cast(sa.func.count(), sa.BigInteger).label(KEYS),
-            sa.cast(sa.func.sum(shifted), sa.BigInteger).label(CHECKSUM),
-        )
-        .select_from(clause)
-        .group_by(bucket)
-    )
+    total: sa.ColumnElement[Any] = sa.cast(sa.func.sum(key_hash(clause, table)), sa.Text)
+    return sa.select(sa.func.count(), total)
+
+
+def select_key_hashes(table: TableConfig) -> sa.Select[Any]:
+    """Return SELECT of every row's key hash (one column, streamed)."""
+    clause = source_table(table, table.primary_key)
+    return sa.select(key_hash(clause, table).label(HASH_COLUMN)).select_from(clause)
 
 
 def select_bucket_keys(

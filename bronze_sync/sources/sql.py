@@ -19,11 +19,15 @@ from bronze_sync.errors import (
 )
 from bronze_sync.identifiers import delta_column_problem
 from bronze_sync.redact import Redactor
-from bronze_sync.rows.pghash import BUCKET_SUMS_SCHEMA, HASH_COLUMN, hashable_key
+from bronze_sync.rows.pghash import HASH_COLUMN, HASH_SCHEMA, hashable_key
 from bronze_sync.sources import pg_adbc, pg_parallel
 from bronze_sync.sources.arrow_convert import rows_to_batch
 from bronze_sync.sources.base import Source
-from bronze_sync.sources.pg_key_sums import select_bucket_keys, select_bucket_sums
+from bronze_sync.sources.pg_key_sums import (
+    select_bucket_keys,
+    select_key_hashes,
+    select_total_checksum,
+)
 from bronze_sync.sources.sql_kinds import (
     VALUES_CHUNK,
     fingerprint_statement,
@@ -160,13 +164,21 @@ class SqlSource(Source):
             count, digest = conn.execute(stmt).one()
         return f"{self._dialect}:{count}:{digest}"
 
-    def bucket_sums(self, table: TableConfig, schema: pa.Schema, bits: int) -> pa.Table | None:
-        """Return the key checksums per hash bucket (PostgreSQL in UTF-8 only; else None)."""
+    def key_checksum(self, table: TableConfig, schema: pa.Schema) -> tuple[int, int] | None:
+        """Return the key count and hash sum modulo 2^64 (PostgreSQL in UTF-8 only; else None)."""
         if not self.hashes_keys(table, schema):
             return None
-        stmt = select_bucket_sums(table, bits)
-        batches = self._stream(table, stmt, BUCKET_SUMS_SCHEMA, whole_table=True)
-        return pa.Table.from_batches(list(batches), schema=BUCKET_SUMS_SCHEMA)
+        with self._errors(table), self._engine.connect() as conn:
+            # JIT compiling costs more than this one scan saves (0.4 s of 0.9 s at 10M rows).
+            conn.exec_driver_sql("SET LOCAL jit = off")
+            count, total = conn.execute(select_total_checksum(table)).one()
+        return int(count), int(total or 0) % (1 << 64)
+
+    def read_key_hashes(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Yield every row's key hash, over parallel streams when configured."""
+        if not self.hashes_keys(table, schema):
+            return super().read_key_hashes(table, schema)
+        return self._stream(table, select_key_hashes(table), HASH_SCHEMA, whole_table=True)
 
     def read_bucket_keys(
         self, table: TableConfig, schema: pa.Schema, bits: int, buckets: Sequence[int]

@@ -1,11 +1,12 @@
 """Choose a sync's delete detection: key checksums where they can prove it, else every key.
 
-The checksum path (`diff.key_buckets`) compares per-bucket key counts and hash sums of the
-source with bronze's active keys plus the keys this sync's extraction brings, and fetches
-only the keys of buckets that differ. It never stands alone for long: the first sync after
-the initial load, any sync `full_key_scan_every_days` after the last full scan, a source
-that cannot hash keys, too many differing buckets, or a source hash that disagrees with
-bronze's all take the full key scan, and the asset metadata says which path ran and why.
+The checksum path (`diff.key_buckets`) compares the source's key count and hash sum with
+bronze's active keys plus the keys this sync's extraction brings; when they differ, it
+compares per-bucket sums and fetches only the keys of buckets that differ. It never stands
+alone for long: the first sync after the initial load, any sync `full_key_scan_every_days`
+after the last full scan, a source that cannot hash keys, too many differing buckets, or a
+source hash that disagrees with bronze's all take the full key scan, and the asset
+metadata says which path ran and why.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from bronze_sync.config.kinds import MERGED
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.key_buckets import BucketSums, KeyBuckets, bucket_bits
+from bronze_sync.diff.key_buckets import BucketSums, KeyBuckets, bucket_bits, total_checksum
 from bronze_sync.rows.keys import check_keys
 from bronze_sync.rows.pghash import HASH_COLUMN, hash_keys
 from bronze_sync.staging import StagingArea
@@ -31,6 +32,7 @@ CHECKSUM = "checksum"
 LAST_FULL_KEY_SCAN = "LastFullKeyScan"  # PipelineConfig: when every key was last compared
 # Above this share of differing buckets, fetching every key costs about the same.
 MAX_DIFFERING_SHARE = 0.5
+EQUAL = "key count and checksum equal"
 
 
 @dataclass(frozen=True)
@@ -100,24 +102,36 @@ def _checksum_scan(
     active: np.ndarray,
     extracted: pa.Table,
 ) -> KeyScan | str:
-    bits = bucket_bits(len(active))
-    job.progress(table.name, "keys", f"comparing key checksums in {1 << bits:,} hash buckets")
-    found = job.source.bucket_sums(table, schema, bits)
+    # What the source should hold: bronze's active keys plus the extracted keys they lack.
+    expected = np.concatenate(
+        [active, _not_active(hash_keys(extracted, table.primary_key), active)]
+    )
+    bits = bucket_bits(len(expected))
+    job.progress(table.name, "keys", "comparing the key count and checksum with the source's")
+    found = job.source.key_checksum(table, schema)
     if found is None:
         return "the source cannot hash keys as bronze does"
-    source = BucketSums.from_table(found, bits)
-    arriving = _not_active(hash_keys(extracted, table.primary_key), active)
-    expected = BucketSums.of_hashes(np.concatenate([active, arriving]), bits)
-    differing = source.differing(expected)
+    if found == total_checksum(expected):
+        none = KeyBuckets(bits, np.empty(0, dtype=np.int64))
+        return KeyScan(_no_keys(table, schema), found[0], CHECKSUM, EQUAL, none)
+    job.progress(table.name, "keys", f"comparing key checksums in {1 << bits:,} hash buckets")
+    source = BucketSums.empty(bits)
+    for batch in job.source.read_key_hashes(table, schema):
+        source.add(batch.column(0).to_numpy())
+    differing = source.differing(BucketSums.of_hashes(expected, bits))
     buckets = KeyBuckets(bits, differing)
+    why = f"{len(differing):,} of {1 << bits:,} key buckets differ"
     if buckets.share > MAX_DIFFERING_SHARE:
-        return f"{len(differing):,} of {1 << bits:,} key buckets differ"
+        return why
     keys = _bucket_keys(job, table, schema, staging, buckets)
     if keys is None:
         return "the source's key hashes differ from bronze's"
     unscanned = source.total - int(source.keys[differing].sum())
-    share = f"{len(differing):,} of {1 << bits:,} key buckets differ"
-    return KeyScan(keys, unscanned + keys.num_rows, CHECKSUM, share, buckets)
+    return KeyScan(keys, unscanned + keys.num_rows, CHECKSUM, why, buckets)
+
+
+def _no_keys(table: TableConfig, schema: pa.Schema) -> pa.Table:
+    return pa.schema([schema.field(k) for k in table.primary_key]).empty_table()
 
 
 def _not_active(hashes: np.ndarray, active: np.ndarray) -> np.ndarray:

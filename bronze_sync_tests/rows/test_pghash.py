@@ -26,7 +26,9 @@ def server_hashes(engine: sa.Engine, values: list[str], seed: int) -> list[int]:
 @settings(max_examples=60, deadline=None)
 @given(
     values=st.lists(
-        st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40),
+        st.text(
+            st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40
+        ),
         max_size=60,
     ),
     seed=SEEDS,
