@@ -1,7 +1,7 @@
 """Compare bronze's keys with the source's by hash bucket, without moving every key.
 
 Both sides hash each key with PostgreSQL's `hashtextextended` (`rows.pghash`). First the key
-count and the sum of all hashes (modulo 2^64) are compared: equal means equal key sets. If
+count and the XOR of all hashes are compared: equal means equal key sets. If
 not, the hashes are split into 2^bits buckets by their low bits and each bucket's key count
 and hash sum compared (both summed here, the source's from its streamed hashes); a bucket
 that differs holds a delete, a late insert or a reappeared key, and only its keys are
@@ -68,9 +68,11 @@ class BucketSums:
 
 
 def total_checksum(hashes: np.ndarray) -> tuple[int, int]:
-    """Return the key count and the sum of the full 64-bit hashes modulo 2^64."""
-    # numpy's int64 sum wraps, so it is the exact sum modulo 2^64.
-    return len(hashes), int(hashes.sum(dtype=np.int64)) % (1 << 64)
+    """Return the key count and the XOR of every 64-bit key hash."""
+    # XOR, not a sum: PostgreSQL's bit_xor(int8) aggregates at scan speed, its sum(int8)
+    # accumulates in numeric (0.45 s against 0.93 s at 10M rows). Keys are unique, so no
+    # hash cancels itself; two different key sets only match by a 64-bit coincidence.
+    return len(hashes), int(np.bitwise_xor.reduce(hashes)) if len(hashes) else 0
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,11 @@ class KeyBuckets:
 
     def covers(self, hashes: np.ndarray) -> np.ndarray:
         """Return per key hash whether its bucket is covered."""
+        if not len(self.buckets):
+            return np.zeros(len(hashes), dtype=bool)
         chosen = np.zeros(1 << self.bits, dtype=bool)
         chosen[self.buckets] = True
-        return chosen[(hashes & ((1 << self.bits) - 1)).astype(np.intp)]
+        return chosen[hashes & ((1 << self.bits) - 1)]
 
     @property
     def share(self) -> float:

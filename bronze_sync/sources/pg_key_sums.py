@@ -33,10 +33,13 @@ def _bucket(hashed: sa.ColumnElement[Any], bits: int) -> sa.ColumnElement[Any]:
 
 
 def select_total_checksum(table: TableConfig) -> sa.Select[Any]:
-    """Return SELECT of the key count and the exact sum of every key hash (one row)."""
+    """Return SELECT of the key count and the XOR of every key hash (one row)."""
     clause = source_table(table, table.primary_key)
-    total: sa.ColumnElement[Any] = sa.cast(sa.func.sum(key_hash(clause, table)), sa.Text)
-    return sa.select(sa.func.count(), total)
+    columns: list[sa.ColumnElement[Any]] = [
+        sa.func.count(),
+        sa.func.bit_xor(key_hash(clause, table), type_=sa.BigInteger),
+    ]
+    return sa.select(*columns)
 
 
 def select_key_hashes(table: TableConfig) -> sa.Select[Any]:

@@ -71,8 +71,8 @@ def full_scan_reason(
         return f"the last full key scan was {age.days} days ago (full_key_scan_every_days: {every})"
     if not job.source.hashes_keys(table, schema):
         return (
-            "the source cannot hash keys as bronze does (PostgreSQL, UTF-8, text or integer "
-            "key columns)"
+            "the source cannot hash keys as bronze does (PostgreSQL 14+, UTF-8, text or "
+            "integer key columns)"
         )
     return None
 

@@ -59,9 +59,9 @@ def test_sums_added_batch_by_batch_equal_the_sums_of_all_hashes():
         whole.differing(BucketSums.empty(4))
 
 
-def test_the_total_checksum_is_the_exact_sum_modulo_2_64():
-    hashes = np.array([2**63 - 1, 2**63 - 1, -5], dtype=np.int64)
-    assert total_checksum(hashes) == (3, (2 * (2**63 - 1) - 5) % 2**64)
+def test_the_total_checksum_is_the_count_and_the_xor_of_every_hash():
+    hashes = np.array([2**63 - 1, 6, -5], dtype=np.int64)
+    assert total_checksum(hashes) == (3, (2**63 - 1) ^ 6 ^ -5)
     assert total_checksum(hashes[:0]) == (0, 0)
 
 
