@@ -20,6 +20,7 @@ BREAKDOWN = [
     "keys",
     "diff",
     "commit",
+    "commit_floor",
     "history",
     "validate",
     "audit",
@@ -84,13 +85,24 @@ def _breakdown(results: list[dict[str, Any]]) -> list[str]:
         "bronze_sync per phase (seconds; the rest of the wall time is process start-up, "
         "imports and opening tables):",
         "",
-        "| phase | " + " | ".join(names) + " | files rewritten |",
-        "|---|" + "---:|" * (len(names) + 1),
+        "| phase | " + " | ".join(names) + " | files rewritten | delete detection |",
+        "|---|" + "---:|" * (len(names) + 1) + "---|",
     ]
     for r in sorted(results, key=_order):
         cells = [f"{r['phases'][n]:.2f}" if n in r["phases"] else "-" for n in names]
-        lines.append(f"| {r['phase']} | " + " | ".join(cells) + f" | {_files(r)} |")
+        tail = f" | {_files(r)} | {_detection(r)} |"
+        lines.append(f"| {r['phase']} | " + " | ".join(cells) + tail)
     return lines
+
+
+def _detection(result: dict[str, Any]) -> str:
+    """Return which delete-detection path a sync phase took and how many keys it compared."""
+    counts = result.get("counts") or {}
+    path = counts.get("delete_detection")
+    if not path:
+        return "-"
+    compared = counts.get("keys_compared")
+    return f"{path} ({compared:,} keys)" if compared is not None else path
 
 
 def _files(result: dict[str, Any]) -> str:

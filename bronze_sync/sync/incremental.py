@@ -58,7 +58,8 @@ def sync_existing(
             delta, table, staging.dir, job.memory_budget_mb, job.diff_partitions
         )
         reading = (space, delta, source_schema, table, dropped_before, scope, hashed)
-        schema_plan, state = _plan_and_state(*reading)
+        with timer("state"):
+            schema_plan, state = _plan_and_state(*reading)
         widened = [w.describe() for w in schema_plan.widened]
         if schema_plan.widened:
             delta = widen_columns(job, table, delta, schema_plan, lease, timer)
