@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from bronze_sync.alerts import LogNotifier
-from bronze_sync.bench.worker import PhaseRequest
+from bronze_sync.bench.worker import PhaseRequest, peak_rss_mb
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import CheckpointType, create_checkpoint
 from bronze_sync.config import Config, parse_config
@@ -49,9 +49,12 @@ def run_phase(request: PhaseRequest) -> dict[str, Any]:
             total_rows=result.counts.get("total"),
         )
     phases = {k: round(v, 3) for k, v in result.phases.items()}
+    figures = {"phases": phases, "counts": result.metadata(), "committed": result.committed}
     if result.committed and result.files_rewritten:
+        peak_mb, started = peak_rss_mb(), time.perf_counter()
         phases["commit_floor"] = round(commit_floor(config, result.version), 3)
-    return {"phases": phases, "counts": result.metadata(), "committed": result.committed}
+        figures |= {"peak_mb": peak_mb, "untimed_seconds": time.perf_counter() - started}
+    return figures
 
 
 def commit_floor(config: Config, version: int) -> float:

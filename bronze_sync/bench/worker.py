@@ -39,9 +39,16 @@ def main(argv: list[str]) -> None:
     module = importlib.import_module(TOOLS[request.tool])
     started = time.perf_counter()
     details: dict[str, Any] = module.run_phase(request)
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # A tool may measure a reference after its phase (bronze_sync's commit floor): neither its
+    # seconds nor its memory belong to the phase.
+    seconds = time.perf_counter() - started - details.pop("untimed_seconds", 0.0)
+    peak_mb = details.pop("peak_mb", None) or peak_rss_mb()
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, **details}, default=str))
+
+
+def peak_rss_mb() -> float:
+    """Return this process's peak resident memory so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ def test_bronze_sync_phases_see_exactly_the_daily_changes(bench_schema, tmp_path
     assert recent["counts"]["inserted"] == recent_changes["inserted"] > 0
     files = recent["counts"]
     assert 0 < files["files_rewritten"] <= files["files_total"]
+    # Deletes found by key checksums after the initial load's full read; the no-op reads no key.
+    assert daily["counts"]["delete_detection"] == "checksum" and daily["counts"]["keys_compared"]
+    assert (
+        by_phase["noop"]["counts"]["delete_detection"],
+        by_phase["noop"]["counts"]["keys_compared"],
+    ) == ("checksum", 0)
+    # The floor of the commit: pyarrow alone rewriting the same files.
+    assert daily["phases"]["commit_floor"] > 0
 
 
 def test_notebook_tool_merges_every_row_and_flags_deletes(bench_schema, tmp_path):
@@ -56,6 +64,7 @@ def test_report_lists_every_phase_and_writes_the_json_contract(bench_schema, tmp
     results = harness.run_tool("bronze_sync", ROWS, PG_URL, tmp_path, lambda _: None)
     table = markdown(results, "test machine")
     assert "| daily | bronze_sync | 3,000 |" in table and "| phase | schema |" in table
+    assert "| delete detection |" in table and "checksum (0 keys)" in table
     write_json(tmp_path / "bench.json", ROWS, results, "test machine")
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["rows"] == ROWS
