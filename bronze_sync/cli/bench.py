@@ -79,6 +79,11 @@ def bench(
         results = _postgres(count, pg_url, tools, workdir, memory_limit_mb)
     machine = machine_description(pg_url)
     console.print(markdown(results, machine), markup=False, highlight=False, soft_wrap=True)
+    if source == "dataverse":
+        from bronze_sync.bench.dataverse import summary
+
+        lines = ["", *summary(results)]
+        console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     if json_path:
         write_json(Path(json_path), count, results, machine)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -119,8 +121,7 @@ def arrow_type(kind: str | None, type_name: str, detail: dict[str, Any]) -> pa.D
 def to_batch(rows: list[dict[str, Any]], schema: pa.Schema, entity: str) -> pa.RecordBatch:
     """Return Web API rows as one record batch of `schema` (annotations are ignored)."""
     arrays = []
-    for field in schema:
-        values = [row.get(field.name) for row in rows]
+    for field, values in zip(schema, _columns(rows, schema.names), strict=True):
         try:
             arrays.append(_array(values, field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
@@ -131,7 +132,19 @@ def to_batch(rows: list[dict[str, Any]], schema: pa.Schema, entity: str) -> pa.R
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
+def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[Sequence[Any]]:
+    """Return the rows' values column by column (None where a row lacks the property)."""
+    if rows and len(names) > 1:
+        # The Web API writes every selected property, null ones too, so one C-level lookup
+        # of all of them per row is the common case (a third of the read path's CPU otherwise).
+        try:
+            return list(zip(*map(operator.itemgetter(*names), rows), strict=True))
+        except KeyError:
+            pass
+    return [[row.get(name) for row in rows] for name in names]
+
+
+def _array(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return pc.cast(pa.array(values, pa.string()), kind)
     if pa.types.is_decimal(kind):

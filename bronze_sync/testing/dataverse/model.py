@@ -84,13 +84,20 @@ class Entity:
     versions: dict[str, int] = field(default_factory=dict)
     tombstones: dict[str, int] = field(default_factory=dict)
     metadata_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Readable attributes by web name, rebuilt when attributes are appended: shaping a page
+    # looked every property of every row up by a linear search (half the emulator's CPU).
+    _by_name: dict[str, Attribute] = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=-1, repr=False, compare=False)
 
     def attribute(self, web_name: str) -> Attribute | None:
         """Return the readable attribute exposed as `web_name` in rows."""
-        for attr in self.attributes:
-            if attr.web_name == web_name and attr.attribute_of is None:
-                return attr
-        return None
+        if self._indexed != len(self.attributes):
+            self._by_name = {}
+            for attr in self.attributes:
+                if attr.attribute_of is None:
+                    self._by_name.setdefault(attr.web_name, attr)
+            self._indexed = len(self.attributes)
+        return self._by_name.get(web_name)
 
     def columns(self) -> list[str]:
         """Return the Web API property names of every readable column."""
