@@ -124,20 +124,10 @@ def _measure(emulator: EmulatorProcess, config: Config, phase: str) -> dict[str,
     cpu = time.process_time() - cpu_before
     server = emulator.cpu_seconds() - server_before
     rows = result.extracted_rows
-    return {
-        "tool": "bronze_sync",
-        "phase": f"dataverse_{phase}",
-        "seconds": round(seconds, 3),
-        "rows": rows,
-        "peak_mb": None,
-        "rows_per_second": round(rows / seconds) if seconds else None,
-        "cpu_seconds": round(cpu, 3),
-        "cpu_us_per_row": round(cpu / rows * 1e6, 2) if rows else None,
-        "emulator_cpu_seconds": round(server, 3),
-        "mode": result.mode,
-        "requests": emulator.request_count(API) - before,
-        "key_scan_requests": emulator.request_count(KEY_SCAN) - scans_before,
-    }
+    figures = _figures(f"dataverse_{phase}", seconds, rows, cpu, server, result.mode)
+    figures["requests"] = emulator.request_count(API) - before
+    figures["key_scan_requests"] = emulator.request_count(KEY_SCAN) - scans_before
+    return figures
 
 
 def _measure_read(emulator: EmulatorProcess, config: Config) -> dict[str, Any]:
@@ -151,9 +141,19 @@ def _measure_read(emulator: EmulatorProcess, config: Config) -> dict[str, Any]:
         rows = sum(batch.num_rows for batch in source.read_rows(table, schema, None))
         cpu, seconds = time.process_time() - cpu_before, time.perf_counter() - started
         server = emulator.cpu_seconds() - server_before
+    figures = _figures("dataverse_read_only_1_stream", seconds, rows, cpu, server, "read")
+    figures["requests"] = emulator.request_count(API) - before
+    figures["key_scan_requests"] = 0
+    return figures
+
+
+def _figures(
+    phase: str, seconds: float, rows: int, cpu: float, server: float, mode: str
+) -> dict[str, Any]:
+    """Return one run's figures: wall and CPU seconds, rows, rates and the emulator's CPU."""
     return {
         "tool": "bronze_sync",
-        "phase": "dataverse_read_only_1_stream",
+        "phase": phase,
         "seconds": round(seconds, 3),
         "rows": rows,
         "peak_mb": None,
@@ -161,9 +161,7 @@ def _measure_read(emulator: EmulatorProcess, config: Config) -> dict[str, Any]:
         "cpu_seconds": round(cpu, 3),
         "cpu_us_per_row": round(cpu / rows * 1e6, 2) if rows else None,
         "emulator_cpu_seconds": round(server, 3),
-        "mode": "read",
-        "requests": emulator.request_count(API) - before,
-        "key_scan_requests": 0,
+        "mode": mode,
     }
 
 
