@@ -1,6 +1,6 @@
 """Choose a sync's delete detection: key checksums where they can prove it, else every key.
 
-The checksum path (`diff.key_buckets`) compares the source's key count and hash sum with
+The checksum path (`diff.key_buckets`) compares the source's key count and hash XOR with
 bronze's active keys plus the keys this sync's extraction brings; when they differ, it
 compares per-bucket sums and fetches only the keys of buckets that differ. It never stands
 alone for long: the first sync after the initial load, any sync `full_key_scan_every_days`
