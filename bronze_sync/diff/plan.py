@@ -24,6 +24,7 @@ from bronze_sync.bronze.rewrite import FRAGMENT, OP, PURGE, ROW, RowEdits
 from bronze_sync.bronze.tracking import SyncOp, live_rows
 from bronze_sync.diff.classify import purge_mask, purge_window_open
 from bronze_sync.diff.key_buckets import KeyBuckets
+from bronze_sync.diff.key_state import KeyTally, tally_after
 from bronze_sync.rows.keyset import KeyIndex
 from bronze_sync.rows.pghash import hash_keys
 
@@ -55,6 +56,9 @@ class PlanInput:
     # Set when `source_keys` hold only these hash buckets' keys: the key checksums proved
     # every other bucket equal (`diff.key_buckets`); the state then carries KEY_HASH.
     scanned: KeyBuckets | None = None
+    # Set (UTC microseconds) to tally the version the plan writes (`diff.key_state`): the
+    # next sync's overlap window start; the state then carries KEY_HASH.
+    window_since_us: int | None = None
 
     def effective_purge_date(self) -> dt.datetime | None:
         """Return the purge date classifying this sync's vanished rows (None: no PURGE by age)."""
@@ -71,6 +75,7 @@ class SyncPlan:
     counts: dict[str, int] = field(default_factory=dict)
     samples: dict[str, pa.Table] = field(default_factory=dict)
     active_before: int = 0
+    key_tally: KeyTally | None = None  # the version the edits write (PlanInput.window_since_us)
 
     def count(self, what: str) -> int:
         """Return how many keys are `what` (inserted, candidates, deleted, purged, ...)."""
@@ -118,8 +123,9 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
     inserts = live_rows(pa.concat_tables([new_rows, missing_rows]), SyncOp.INSERT, inp.now)
     purged = flags.column(PURGE).to_numpy(zero_copy_only=False)
     undeleted = int((~active[seen_pos]).sum()) + back_rows.num_rows
+    edits = RowEdits(upserts=upserts, flags=flags, inserts=inserts)
     return SyncPlan(
-        edits=RowEdits(upserts=upserts, flags=flags, inserts=inserts),
+        edits=edits,
         counts={
             "inserted": inserts.num_rows,
             "late_inserts": missing_rows.num_rows,
@@ -142,7 +148,17 @@ def plan_sync(inp: PlanInput) -> SyncPlan:
             ),
         },
         active_before=int(active.sum()),
+        key_tally=_key_tally(inp, edits),
     )
+
+
+def _key_tally(inp: PlanInput, edits: RowEdits) -> KeyTally | None:
+    """Return the key tally of the version `edits` write, when asked for and computable."""
+    modified = inp.state.modified_column
+    hashed = KEY_HASH in inp.state.rows.column_names
+    if inp.window_since_us is None or modified is None or not hashed:
+        return None
+    return tally_after(inp.state.rows, edits, inp.key_columns, modified, inp.window_since_us)
 
 
 def _locate(

@@ -14,6 +14,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from bronze_sync.bronze.rewrite import RowEdits
+from bronze_sync.diff.key_state import KeyTally
 from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.diff.spill import KeySpill, partition_of, take_partition
 
@@ -51,7 +52,16 @@ def merge_plans(plans: Sequence[SyncPlan]) -> SyncPlan:
         counts=dict(counts),
         samples={n: _concat([p.samples[n] for p in plans if n in p.samples]) for n in names},
         active_before=sum(p.active_before for p in plans),
+        key_tally=_sum_tallies(plans),
     )
+
+
+def _sum_tallies(plans: Sequence[SyncPlan]) -> KeyTally | None:
+    """Return the key tally of all partitions (None unless every partition has one)."""
+    tallies = [p.key_tally for p in plans]
+    if not tallies or any(t is None for t in tallies):
+        return None
+    return sum((t for t in tallies if t is not None), KeyTally())
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

@@ -51,6 +51,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("SourceFingerprint", pa.string()),  # static: content fingerprint last synced
             ("FingerprintVersion", pa.int64()),  # static: the bronze version it produced
             ("LastFullKeyScan", TS),  # every source key last compared (full_key_scan_every_days)
+            ("KeyState", pa.string()),  # JSON: key tally of LastSyncVersion (sync.noop)
         ]
     ),
     SYNC_AUDIT_LOG: pa.schema(

@@ -59,10 +59,12 @@ def extract(
     timer: PhaseTimer,
     partitioned: bool,
     checksum: ChecksumScan | str | None = None,
+    staged: pa.Table | None = None,
 ) -> Extraction:
     """Stage the changed rows and, when deletes are tracked, the source's current keys.
 
-    `checksum` is the key-checksum path to try, or why every key must be compared.
+    `checksum` is the key-checksum path to try, or why every key must be compared; `staged`
+    holds rows already extracted since `since` (a no-op proof that failed), read only once.
     """
     changes = extract_changes(job, table, staging, schema, since, saved_token(state_row), timer)
     if changes is not None:
@@ -75,7 +77,7 @@ def extract(
             since=since if changes.mode == "changes" else None,
             source_state=changes.source_state,
         )
-    rows = _extract_rows(job, table, staging, schema, since, timer)
+    rows = staged if staged is not None else extract_rows(job, table, staging, schema, since, timer)
     fault_point("after_extract")
     scan = _scan_keys(job, table, staging, schema, since, rows, timer, partitioned, checksum)
     fault_point("after_keys")
@@ -138,7 +140,7 @@ def read_fill(
     return rows
 
 
-def _extract_rows(
+def extract_rows(
     job: SyncJob,
     table: TableConfig,
     staging: StagingArea,
@@ -146,6 +148,7 @@ def _extract_rows(
     since: dt.datetime | None,
     timer: PhaseTimer,
 ) -> pa.Table:
+    """Stage the source rows modified at or after `since` (every row when None)."""
     what = f"rows modified since {since.isoformat()}" if since else "all rows"
     job.progress(table.name, "extract", f"extracting {what}")
     total = 0

@@ -14,8 +14,9 @@ from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.reader import BronzeState, count_flags
 from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commit
 from bronze_sync.bronze.schema import SchemaPlan, plan_schema
-from bronze_sync.config.kinds import SCD2
+from bronze_sync.config.kinds import MERGED, SCD2
 from bronze_sync.config.models import TableConfig
+from bronze_sync.diff.key_state import KeyState, micros
 from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.faults import fault_point
@@ -31,6 +32,7 @@ from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import CHECKSUM, checksum_scan, full_scan_reason
 from bronze_sync.sync.kinds import KindScope
+from bronze_sync.sync.noop import NoopTry, saved_key_state, try_noop, utc_micros
 from bronze_sync.sync.result import SyncResult
 
 DROPPED_COLUMNS = "DroppedColumns"
@@ -54,6 +56,16 @@ def sync_existing(
     )
     hashed = full_reason is None and table.track_deletes
     with StagingArea(job.staging_root, table.name, job.run.run_id) as staging:
+        record = saved_key_state(job, table, delta, state_row, scope, full_reason)
+        tried = NoopTry()
+        if record is not None:
+            tried = try_noop(
+                job, table, source_schema, delta, staging, timer, record, dropped_before
+            )
+        if tried.result is not None:
+            tried.result.phases = timer.seconds
+            tried.result.seconds = time.perf_counter() - started
+            return tried.result
         space = DiffSpace.for_table(
             delta, table, staging.dir, job.memory_budget_mb, job.diff_partitions
         )
@@ -82,6 +94,7 @@ def sync_existing(
                 timer,
                 space.partitioned,
                 checksum,
+                tried.rows if tried.since is not None and tried.since == since else None,
             )
         fill = read_fill(job, table, staging, schema_plan, extraction, timer)
         # `is not None`: an empty key set (the source, or a reloaded value, lost every row)
@@ -96,8 +109,11 @@ def sync_existing(
         retained = retained_keys(delta, table, extraction.rows)
         # Without a fill read, re-read rows are the only way new columns get their values.
         unfilled = bool(schema_plan.fill_columns) and fill is None
+        window = _window_since(table, state, extraction) if hashed and not scope.values else None
         with timer("diff"):
-            plan = _plan(job, table, space, state_row, state, extraction, retained, unfilled, scope)
+            plan = _plan(
+                job, table, space, state_row, state, extraction, retained, unfilled, scope, window
+            )
             if table.kind == SCD2:
                 plan = _with_latest_flips(plan, delta, table, state, extraction, space)
         guard_mass_delete(job, table, plan)
@@ -120,6 +136,7 @@ def sync_existing(
             counts = count_flags(after)
             if scope.values is not None:
                 result.scope_active = count_flags(after, scope.state)["active"]
+        result.key_state = _key_state(delta, table, state, plan, outcome, counts, window)
     result.version, result.committed = outcome.version, outcome.committed
     result.updated, result.undeleted = outcome.updated, outcome.undeleted
     result.filled = outcome.filled
@@ -149,6 +166,58 @@ def _plan_and_state(
     return plan, state
 
 
+def _window_since(table: TableConfig, state: BronzeState, extraction: Extraction) -> int | None:
+    """Return where the next sync's overlap window starts (UTC µs), for a merged table."""
+    column = table.modified_column
+    if table.kind != MERGED or column is None or state.modified_column != column:
+        return None
+    if not pa.types.is_timestamp(state.schema.field(column).type):
+        return None
+    # Extracted rows either land in bronze or are older than what it holds: the newest of
+    # them and the watermark is the version's watermark.
+    newest = [utc_micros(state.watermark)] if state.watermark is not None else []
+    stamps, present = micros(extraction.rows.column(column))
+    if present.any():
+        newest.append(int(stamps[present].max()))
+    if not newest:
+        return None
+    return max(newest) - table.watermark_overlap_minutes * 60_000_000
+
+
+def _key_state(
+    delta: DeltaTable,
+    table: TableConfig,
+    state: BronzeState,
+    plan: SyncPlan,
+    outcome: RewriteResult,
+    counts: dict[str, int],
+    since_us: int | None,
+) -> KeyState | None:
+    """Return the key state of the version this sync left, when its tally is exact."""
+    tally = plan.key_tally
+    if tally is None or since_us is None or table.modified_column is None:
+        return None
+    # Another writer's version in between, or edits the commit did not apply as planned.
+    expected = state.version + 1 if outcome.committed else state.version
+    if outcome.version != expected or tally.active != counts.get("active"):
+        return None
+    newest = [utc_micros(state.watermark)] if state.watermark is not None else []
+    newest += [tally.newest_us] if tally.newest_us is not None else []
+    overlap = table.watermark_overlap_minutes * 60_000_000
+    if not newest or max(newest) - overlap != since_us:
+        return None
+    return KeyState(
+        table_id=str(delta.metadata().id),
+        version=outcome.version,
+        key_columns=tuple(table.primary_key),
+        modified_column=table.modified_column,
+        overlap_minutes=table.watermark_overlap_minutes,
+        since_us=since_us,
+        tally=tally,
+        counts=dict(counts),
+    )
+
+
 def _since(table: TableConfig, state: BronzeState) -> dt.datetime | None:
     if not table.modified_column or state.watermark is None:
         return None
@@ -165,6 +234,7 @@ def _plan(
     retained: pa.Table | None,
     unfilled: bool,
     scope: KindScope,
+    window_since_us: int | None,
 ) -> SyncPlan:
     read_schema = extraction.rows.schema
     job.progress(table.name, "diff", f"comparing {extraction.rows.num_rows:,} rows with bronze")
@@ -190,6 +260,7 @@ def _plan(
         now=job.clock(),
         fetch_source=lambda k: _fetch(job, table, read_schema, k),
         scanned=extraction.scanned,
+        window_since_us=window_since_us,
     )
     return space.plan(inp)
 

@@ -19,6 +19,7 @@ from bronze_sync.metadata.audit import AuditEntry, ValidationRecord
 from bronze_sync.sync.changes import CHANGE_TOKEN
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.key_check import LAST_FULL_KEY_SCAN
+from bronze_sync.sync.noop import KEY_STATE
 from bronze_sync.sync.result import SyncResult
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,9 @@ def update_sync_state(
         "AuditedThroughVersion": result.version if audited_through is None else audited_through,
         "DroppedColumns": json.dumps(sorted(result.columns_dropped)),
     }
+    # Only a good sync's key state may stand for its version; anything else clears it.
+    key_state = result.key_state if status == "Success" else None
+    state[KEY_STATE] = key_state.to_json() if key_state is not None else None
     if status == "Success":
         state["LastDailySync"] = now
         if result.full_key_scan:

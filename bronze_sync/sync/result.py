@@ -63,6 +63,7 @@ class SyncResult:
     key_path: str | None = None
     key_path_reason: str | None = None
     keys_compared: int | None = None
+    key_state: Any = None  # diff.key_state.KeyState of the version left (saved in PipelineConfig)
 
     @property
     def keys_reconciled(self) -> bool:

@@ -5,7 +5,8 @@ default), the other compares every key on every sync (`full_key_scan_every_days:
 every sync both bronze tables hold the same rows, flags and operations, and the checksum
 table's active rows equal its source. The mutations are the ones a count alone cannot see:
 deletes balanced by back-dated inserts, keys reused with old modified values, and rows
-inserted or deleted by another writer while the sync runs.
+inserted or deleted by another writer while the sync runs. Syncs that find nothing to do
+may be proven no-ops from the saved key state (`sync.noop`), without reading bronze.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bronze_sync.metadata.pipeline_config import record_purge
+from bronze_sync.sync.noop import PROVEN
 from bronze_sync_tests.helpers import NOW, PgTable
 from bronze_sync_tests.stateful import run_state_machine
 
@@ -176,6 +178,8 @@ def machine_class(engine: sa.Engine, schema: str, make_config, harness_for, tmp_
                     PATHS[result.key_path or "none"] += 1
                     if result.key_path == "checksum" and result.keys_compared:
                         PATHS["checksum with keys compared"] += 1
+                    if result.key_path_reason == PROVEN:
+                        PATHS["no-op proven from the key state"] += 1
             self.synced = self.fresh = True
 
         @invariant()
@@ -205,5 +209,7 @@ def test_key_checksums_give_the_bronze_of_a_full_key_scan(
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path)
     PATHS.clear()
     run_state_machine(machine, "BRONZE_SYNC_CHECKSUM_PROPERTY", examples=20, steps=15)
-    # The examples must have exercised the checksum path, with and without differing buckets.
+    # The examples must have exercised the checksum path, with and without differing buckets,
+    # and no-ops proven from the saved key state alone.
     assert PATHS["checksum"] > PATHS["checksum with keys compared"] > 0, PATHS
+    assert PATHS["no-op proven from the key state"] > 0, PATHS
