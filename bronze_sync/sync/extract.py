@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from bronze_sync.bronze.schema import SchemaPlan
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.key_buckets import KeyBuckets
 from bronze_sync.faults import fault_point
 from bronze_sync.rows.keys import check_keys, check_null_keys
 from bronze_sync.staging import StagingArea
@@ -31,12 +30,9 @@ class Extraction:
     mode: str  # full | incremental | changes
     since: dt.datetime | None
     source_state: dict[str, str] | None = None
-    # Delete detection: which path ran (key_check.FULL / CHECKSUM) and why; the source's key
-    # count; for checksums, the buckets `source_keys` cover (every other one proven equal).
-    key_path: str | None = None
-    key_path_reason: str | None = None
-    source_rows: int | None = None
-    scanned: KeyBuckets | None = None
+    # Delete detection: which path ran (key_check.FULL / CHECKSUM), why, the source's key
+    # count and, for checksums, the buckets whose keys were read (None: no key scan).
+    scan: KeyScan | None = None
 
     @property
     def from_change_feed(self) -> bool:
@@ -85,15 +81,7 @@ def extract(
     if scan is None:
         return Extraction(rows=rows, source_keys=None, deleted_keys=None, mode=mode, since=since)
     return Extraction(
-        rows=rows,
-        source_keys=scan.keys,
-        deleted_keys=None,
-        mode=mode,
-        since=since,
-        key_path=scan.path,
-        key_path_reason=scan.reason,
-        source_rows=scan.source_rows,
-        scanned=scan.scanned,
+        rows=rows, source_keys=scan.keys, deleted_keys=None, mode=mode, since=since, scan=scan
     )
 
 

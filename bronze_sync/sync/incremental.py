@@ -100,7 +100,7 @@ def sync_existing(
         # `is not None`: an empty key set (the source, or a reloaded value, lost every row)
         # is a complete scan, and a pyarrow table with no rows is falsy.
         keys = extraction.source_keys
-        source_rows = extraction.source_rows
+        source_rows = extraction.scan.source_rows if extraction.scan else None
         if source_rows is None and keys is not None:
             source_rows = keys.num_rows
         with timer("keys"):
@@ -259,7 +259,7 @@ def _plan(
         else None,
         now=job.clock(),
         fetch_source=lambda k: _fetch(job, table, read_schema, k),
-        scanned=extraction.scanned,
+        scanned=extraction.scan.scanned if extraction.scan else None,
         window_since_us=window_since_us,
     )
     return space.plan(inp)
@@ -314,6 +314,7 @@ def _planned_result(
 ) -> SyncResult:
     """Return the result as far as the plan knows it (the commit adds its own tallies)."""
     keys = list(table.primary_key)
+    path = extraction.scan.path if extraction.scan else None
     return SyncResult(
         table=table.name,
         mode=extraction.mode,
@@ -332,9 +333,9 @@ def _planned_result(
         else None,
         full_key_scan=source_rows is not None
         and extraction.mode != "partitions"
-        and extraction.key_path != CHECKSUM,
-        key_path=extraction.key_path,
-        key_path_reason=extraction.key_path_reason,
+        and path != CHECKSUM,
+        key_path=path,
+        key_path_reason=extraction.scan.reason if extraction.scan else None,
         since=extraction.since,
         columns_added=[f.name for f in schema_plan.added],
         columns_dropped=list(schema_plan.dropped),

@@ -18,7 +18,7 @@ from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, ValidationRecord
 from bronze_sync.sync.changes import CHANGE_TOKEN
 from bronze_sync.sync.job import SyncJob
-from bronze_sync.sync.key_check import LAST_FULL_KEY_SCAN
+from bronze_sync.sync.key_check import CHECKSUM, LAST_FULL_KEY_SCAN
 from bronze_sync.sync.noop import KEY_STATE
 from bronze_sync.sync.result import SyncResult
 
@@ -64,7 +64,7 @@ def _validation_note(result: SyncResult) -> str:
             f"counts consistent; the {result.scope_active:,} active rows of the synced partition "
             "values equal the source's rows of those values"
         )
-    if result.key_path == "checksum":
+    if result.key_path == CHECKSUM:
         return "counts consistent; active rows equal the source's key count (key checksums)"
     if result.full_key_scan:
         return "counts consistent; active rows equal the source's key count"

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from bronze_sync.sync.key_check import CHECKSUM
+
 
 @dataclass
 class SyncResult:
@@ -68,7 +70,7 @@ class SyncResult:
     @property
     def keys_reconciled(self) -> bool:
         """Return True when bronze's active keys were reconciled with all the source's keys."""
-        return self.full_key_scan or self.key_path == "checksum"
+        return self.full_key_scan or self.key_path == CHECKSUM
 
     def note_history(self, outcome: Any, error: str | None) -> None:
         """Keep what the history update after this sync's commit did (a HistoryOutcome)."""
