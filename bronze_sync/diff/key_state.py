@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from bronze_sync.bronze.reader import FRAGMENT as STATE_FRAGMENT
@@ -127,7 +128,10 @@ def tally_after(
     touched = np.concatenate(
         [_codes(edits.upserts, FRAGMENT, ROW), _codes(edits.flags, FRAGMENT, ROW)]
     )
-    kept = active_mask(state) & ~np.isin(_codes(state, STATE_FRAGMENT, STATE_ROW), touched)
+    # A hash set of the few touched rows, probed by every state row (np.isin sorts both).
+    codes = pl.Series(_codes(state, STATE_FRAGMENT, STATE_ROW))
+    hit = codes.is_in(pl.Series(touched, dtype=pl.Int64).implode()).to_numpy()
+    kept = active_mask(state) & ~hit
     hashes = state.column(KEY_HASH).to_numpy()[kept]
     old = tally_rows(hashes, state.column(modified_column).filter(pa.array(kept)), since_us)
     names = [*key_columns, modified_column]
