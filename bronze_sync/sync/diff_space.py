@@ -14,7 +14,14 @@ import numpy as np
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from bronze_sync.bronze.reader import KEY_HASH, BronzeState, StateScope, active_mask, read_state
+from bronze_sync.bronze.reader import (
+    KEY_HASH,
+    BronzeState,
+    StateScope,
+    active_mask,
+    flag_counts,
+    read_state,
+)
 from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.plan import PlanInput, SyncPlan, plan_sync
 from bronze_sync.diff.plan_parts import plan_in_parts
@@ -75,6 +82,12 @@ class DiffSpace:
             rows.column(KEY_HASH).to_numpy()[active_mask(rows)] for rows in parts if rows.num_rows
         ]
         return np.concatenate(hashes) if hashes else np.empty(0, dtype=np.int64)
+
+    def flag_counts(self, state: BronzeState) -> dict[str, int]:
+        """Return total, active, deleted and purged counts of the state's rows."""
+        parts = [state.rows] if not self.partitioned else self._state_parts()
+        counts = [flag_counts(rows) for rows in parts]
+        return {name: sum(c[name] for c in counts) for name in counts[0]}
 
     def _state_parts(self) -> list[pa.Table]:
         assert self._state is not None, "read_state() first"

@@ -133,7 +133,9 @@ def sync_existing(
             result.note_history(*keep_history(job, table, version, spooled))
         with timer("validate"):
             after = job.store.open(job.store.table_uri(table.name), outcome.version) or delta
-            counts = count_flags(after)
+            # Nothing committed: the state read holds every row's flags of this very version.
+            whole = scope.state is None and outcome.version == state.version
+            counts = space.flag_counts(state) if whole else count_flags(after)
             if scope.values is not None:
                 result.scope_active = count_flags(after, scope.state)["active"]
         result.key_state = _key_state(delta, table, state, plan, outcome, counts, window)
