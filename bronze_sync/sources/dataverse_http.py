@@ -8,8 +8,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = {502, 503, 504}
 EXPIRED_TOKEN = "0x80044352"
 MAX_BACKOFF = 60.0
+T = TypeVar("T")
 
 
 class ChangeTokenExpiredError(SourceError):
@@ -48,11 +50,22 @@ class DataverseHttp:
 
     def get(self, url: str, entity: str, prefer: str = "") -> tuple[dict[str, Any], str]:
         """Return the JSON body and Preference-Applied of GET `url` (absolute or API-relative)."""
+        body: dict[str, Any]
+        body, applied = self.get_decoded(url, entity, _json_body, prefer)
+        return body, applied
+
+    def get_decoded(
+        self, url: str, entity: str, decode: Callable[[bytes], T], prefer: str = ""
+    ) -> tuple[T, str]:
+        """Return `decode(body)` and Preference-Applied of GET `url`.
+
+        `decode` raises ValueError when the body is not whole: the request is retried.
+        """
         if not url.startswith("https://"):
             url = f"{self.api}/{url}"
         retries, refreshed = 0, False
         while True:
-            outcome = self._attempt(url, prefer, refreshed, entity)
+            outcome = self._attempt(url, prefer, refreshed, entity, decode)
             if isinstance(outcome, tuple):
                 return outcome
             if outcome == "unauthorized":
@@ -79,8 +92,8 @@ class DataverseHttp:
                 time.sleep(delay)
 
     def _attempt(
-        self, url: str, prefer: str, refresh: bool, entity: str
-    ) -> tuple[dict[str, Any], str] | str:
+        self, url: str, prefer: str, refresh: bool, entity: str, decode: Callable[[bytes], T]
+    ) -> tuple[T, str] | str:
         """Send one request; return (body, applied), or why it should be retried."""
         token = self.tokens.token(refresh=refresh) if refresh else self.tokens.token()
         headers = {
@@ -98,7 +111,7 @@ class DataverseHttp:
                 response = self.session.get(
                     url, headers=headers, timeout=self.config.request_timeout_seconds
                 )
-                text = response.text
+                content = response.content
             except requests.exceptions.SSLError as exc:
                 raise SourceError(_tls_message(self.config.environment_url, exc)) from None
             except requests.exceptions.RequestException as exc:
@@ -106,7 +119,7 @@ class DataverseHttp:
         status = response.status_code
         if status == 200:
             try:
-                body = json.loads(text, parse_float=Decimal)
+                body = decode(content)
             except ValueError:
                 return "truncated response body"
             return body, response.headers.get("Preference-Applied", "")
@@ -119,7 +132,7 @@ class DataverseHttp:
             return f"429 Too Many Requests (Retry-After {wait:g}s)"
         if status in RETRY_STATUSES:
             return f"{status} {response.reason}"
-        raise _error(status, text, entity)
+        raise _error(status, response.text, entity)
 
     def _pause(self, seconds: float) -> None:
         """Hold every request of this client for `seconds` (service protection back-off)."""
@@ -139,6 +152,12 @@ class DataverseHttp:
             return max(0.0, self._paused_until - time.monotonic())
         base = self.config.retry_base_seconds * 2 ** (retries - 1)
         return min(MAX_BACKOFF, base) * random.uniform(0.5, 1.5)
+
+
+def _json_body(content: bytes) -> dict[str, Any]:
+    """Return a JSON body with exact decimals."""
+    body: dict[str, Any] = json.loads(content, parse_float=Decimal)
+    return body
 
 
 def _seconds(value: str | None) -> float:

@@ -44,8 +44,11 @@ def test_emulator_runs_in_its_own_process_and_client_cpu_is_reported(figures):
         assert r["cpu_us_per_row"] == pytest.approx(r["cpu_seconds"] / r["rows"] * 1e6, rel=0.05)
     read = next(r for r in results if r["phase"] == "dataverse_read_only_1_stream")
     assert (read["mode"], read["rows"], read["requests"]) == ("read", 3000, 6)  # pages only
+    ranged = next(r for r in results if r["phase"] == "dataverse_read_only_4_ranges")
+    assert ranged["rows"] == 3000 and ranged["requests"] > 6  # two bounds, then each range
     lines = "\n".join(summary(results))
     assert "untracked_4_ranges" in lines and "goal >= 3x" in lines
+    assert "Read path alone at 0 ms per page" in lines
     # The child is gone once the benchmark returns (no orphan emulator).
     (pid,) = pids
     with pytest.raises(ProcessLookupError):

@@ -88,6 +88,8 @@ class Entity:
     # looked every property of every row up by a linear search (half the emulator's CPU).
     _by_name: dict[str, Attribute] = field(default_factory=dict, repr=False, compare=False)
     _indexed: int = field(default=-1, repr=False, compare=False)
+    # Rows' JSON text by (select, annotations, attribute count), see rows_json.row_texts.
+    json_cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def attribute(self, web_name: str) -> Attribute | None:
         """Return the readable attribute exposed as `web_name` in rows."""

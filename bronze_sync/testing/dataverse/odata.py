@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -12,6 +13,14 @@ from typing import Any
 Predicate = Callable[[dict[str, Any]], bool]
 _TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<paren>[()])|(?P<word>[A-Za-z0-9_.:+\-]+))")
 _OPS = {"eq", "ne", "gt", "ge", "lt", "le"}
+_DIRECT: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
@@ -23,6 +32,12 @@ class ODataError(ValueError):
     def __init__(self, message: str, code: str = "0x80060888") -> None:
         super().__init__(message)
         self.code = code
+
+
+class Raw(str):
+    """JSON text that goes into a response body as it is (a row's cached JSON)."""
+
+    __slots__ = ()
 
 
 class UnknownProperty(ODataError):
@@ -97,7 +112,27 @@ class _Parser:
             raise ODataError(f"Syntax error: unknown operator '{op}' in $filter.")
         if not self.known(name):
             raise UnknownProperty(f"Could not find a property named '{name}' on type.")
+        return _comparison(name, op, literal)
+
+
+def _comparison(name: str, op: str, literal: Any) -> Predicate:
+    """Return the predicate `row[name] op literal`."""
+    # Created-date ranges and bounds filter every row of a table, so their comparisons
+    # (with null, and of stored UTC datetimes) skip compare's type dispatch.
+    if literal is None and op in {"eq", "ne"}:
+        null = op == "eq"
+        return lambda row: (row.get(name) is None) is null
+    if type(literal) is not dt.datetime:
         return lambda row: compare(row.get(name), op, literal)
+    direct = _DIRECT[op]
+
+    def predicate(row: dict[str, Any]) -> bool:
+        value = row.get(name)
+        if type(value) is dt.datetime:
+            return direct(value, literal)
+        return compare(value, op, literal)
+
+    return predicate
 
 
 def parse_literal(token: str) -> Any:
@@ -160,6 +195,8 @@ def sort_key(value: Any) -> tuple[int, Any]:
 
 def encode_value(value: Any) -> str:
     """Return `value` as JSON text: exact decimals, ISO dates, seconds-precision UTC times."""
+    if type(value) is Raw:
+        return value
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -8,6 +8,7 @@ the client's alone.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import time
@@ -135,6 +136,9 @@ def serve(conn: Connection, setup: Setup, latency: float) -> None:
         try:
             setup(emulator)
             emulator.latency = latency
+            # The rows live as long as the process: leave them out of every garbage
+            # collection (a full one walked all of them, in the middle of some request).
+            gc.freeze()
         except Exception:
             conn.send(("error", traceback.format_exc()))
             return

@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bronze_sync.testing.dataverse.model import LOOKUP_TYPES, Entity, Store
+from bronze_sync.testing.dataverse.model import Entity, Store
 from bronze_sync.testing.dataverse.odata import (
     ODataError,
     UnknownProperty,
     parse_filter,
     sort_key,
 )
+from bronze_sync.testing.dataverse.rows_json import row_texts
 
 MAX_PAGE_SIZE = 5000
 QUERY_CACHE_SIZE = 32  # distinct queries (filter, order, data version) kept between pages
@@ -64,7 +65,7 @@ def run_query(store: Store, entity: Entity, query: Query) -> tuple[dict[str, Any
         body: dict[str, Any] = {"@odata.context": _context(query, entity, select)}
         if params.get("$count") == "true":
             body["@odata.count"] = total
-        body["value"] = [_shape(entity, r, select, query.annotations) for r in page]
+        body["value"] = row_texts(entity, page, select, query.annotations)
     if more:
         state = {
             "pagenumber": str(int(cookie.get("pagenumber", 1)) + 1),
@@ -94,18 +95,23 @@ def _delta(store: Store, entity: Entity, query: Query, select: list[str]) -> dic
         upper = int(cookie.get("upper", store.version))
         upserts = sorted((v, k) for k, v in entity.versions.items() if since < v <= upper)
         deletes = sorted((v, k) for k, v in entity.tombstones.items() if since < v <= upper)
-        changes: list[dict[str, Any]] = [
-            _shape(entity, entity.rows[k], select, query.annotations) for _, k in upserts
-        ]
+        start = int(cookie.get("offset", 0))
+        stop = start + query.page_size
+        # Only this page's rows are shaped: upserts first, then deletions, in version order.
+        shown = [entity.rows[k] for _, k in upserts[start:stop]]
+        page: list[Any] = row_texts(entity, shown, select, query.annotations)
         context = f"{query.base_url}/$metadata#{entity.entity_set}/$deletedEntity"
-        changes += [{"@odata.context": context, "id": k, "reason": "deleted"} for _, k in deletes]
-    start = int(cookie.get("offset", 0))
-    page = changes[start : start + query.page_size]
+        first = max(0, start - len(upserts))
+        page += [
+            {"@odata.context": context, "id": k, "reason": "deleted"}
+            for _, k in deletes[first : max(0, stop - len(upserts))]
+        ]
+        total = len(upserts) + len(deletes)
     body: dict[str, Any] = {
         "@odata.context": _context(query, entity, select) + "/$delta",
         "value": page,
     }
-    if len(changes) > start + query.page_size:
+    if total > stop:
         state = {"offset": str(start + len(page)), "upper": str(upper)}
         body["@odata.nextLink"] = _link(query, entity, {**params, "$skiptoken": _encode(state)})
     else:
@@ -135,38 +141,62 @@ def _matching_cached(
     Dataverse serves the next page of a query from an index; filtering and sorting every row
     again for each page made the emulator's cost grow with the table, not with the page.
     """
-    key = (
-        entity.logical_name,
-        id(entity),
-        store.version,
-        params.get("$filter"),
-        params.get("$orderby"),
-    )
+    where, order = params.get("$filter"), params.get("$orderby")
+    key = (entity.logical_name, id(entity), store.version, where, order)
     hit = store.query_cache.get(key)
     if hit is None:
-        rows = _matching(entity, params)
-        hit = (rows, [str(r[entity.primary_id]).lower() for r in rows])
+        if where or order:
+            predicate = None
+            if where:
+                predicate = parse_filter(where, lambda n: entity.attribute(n) is not None)
+            clauses = _orderby(entity, order)
+            # Filtering the rows already in primary-id order keeps that order for free.
+            rows, ids = _matching_cached(store, entity, {})
+            hit = _matching(rows, ids, predicate, clauses)
+        else:
+            rows = sorted(entity.rows.values(), key=lambda r: str(r[entity.primary_id]).lower())
+            hit = (rows, [str(r[entity.primary_id]).lower() for r in rows])
         store.query_cache[key] = hit
         while len(store.query_cache) > QUERY_CACHE_SIZE:
             store.query_cache.pop(next(iter(store.query_cache)))
     return hit
 
 
-def _matching(entity: Entity, params: dict[str, str]) -> list[dict[str, Any]]:
-    rows = list(entity.rows.values())
-    if params.get("$filter"):
-        predicate = parse_filter(params["$filter"], lambda n: entity.attribute(n) is not None)
-        rows = [r for r in rows if predicate(r)]
-    rows.sort(key=lambda r: str(r[entity.primary_id]).lower())
-    for clause in reversed(_orderby(entity, params.get("$orderby"))):
-        name, descending = clause
-        rows.sort(key=_column_key(name), reverse=descending)
-    return rows
+def _matching(
+    rows: list[dict[str, Any]],
+    ids: list[str],
+    predicate: Callable[[dict[str, Any]], bool] | None,
+    clauses: list[tuple[str, bool]],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Return the rows (in primary-id order) that match, sorted by the $orderby clauses.
+
+    The ids are only kept for unordered results: ordered ones page by offset.
+    """
+    if predicate is not None:
+        # Positions, not (row, id) pairs: 200,000 new tuples set off full garbage
+        # collections over every stored row, several times the filter's own cost.
+        keep = [i for i, row in enumerate(rows) if predicate(row)]
+        rows, ids = [rows[i] for i in keep], [ids[i] for i in keep]
+    if not clauses:
+        return rows, ids
+    for name, descending in reversed(clauses):
+        rows = _sorted(rows, name, descending)
+    return rows, []
 
 
-def _column_key(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
-    # A factory, so each $orderby clause's key binds its own column name.
-    return lambda row: sort_key(row.get(name))
+def _sorted(rows: list[dict[str, Any]], name: str, descending: bool) -> list[dict[str, Any]]:
+    """Return `rows` stably sorted by column `name` (nulls first ascending)."""
+    values = [row.get(name) for row in rows]
+    value: Callable[[int], Any] = values.__getitem__
+    if {type(v) for v in values} == {dt.datetime}:
+        # Stored datetimes are all UTC (`model._clean`), so they order as the ISO text
+        # `sort_key` writes; sorting positions by the values themselves skips a Python key
+        # call per row (the created-date bounds sort every row of the table).
+        order = sorted(range(len(rows)), key=value, reverse=descending)
+    else:
+        keys = [sort_key(v) for v in values]
+        order = sorted(range(len(rows)), key=lambda i: keys[i], reverse=descending)
+    return [rows[i] for i in order]
 
 
 def _orderby(entity: Entity, text: str | None) -> list[tuple[str, bool]]:
@@ -179,24 +209,6 @@ def _orderby(entity: Entity, text: str | None) -> list[tuple[str, bool]]:
             raise UnknownProperty(f"Could not find a property named '{words[0]}' on type.")
         clauses.append((words[0], len(words) > 1 and words[1].lower() == "desc"))
     return clauses
-
-
-def _shape(
-    entity: Entity, row: dict[str, Any], select: list[str], annotations: bool
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "@odata.etag": f'W/"{entity.versions.get(str(row[entity.primary_id]), 0)}"'
-    }
-    for name in select:
-        value = row.get(name)
-        out[name] = value
-        attr = entity.attribute(name)
-        if annotations and attr is not None and value is not None:
-            if attr.type in LOOKUP_TYPES:
-                out[f"{name}@Microsoft.Dynamics.CRM.lookuplogicalname"] = (attr.targets or ("",))[0]
-            elif attr.type in {"Money", "Picklist", "State", "Status"}:
-                out[f"{name}@OData.Community.Display.V1.FormattedValue"] = str(value)
-    return out
 
 
 def _context(query: Query, entity: Entity, select: list[str]) -> str:
