@@ -18,6 +18,7 @@ from bronze_sync.config import Config, parse_config
 from bronze_sync.metadata import MetadataStore, RunInfo, pipeline_config
 from bronze_sync.sources import open_source
 from bronze_sync.sync import SyncJob, SyncResult, run_table_sync
+from bronze_sync.testing.azurite import Account, Azurite, AzuriteError, running_azurite
 
 PG_URL = os.environ.get(
     "BRONZE_SYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -179,6 +180,22 @@ def dagster_home(session_dagster_home: str, monkeypatch: pytest.MonkeyPatch) -> 
     """Point DAGSTER_HOME at the session's Dagster home for one test."""
     monkeypatch.setenv("DAGSTER_HOME", session_dagster_home)
     return session_dagster_home
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """Return Azurite (Blob service) started once per session; fail (never skip) without it.
+
+    `azurite.container(name=None) -> (bronze_uri, storage_options)` creates a container (a
+    fresh one by default) and returns an `abfss://` URI in it with the options deltalake
+    needs; AZURITE_BLOB_STORAGE_URL is set for the session. Besides the development account
+    it serves `bronzesecret`, whose key is random per session (see bronze_sync_tests/storage).
+    """
+    try:
+        with running_azurite([Account.generate("bronzesecret")]) as server:
+            yield server
+    except AzuriteError as exc:
+        pytest.fail(f"Azurite could not start: {exc}")
 
 
 # End-to-end folders: Dagster runs, CLI subprocesses, real servers, browsers, benchmarks.

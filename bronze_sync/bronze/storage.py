@@ -6,21 +6,56 @@ import contextlib
 import json
 import os
 import re
+import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable
+from deltalake._internal import DeltaFileSystemHandler
 from deltalake.exceptions import DeltaError
 
 from bronze_sync.config.models import BronzeConfig
+from bronze_sync.config.storage_options import display_uri, is_secret_option
 from bronze_sync.errors import BronzeError
+from bronze_sync.redact import Redactor
 
 # What deltalake and Arrow raise for a damaged table: a bad log entry, a missing data file.
 READ_ERRORS = (DeltaError, OSError, pa.ArrowException)
 LOG_FILE = re.compile(r"_delta_log/\d{20}\.(?:json|checkpoint\.parquet)")
 LOG_FILES_SCANNED = 1000
+# What object stores answer, mapped to what the operator can do about it.
+_AZURE_CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
+_REFUSED = {
+    "AuthenticationFailed",
+    "AuthorizationFailure",
+    "InvalidAuthenticationInfo",
+    "NoAuthenticationInformation",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+}
+_NO_PERMISSION = {
+    "AuthorizationPermissionMismatch",
+    "AuthorizationResourceTypeMismatch",
+    "AuthorizationServiceMismatch",
+    "InsufficientAccountPermissions",
+    "AccessDenied",
+}
+_NO_CONTAINER = {"ContainerNotFound", "FilesystemNotFound", "NoSuchBucket"}
+_UNREACHABLE = (
+    "connection refused",
+    "dns error",
+    "error sending request",
+    "failed to lookup address",
+    "timed out",
+    "connection reset",
+    "tcp connect error",
+)
+_SAS_SIGNATURE = re.compile(r"(sig=)[^&\s\"'<>]+", re.IGNORECASE)
+PROBE_PREFIX = "_bronze_sync/probe-"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -28,7 +63,8 @@ class BronzeStore:
     """A bronze root (local folder or object-store URI) plus its storage options."""
 
     root: str
-    storage_options: dict[str, str] = field(default_factory=dict)
+    # Never in a repr: it holds credentials.
+    storage_options: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, config: BronzeConfig) -> BronzeStore:
@@ -79,8 +115,14 @@ class BronzeStore:
 
     def read_error(self, uri: str, exc: BaseException) -> BronzeError:
         """Return the error for table `uri` that `exc` failed to read, naming a damaged log file."""
-        text = str(exc).strip()
+        text = self.redact(str(exc).strip())
         reason = text.splitlines()[0].strip() if text else type(exc).__name__
+        if not self.is_local:
+            problem = storage_problem(text)
+            if problem:
+                return BronzeError(
+                    f"bronze storage {display_uri(uri)}: {problem}", table=self.table_name(uri)
+                )
         named = LOG_FILE.search(text)
         damaged = named.group(0) if named else None
         if damaged is None and self.is_local and "json" in text.lower():
@@ -102,6 +144,124 @@ class BronzeStore:
         """Create the local root folder if needed."""
         if self.is_local:
             os.makedirs(self.root, exist_ok=True)
+
+    @property
+    def display_root(self) -> str:
+        """Return the root as it may be shown: no SAS query string, no password."""
+        return display_uri(self.root)
+
+    def redact(self, text: str) -> str:
+        """Return `text` with every credential of the storage options masked (and no colours)."""
+        secrets = [v for k, v in self.storage_options.items() if is_secret_option(k)]
+        return _SAS_SIGNATURE.sub(r"\1***", Redactor(secrets)(_ANSI.sub("", text)))
+
+    def storage_error(self, action: str, exc: BaseException) -> BronzeError:
+        """Return the one-line error for a failed `action` on the bronze root (no secrets)."""
+        text = self.redact(str(exc).strip())
+        problem = storage_problem(text) or _first_line(text) or type(exc).__name__
+        return BronzeError(f"bronze storage {self.display_root}: cannot {action}: {problem}")
+
+    def check_access(self, write: bool = True) -> None:
+        """Raise BronzeError when the object-store root cannot be listed (or written to).
+
+        The write probe puts a small object under `_bronze_sync/` and deletes it again; a
+        local root is checked by the preflight instead.
+        """
+        if self.is_local:
+            return
+        handler = self._handler()
+        try:
+            handler.get_file_info_selector("", allow_not_found=True, recursive=False)
+        except Exception as exc:  # deltalake raises OSError, DeltaError or its own panics
+            raise self.storage_error("list", exc) from None
+        if not write:
+            return
+        probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        try:
+            _upload(handler, probe, b"bronze_sync write probe\n")
+        except Exception as exc:
+            raise self.storage_error("write", exc) from None
+        with contextlib.suppress(Exception):
+            handler.delete_file(probe)
+
+    def write_object(self, relative: str, data: bytes) -> str:
+        """Write `data` to `relative` under the root, whole or not at all; return its location.
+
+        A local file is written beside and renamed into place; an object is uploaded in one
+        stream and removed again if the upload fails, so no empty or partial file is left.
+        """
+        if self.is_local:
+            path = os.path.join(self.root, relative)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                _replace_file(path, data)
+            except OSError as exc:
+                raise BronzeError(f"cannot write {path}: {exc.strerror or exc}") from None
+            return path
+        handler = self._handler()
+        try:
+            _upload(handler, relative, data)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                handler.delete_file(relative)
+            raise self.storage_error(f"write {relative}", exc) from None
+        return f"{self.display_root}/{relative}"
+
+    def _handler(self) -> DeltaFileSystemHandler:
+        # deltalake's own object-store handler: the same options and credentials as its
+        # tables. Not deltalake.fs.DeltaStorageHandler: its output streams refuse every write
+        # ("'Buffer' object is not an instance of 'bytes'", deltalake 1.6).
+        try:
+            return DeltaFileSystemHandler(self.root, self.options())
+        except Exception as exc:
+            raise self.storage_error("open", exc) from None
+
+
+def _upload(handler: DeltaFileSystemHandler, path: str, data: bytes) -> None:
+    stream = handler.open_output_stream(path, None)
+    stream.write(data)
+    stream.close()  # type: ignore[attr-defined]  # the upload happens here; not in the stubs
+
+
+def storage_problem(text: str) -> str | None:
+    """Return what an object-store error text says is wrong, in the operator's words."""
+    code = _AZURE_CODE.search(text)
+    name = code.group(1) if code else ""
+    lowered = text.lower()
+    if name in _NO_PERMISSION:
+        return f"the credentials may not do this here ({name}; e.g. a SAS without write permission)"
+    if name in _REFUSED or " 401 " in text:
+        which = name or "HTTP 401"
+        return f"the storage refused the credentials ({which}; wrong account key, SAS or token)"
+    if name in _NO_CONTAINER:
+        return f"the container does not exist ({name})"
+    if any(marker in lowered for marker in _UNREACHABLE):
+        return "the storage endpoint cannot be reached (" + _deepest_cause(text) + ")"
+    if "403 forbidden" in lowered:
+        return "access denied (HTTP 403)"
+    return None
+
+
+def _deepest_cause(text: str) -> str:
+    lines = [line.strip().lstrip("\u21b3 ") for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no answer"
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0].strip() if text else ""
+
+
+def _replace_file(path: str, data: bytes) -> None:
+    folder = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def first_unparsable_log_file(table: Path) -> str | None:

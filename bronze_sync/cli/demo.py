@@ -22,9 +22,11 @@ from bronze_sync.cli.runner import dagster_instance, run_daily_sync
 from bronze_sync.clock import utc_now
 from bronze_sync.config import Config, load_config
 from bronze_sync.config.loader import default_config_path
+from bronze_sync.config.storage_options import display_uri
 from bronze_sync.demo.kinds import KindChanges, change_kind_tables
 from bronze_sync.demo.scenario import TableChanges, change_source, purge_cutoff
 from bronze_sync.demo.seeds import build_source
+from bronze_sync.errors import ConfigError
 from bronze_sync.purge import PurgeRequest
 
 DATA_ENV = "BRONZE_SYNC_DATA"
@@ -47,6 +49,12 @@ DATA_ENV = "BRONZE_SYNC_DATA"
 )
 def demo(data_dir: str, source_kind: str = "sql") -> None:
     """Build the demo source, sync, change the source (incl. a purge), sync again, report."""
+    if "://" in data_dir:
+        # Path() would take "abfss://c@a/…" for a relative folder named "abfss:".
+        raise ConfigError(
+            f"--data-dir {display_uri(data_dir)}: the demo needs a local folder (its SQLite "
+            "source lives there); nothing was written"
+        )
     data = Path(data_dir).absolute()
     os.environ[DATA_ENV] = str(data)
     if source_kind == "dataverse":

@@ -10,6 +10,7 @@ from bronze_sync.bronze.schema import check_source_columns
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.kinds import PARTITIONED
 from bronze_sync.config.models import Config, TableConfig
+from bronze_sync.defs.resources import bronze_resource
 from bronze_sync.errors import ConfigError, SourceSchemaError, SourceUnavailableError
 from bronze_sync.sources import open_source
 from bronze_sync.sync.kinds import check_kind_columns
@@ -22,8 +23,10 @@ def check_sync_preflight(
 ) -> dict[str, list[str]] | None:
     """Raise ConfigError listing every problem that would fail the sync whatever retries do.
 
-    Nothing is created or changed. An unreachable source is no configuration problem: the
-    run's retries handle it, so the source checks are left to the run then. With
+    Nothing is created or changed (on object storage, a probe object is written and
+    removed: BronzeError when the storage refuses it). An unreachable source is no
+    configuration problem: the run's retries handle it, so the source checks are left to
+    the run then. With
     `partition_range` (FROM:TO), return the partition keys it holds per selected table.
     """
     if partition_range is not None and not tables:
@@ -32,6 +35,7 @@ def check_sync_preflight(
             "nothing was written)"
         )
     selected = config.select_tables(tables)  # unknown table names raise here
+    bronze_resource(config)  # what Dagster will be given: refused here, before any write
     problems = []
     store = BronzeStore.from_config(config.bronze)
     if store.is_local:
@@ -45,11 +49,14 @@ def check_sync_preflight(
             if t.kind != PARTITIONED
         ]
     problems += source_problems(config, selected)
-    chosen = None
-    if partition_range is not None and not problems:
-        chosen, wrong = range_keys(config, store, selected, partition_range)
-        problems += wrong
     _raise_problems(problems)
+    # Object storage: a wrong key, a missing container, an unreachable endpoint or a SAS
+    # that may not write fail here, in one line naming the storage (exit 1), not mid-sync.
+    store.check_access(write=True)
+    chosen = None
+    if partition_range is not None:
+        chosen, wrong = range_keys(config, store, selected, partition_range)
+        _raise_problems(wrong)
     return chosen
 
 

@@ -109,11 +109,19 @@ def breaker_status(config_path: str | None) -> None:
 @click.option("--day", default=None, help="Report day YYYY-MM-DD (default: today, UTC).")
 @click.option("--days", default=7, show_default=True, help="Days of trend in the charts.")
 @click.option("--email/--no-email", default=None, help="Email it (default: alerts setting).")
-def report(config_path: str | None, day: str | None, days: int, email: bool | None) -> None:
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write the HTML to this local file instead of {bronze.path}/reports/.",
+)
+def report(
+    config_path: str | None, day: str | None, days: int, email: bool | None, out: str | None
+) -> None:
     """Write the health report under {bronze.path}/reports/ (HTML with charts)."""
     config = load_config(config_path)
     when = dt.date.fromisoformat(check_partition_key(day)) if day else utc_now().date()
-    published = publish_report(config, when, days, email)
+    published = publish_report(config, when, days, email, out)
     console.print(published.markdown)
     console.print(
         f"Report written to {published.path}" + (" and emailed" if published.emailed else "")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from bronze_sync.config.alerts import AlertSettings
 from bronze_sync.config.columns import as_list, column, column_list
 from bronze_sync.config.kinds import MERGED, KindSettings, kind_problems
+from bronze_sync.config.storage_options import check_azure_options, is_azure
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
     check_table_name,
@@ -83,6 +84,27 @@ class BronzeConfig(StrictModel):
 
     path: str = Field(min_length=1)
     storage_options: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("storage_options", mode="before")
+    @classmethod
+    def _options_as_text(cls, value: Any) -> Any:
+        # deltalake takes text; YAML reads `use_emulator: true` as a boolean.
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: (str(v).lower() if isinstance(v, bool) else str(v))
+            if isinstance(v, bool | int | float)
+            else v
+            for k, v in value.items()
+        }
+
+    @model_validator(mode="after")
+    def _known_options(self) -> BronzeConfig:
+        # Here, not when the resource is built: a refused option must stop every command
+        # before it writes anything (metadata included).
+        if is_azure(self.path):
+            check_azure_options(self.path, self.storage_options)
+        return self
 
     @property
     def is_local(self) -> bool:

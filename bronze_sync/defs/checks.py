@@ -24,6 +24,8 @@ DESCRIPTIONS = {
     "audit_complete": "every bronze version in the Delta log has SyncAuditLog rows",
     "history_complete": "every bronze version has exactly its changed rows in the row history",
     "checkpoint_recorded": "the last successful sync has a restorable checkpoint",
+    "fabric_readable": "no Delta feature a Fabric SQL endpoint or Direct Lake cannot read "
+    "(deletion vectors, column mapping, timestamp_ntz, v2 checkpoints)",
     "fresh": "last successful sync within freshness_hours",
     "delete_spike": "last sync's deletes within 3 sigma of the table's history (>= 7 syncs)",
     "unexpected_purge": "no purge flagged without a purge recorded since the previous sync",

@@ -16,6 +16,12 @@ from pydantic import Field
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.loader import expand_value
 from bronze_sync.config.models import Config, SqlSourceConfig
+from bronze_sync.config.storage_options import (
+    ACCOUNT_ENV,
+    account_name,
+    check_azure_options,
+    scheme_of,
+)
 from bronze_sync.errors import ConfigError
 from bronze_sync.sources.base import Source
 
@@ -25,6 +31,7 @@ _PROVIDERS: dict[str, type[StorageConfig]] = {
     "abfs": AzureConfig,
     "az": AzureConfig,
     "azure": AzureConfig,
+    "adl": AzureConfig,
     "s3": S3Config,
     "s3a": S3Config,
     "gs": GcsConfig,
@@ -102,19 +109,20 @@ def env_or_template(config: Config, *path: str) -> Any:
 
 
 def bronze_resource(config: Config) -> BronzeStorageResource:
-    """Return the bronze storage resource for the configuration."""
+    """Return the bronze storage resource for the configuration.
+
+    Every option deltalake reads is passed through (the configuration refused any other):
+    on Azure, a credential that dagster-deltalake's AzureConfig has a field for goes there
+    (an EnvVar when written as one `${VAR}`); every other option, under the name it was
+    written with, goes to `extra_options` as written, `${VAR}` expanded only at run time.
+    """
     path = config.raw_value("bronze", "path")
-    scheme = path.split("://", 1)[0].lower() if "://" in path else "local"
+    scheme = scheme_of(path) or "local"
     provider = _PROVIDERS.get(scheme, LocalConfig)
-    fields = set(provider.model_fields) - {"provider"}
-    known: dict[str, Any] = {}
-    extra: dict[str, str] = {}
-    for key in config.bronze.storage_options:
-        value = env_or_template(config, "bronze", "storage_options", key)
-        if key in fields:
-            known[key] = value
-        else:
-            extra[key] = config.raw_value("bronze", "storage_options", key)
+    if provider is AzureConfig:
+        known, extra = _azure_fields(config)
+    else:
+        known, extra = _provider_fields(config, provider)
     try:
         storage = provider(**known)
     except Exception as exc:  # pydantic reports which option is wrong
@@ -122,3 +130,57 @@ def bronze_resource(config: Config) -> BronzeStorageResource:
     return BronzeStorageResource(
         path=path, storage=storage, extra_options=extra, staging_path=config.sync.staging_path
     )
+
+
+def _provider_fields(
+    config: Config, provider: type[StorageConfig]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    fields = set(provider.model_fields) - {"provider"}
+    known: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    for key in config.bronze.storage_options:
+        if key in fields:
+            known[key] = env_or_template(config, "bronze", "storage_options", key)
+        else:
+            extra[key] = _as_written(config, key)
+    return known, extra
+
+
+def _azure_fields(config: Config) -> tuple[dict[str, Any], dict[str, str]]:
+    options = check_azure_options(config.bronze.path, config.bronze.storage_options)
+    known: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    for canonical, written in options.given.items():
+        field = _AZURE_FIELDS.get(canonical)
+        if field:
+            known[field] = env_or_template(config, "bronze", "storage_options", written)
+        else:
+            extra[written] = _as_written(config, written)
+    if "account_name" not in known:
+        # AzureConfig requires it; deltalake reads it from the URI or the emulator's default.
+        account = account_name(config.bronze.path, options)
+        known["account_name"] = account if account else dg.EnvVar(ACCOUNT_ENV)
+    return known, extra
+
+
+def _as_written(config: Config, key: str) -> str:
+    raw = config.raw_value("bronze", "storage_options", key)
+    if isinstance(raw, bool):
+        return str(raw).lower()
+    return str(raw)
+
+
+# object_store's canonical option name -> dagster-deltalake AzureConfig's (text) field.
+_AZURE_FIELDS = {
+    "azure_storage_account_name": "account_name",
+    "azure_storage_account_key": "account_key",
+    "azure_storage_client_id": "client_id",
+    "azure_storage_client_secret": "client_secret",
+    "azure_storage_tenant_id": "tenant_id",
+    "azure_federated_token_file": "federated_token_file",
+    "azure_storage_sas_key": "sas_key",
+    "azure_storage_token": "token",
+    "azure_msi_resource_id": "msi_resource_id",
+    "azure_msi_endpoint": "msi_endpoint",
+    "azure_container_name": "container_name",
+}

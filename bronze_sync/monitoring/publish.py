@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
-
-import pyarrow.fs as pafs
-from deltalake.fs import DeltaStorageHandler
+from pathlib import Path
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.models import Config
+from bronze_sync.errors import ConfigError
 from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.monitoring.health import HealthReport, build_report
 from bronze_sync.monitoring.render import render_html, render_markdown
@@ -27,28 +25,37 @@ class PublishedReport:
 
 
 def write_text(store: BronzeStore, relative: str, text: str) -> str:
-    """Write `text` under the bronze root (local or object store); return its location."""
-    if store.is_local:
-        path = os.path.join(store.root, relative)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        return path
-    filesystem = pafs.PyFileSystem(DeltaStorageHandler(store.root, store.options()))
-    with filesystem.open_output_stream(relative) as stream:
-        stream.write(text.encode())
-    return f"{store.root}/{relative}"
+    """Write `text` under the bronze root (local or object store), whole or not at all."""
+    return store.write_object(relative, text.encode())
+
+
+def write_local(path: str, text: str) -> str:
+    """Write `text` to the local file `path`, whole or not at all; return its absolute path."""
+    target = Path(path).expanduser().absolute()
+    if "://" in path:
+        raise ConfigError(
+            f"--out {path}: give a local file (the report goes to the bronze root without --out)"
+        )
+    BronzeStore(str(target.parent)).write_object(target.name, text.encode())
+    return str(target)
 
 
 def publish_report(
-    config: Config, day: dt.date, history_days: int = 7, email: bool | None = None
+    config: Config,
+    day: dt.date,
+    history_days: int = 7,
+    email: bool | None = None,
+    out: str | None = None,
 ) -> PublishedReport:
-    """Write `{bronze.path}/reports/health_{day}.html`; email it when configured."""
+    """Write `{bronze.path}/reports/health_{day}.html` (or `out`); email it when configured."""
     store = BronzeStore.from_config(config.bronze)
     tables = [t.name for t in config.enabled_tables()]
     report = build_report(MetadataStore(store), day, tables, history_days)
     html = render_html(report)
-    path = write_text(store, f"reports/health_{day.isoformat()}.html", html)
+    if out:
+        path = write_local(out, html)
+    else:
+        path = write_text(store, f"reports/health_{day.isoformat()}.html", html)
     markdown = render_markdown(report)
     settings = config.alerts
     send = settings.email_health_report if email is None else email

@@ -14,7 +14,7 @@ from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.errors import BronzeError
 from bronze_sync.metadata import MetadataStore, RunInfo, ValidationRecord
 from bronze_sync.metadata.audit import write_validation
-from bronze_sync.validation import audit, history, integrity, kinds, row_history
+from bronze_sync.validation import audit, fabric, history, integrity, kinds, row_history
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 
 Check = Callable[[CheckContext], CheckResult]
@@ -30,6 +30,7 @@ CHECKS: dict[str, tuple[CheckSeverity, Check]] = {
     "history_complete": (CheckSeverity.ERROR, row_history.history_complete),
     "scd2_single_latest": (CheckSeverity.ERROR, kinds.scd2_single_latest),
     "checkpoint_recorded": (CheckSeverity.ERROR, history.checkpoint_recorded),
+    "fabric_readable": (CheckSeverity.ERROR, fabric.fabric_readable),
     "fresh": (CheckSeverity.WARN, history.fresh),
     "delete_spike": (CheckSeverity.WARN, history.delete_spike),
     "unexpected_purge": (CheckSeverity.WARN, history.unexpected_purge),
@@ -45,6 +46,7 @@ TABLE_CHECKS = {
     "audit_complete",
     "history_complete",
     "scd2_single_latest",
+    "fabric_readable",
 }
 
 
