@@ -99,13 +99,25 @@ def _inserted(files: FileSet, keys: Sequence[str], rollback: bool = False) -> It
 def _diffed(old: FileSet, new: FileSet, keys: Sequence[str], rollback: bool) -> Iterator[pa.Table]:
     """Yield history rows of the keys whose images differ between removed and added files."""
     found = key_diff(old, new, image_schema(new.schema, keys), keys)
+    # Each step scans whole files a batch at a time: hand the freed batches back to the
+    # system between steps, or their pages stay resident on top of the next step's.
+    _release()
     if found.new_only.height:
         yield history_rows(None, images(new, found.new_only, keys), new.schema, keys, rollback)
+        _release()
     if found.differ.height:
-        later, earlier = images(new, found.differ, keys), images(old, found.differ, keys)
+        later = images(new, found.differ, keys)
+        _release()
+        earlier = images(old, found.differ, keys)
+        _release()
         yield history_rows(earlier, later, new.schema, keys, rollback)
     if found.old_only.height:
         yield removed_rows(images(old, found.old_only, keys), new.schema, keys)
+
+
+def _release() -> None:
+    """Return the Arrow memory pool's free pages to the system."""
+    pa.default_memory_pool().release_unused()
 
 
 def oldest_rebuildable(uri: str, options: dict[str, str] | None, end: int) -> int:

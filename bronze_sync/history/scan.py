@@ -24,6 +24,7 @@ from bronze_sync.history.images import conform_image
 from bronze_sync.rows.values import frame
 
 BATCH_ROWS = 262_144
+READ_BUFFER = 2**20
 FINGERPRINT_BUDGET_MB = 512
 _H1, _H2, _ROW = "__h1", "__h2", "__row"
 _SEEDS = (0x5EED_0001, 0x5EED_0002)
@@ -58,7 +59,8 @@ class FileSet:
             values = fragment_partition(fragment, self.partition_columns)
             stored = [c for c in columns if c not in values] if columns is not None else None
             with self.filesystem.open_input_file(fragment.path) as handle:
-                source = pq.ParquetFile(handle, pre_buffer=False)
+                # Buffered column-chunk reads: a 1M-row row group is not read whole at once.
+                source = pq.ParquetFile(handle, pre_buffer=False, buffer_size=READ_BUFFER)
                 for batch in source.iter_batches(batch_size=BATCH_ROWS, columns=stored):
                     if batch.num_rows:
                         yield _with_values(pa.Table.from_batches([batch]), values, self.schema)

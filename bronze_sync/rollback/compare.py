@@ -7,11 +7,9 @@ tells which rows exist only in one version, which change state and which change 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +24,17 @@ from bronze_sync.diff.spill import KeySpill, partitions_for
 from bronze_sync.errors import BronzeError
 
 SEED = 0xB0_11BA
-COMPARE_BUDGET_MB = 2048
+# 16 key partitions at 10M rows: each join holds ~0.6M rows a side (2048 MB meant 8 parts
+# and a 2.2 GB rollback peak at 10M rows, with the retained allocator pages of earlier steps).
+COMPARE_BUDGET_MB = 1024
 COUNTS = ("total", "active", "deleted", "purged")
 MASKS = ("removed", "restored", "reappearing", "value_changes", "unchanged")
 SAMPLE = 10
+BATCH_ROWS = 262_144
+# Buffered column-chunk reads: a 1M-row row group is never read whole at once.
+SCAN_OPTIONS = pds.ParquetFragmentScanOptions(
+    pre_buffer=False, use_buffered_stream=True, buffer_size=2**20
+)
 _STATE, _HASH = "__state", "__hash"
 ACTIVE, DELETED, PURGED, ABSENT = "active", "deleted", "purged", "absent"
 
@@ -205,22 +210,29 @@ def _frame(delta: DeltaTable, key_cols: Sequence[str], values: set[str]) -> pl.D
 def _file_frames(
     delta: DeltaTable, key_cols: Sequence[str], values: set[str]
 ) -> Iterator[pl.DataFrame]:
-    """Yield `_frame` of one table version file by file (one empty frame when it has none)."""
+    """Yield `_frame` of one table version a batch at a time (one empty frame when no rows).
+
+    Only a batch of full rows (every value column) is in memory at once, never a file's.
+    """
     dataset = delta.to_pyarrow_dataset()
     flags = [c for c in (IS_DELETED, IS_PURGED) if c in dataset.schema.names]
     columns = [*key_cols, *flags, *sorted(values)]
-
-    def reduce(fragment: pds.Fragment) -> pl.DataFrame:
-        data = fragment.to_table(columns=columns, schema=dataset.schema, use_threads=False)
-        return _state_frame(data, key_cols, flags, sorted(values))
-
-    fragments = list(dataset.get_fragments())
-    if not fragments:
+    ordered = sorted(values)
+    found = False
+    for fragment in dataset.get_fragments():
+        batches = fragment.to_batches(
+            columns=columns,
+            schema=dataset.schema,
+            batch_size=BATCH_ROWS,
+            batch_readahead=0,
+            fragment_scan_options=SCAN_OPTIONS,
+        )
+        for batch in batches:
+            if batch.num_rows:
+                found = True
+                yield _state_frame(pa.Table.from_batches([batch]), key_cols, flags, ordered)
+    if not found:
         yield _state_frame(dataset.schema.empty_table().select(columns), key_cols, flags, [])
-        return
-    # File by file: only a few files' full rows are in memory at once, never the table's.
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
-        yield from pool.map(reduce, fragments)
 
 
 def _state_frame(

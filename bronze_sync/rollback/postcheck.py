@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pds
 
 from bronze_sync.alerts import Alert, Severity
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.bronze.tracking import DELETED_DATE, IS_DELETED, IS_PURGED, PURGED_DATE
 from bronze_sync.metadata import RunInfo, ValidationRecord
 from bronze_sync.rows.keys import duplicate_keys
+from bronze_sync.rows.keyset import key_hashes
 from bronze_sync.rows.values import frame
 
 CONTEXT = "PostRollback"
+BATCH_ROWS = 262_144
+FIGURES = ("total", "deleted", "purged", "both", "null_keys", "undated_deletes", "undated_purges")
 
 
 @dataclass(frozen=True)
@@ -63,22 +70,23 @@ def check_restored(
     dataset = delta.to_pyarrow_dataset()
     names = dataset.schema.names
     tracking = [c for c in (IS_DELETED, IS_PURGED, DELETED_DATE, PURGED_DATE) if c in names]
-    data = dataset.to_table(columns=[*key_cols, *tracking])
-    rows = frame(data)
-    figures = rows.select(
-        total=pl.len(),
-        deleted=_flag(names, IS_DELETED).sum(),
-        purged=_flag(names, IS_PURGED).sum(),
-        both=(_flag(names, IS_DELETED) & _flag(names, IS_PURGED)).sum(),
-        null_keys=pl.any_horizontal([pl.col(k).is_null() for k in key_cols]).sum(),
-        undated_deletes=(_flag(names, IS_DELETED) & _missing(names, DELETED_DATE)).sum(),
-        undated_purges=(_flag(names, IS_PURGED) & _missing(names, PURGED_DATE)).sum(),
-    ).row(0, named=True)
-    # Hash-prefiltered (rows.keys): a hash set of every key (n_unique) needs GBs at 10M rows.
-    repeated = duplicate_keys(data, key_cols)
-    duplicates = (
-        sum(n - 1 for n in repeated.column("count_all").to_pylist()) if repeated.num_rows else 0
-    )
+    figures: Counter[str] = Counter(dict.fromkeys(FIGURES, 0))
+    hashes = []
+    # A batch at a time: the figures add up, and only each key's 64-bit hash is kept.
+    for batch in _batches(dataset, [*key_cols, *tracking]):
+        rows = frame(batch)
+        found = rows.select(
+            total=pl.len(),
+            deleted=_flag(names, IS_DELETED).sum(),
+            purged=_flag(names, IS_PURGED).sum(),
+            both=(_flag(names, IS_DELETED) & _flag(names, IS_PURGED)).sum(),
+            null_keys=pl.any_horizontal([pl.col(k).is_null() for k in key_cols]).sum(),
+            undated_deletes=(_flag(names, IS_DELETED) & _missing(names, DELETED_DATE)).sum(),
+            undated_purges=(_flag(names, IS_PURGED) & _missing(names, PURGED_DATE)).sum(),
+        ).row(0, named=True)
+        figures.update({k: int(v or 0) for k, v in found.items()})
+        hashes.append(key_hashes(batch, key_cols))
+    duplicates = _duplicates(dataset, key_cols, hashes)
     counts = {
         "total": figures["total"],
         "active": figures["total"] - figures["deleted"] - figures["purged"] + figures["both"],
@@ -101,6 +109,32 @@ def check_restored(
     if duplicates:
         problems.append(f"{duplicates:,} duplicate key(s)")
     return PostCheck(table, version, counts, expected, tuple(problems))
+
+
+def _batches(dataset: pds.Dataset, columns: list[str]) -> Iterator[pa.Table]:
+    """Yield the dataset's `columns` a batch at a time (little read-ahead)."""
+    for batch in dataset.to_batches(
+        columns=columns, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1
+    ):
+        yield pa.Table.from_batches([batch])
+
+
+def _duplicates(dataset: pds.Dataset, key_cols: Sequence[str], hashes: list[np.ndarray]) -> int:
+    """Return how many rows repeat a key, given every row's key hash.
+
+    Only keys whose hash repeats can repeat; those are read again and counted exactly.
+    """
+    ordered = np.sort(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if not len(repeated):
+        return 0
+    candidates = [
+        keys.filter(pa.array(np.isin(key_hashes(keys, key_cols), repeated)))
+        for keys in _batches(dataset, list(key_cols))
+    ]
+    counted = duplicate_keys(pa.concat_tables(candidates), key_cols)
+    return sum(n - 1 for n in counted.column("count_all").to_pylist()) if counted.num_rows else 0
 
 
 def failure_alert(failed: list[PostCheck], checkpoint_name: str, run: RunInfo) -> Alert:
