@@ -6,7 +6,10 @@ the next overlap window. When the source's key checksum equals the first pair an
 the overlap window re-reads equal the second, the full path would find every re-read row
 unmodified and no key to add or flag: the sync is a no-op and reads no data file. Anything
 else (a schema change, another writer's version, another path's settings, one differing
-number) takes the full path, which reuses the rows already staged.
+number) takes the full path, which reuses the rows already staged. A source that writes a
+key back with an older modified value than bronze holds keeps the window counts apart (bronze's
+row stays in the window, the source's does not), so that table takes the full path until a
+newer change moves the window past it: slower, never wrong.
 """
 
 from __future__ import annotations
