@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
-from bronze_sync.cli import main
-from bronze_sync.config import CONFIG_ENV, Config
+from bronze_sync.config import Config
 from bronze_sync.testing.azurite import Azurite
+from bronze_sync_tests.cli_runner import Done, cli_runner
 from bronze_sync_tests.conftest import Harness
 from bronze_sync_tests.helpers import PgTable
 
@@ -71,29 +71,9 @@ def h(account: PgTable, az_config: Callable[..., Config], harness_for: Any) -> H
     return harness_for(az_config([account.config(max_delete_fraction=0.5)]))
 
 
-class Done(NamedTuple):
-    """What one command printed and returned."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run(
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, dagster_home: str
 ) -> Callable[..., Done]:
-    """Return a function that runs `bronze-sync` in this process and captures its output.
-
-    It captures file descriptors 1 and 2, so what native code prints is included too.
-    """
-    monkeypatch.setenv(CONFIG_ENV, "unset")  # the job runner sets it; restored afterwards
-
-    def invoke(*args: str) -> Done:
-        capfd.readouterr()
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        out = capfd.readouterr()
-        return Done(int(exit_.value.code or 0), out.out, out.err)
-
-    return invoke
+    """Return a function that runs `bronze-sync` and captures file descriptors 1 and 2 too."""
+    return cli_runner(capfd, monkeypatch)
