@@ -14,9 +14,8 @@ from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.reader import BronzeState, count_flags
 from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commit
 from bronze_sync.bronze.schema import SchemaPlan, plan_schema
-from bronze_sync.config.kinds import MERGED, SCD2
+from bronze_sync.config.kinds import SCD2
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.key_state import KeyState, micros
 from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.faults import fault_point
@@ -32,7 +31,13 @@ from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import CHECKSUM, checksum_scan, full_scan_reason
 from bronze_sync.sync.kinds import KindScope
-from bronze_sync.sync.noop import NoopTry, saved_key_state, try_noop, utc_micros
+from bronze_sync.sync.noop import (
+    NoopTry,
+    key_state_after,
+    saved_key_state,
+    try_noop,
+    window_since,
+)
 from bronze_sync.sync.result import SyncResult
 
 DROPPED_COLUMNS = "DroppedColumns"
@@ -109,7 +114,7 @@ def sync_existing(
         retained = retained_keys(delta, table, extraction.rows)
         # Without a fill read, re-read rows are the only way new columns get their values.
         unfilled = bool(schema_plan.fill_columns) and fill is None
-        window = _window_since(table, state, extraction) if hashed and not scope.values else None
+        window = window_since(table, state, extraction) if hashed and not scope.values else None
         with timer("diff"):
             plan = _plan(
                 job, table, space, state_row, state, extraction, retained, unfilled, scope, window
@@ -138,7 +143,7 @@ def sync_existing(
             counts = space.flag_counts(state) if whole else count_flags(after)
             if scope.values is not None:
                 result.scope_active = count_flags(after, scope.state)["active"]
-        result.key_state = _key_state(delta, table, state, plan, outcome, counts, window)
+        result.key_state = key_state_after(delta, table, state, plan, outcome, counts, window)
     result.version, result.committed = outcome.version, outcome.committed
     result.updated, result.undeleted = outcome.updated, outcome.undeleted
     result.filled = outcome.filled
@@ -166,58 +171,6 @@ def _plan_and_state(
             f"bronze table has no primary key column {', '.join(missing_keys)}", table=table.name
         )
     return plan, state
-
-
-def _window_since(table: TableConfig, state: BronzeState, extraction: Extraction) -> int | None:
-    """Return where the next sync's overlap window starts (UTC µs), for a merged table."""
-    column = table.modified_column
-    if table.kind != MERGED or column is None or state.modified_column != column:
-        return None
-    if not pa.types.is_timestamp(state.schema.field(column).type):
-        return None
-    # Extracted rows either land in bronze or are older than what it holds: the newest of
-    # them and the watermark is the version's watermark.
-    newest = [utc_micros(state.watermark)] if state.watermark is not None else []
-    stamps, present = micros(extraction.rows.column(column))
-    if present.any():
-        newest.append(int(stamps[present].max()))
-    if not newest:
-        return None
-    return max(newest) - table.watermark_overlap_minutes * 60_000_000
-
-
-def _key_state(
-    delta: DeltaTable,
-    table: TableConfig,
-    state: BronzeState,
-    plan: SyncPlan,
-    outcome: RewriteResult,
-    counts: dict[str, int],
-    since_us: int | None,
-) -> KeyState | None:
-    """Return the key state of the version this sync left, when its tally is exact."""
-    tally = plan.key_tally
-    if tally is None or since_us is None or table.modified_column is None:
-        return None
-    # Another writer's version in between, or edits the commit did not apply as planned.
-    expected = state.version + 1 if outcome.committed else state.version
-    if outcome.version != expected or tally.active != counts.get("active"):
-        return None
-    newest = [utc_micros(state.watermark)] if state.watermark is not None else []
-    newest += [tally.newest_us] if tally.newest_us is not None else []
-    overlap = table.watermark_overlap_minutes * 60_000_000
-    if not newest or max(newest) - overlap != since_us:
-        return None
-    return KeyState(
-        table_id=str(delta.metadata().id),
-        version=outcome.version,
-        key_columns=tuple(table.primary_key),
-        modified_column=table.modified_column,
-        overlap_minutes=table.watermark_overlap_minutes,
-        since_us=since_us,
-        tally=tally,
-        counts=dict(counts),
-    )
 
 
 def _since(table: TableConfig, state: BronzeState) -> dt.datetime | None:

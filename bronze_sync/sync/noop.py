@@ -21,13 +21,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from bronze_sync.bronze.reader import BronzeState
+from bronze_sync.bronze.rewrite import RewriteResult
 from bronze_sync.bronze.schema import plan_schema
 from bronze_sync.config.kinds import MERGED
 from bronze_sync.config.models import TableConfig
-from bronze_sync.diff.key_state import KeyState, tally_extracted
+from bronze_sync.diff.key_state import KeyState, micros, tally_extracted
+from bronze_sync.diff.plan import SyncPlan
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.changes import saved_token
-from bronze_sync.sync.extract import extract_rows
+from bronze_sync.sync.extract import Extraction, extract_rows
 from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import CHECKSUM
@@ -121,6 +124,60 @@ def try_noop(
         result.note_history(*keep_history(job, table, record.version, None))
     result.key_state = record
     return NoopTry(result=result)
+
+
+def window_since(table: TableConfig, state: BronzeState, extraction: Extraction) -> int | None:
+    """Return where the next sync's overlap window starts (UTC µs), for a merged table."""
+    column = table.modified_column
+    if table.kind != MERGED or column is None or state.modified_column != column:
+        return None
+    if not pa.types.is_timestamp(state.schema.field(column).type):
+        return None
+    # Extracted rows either land in bronze or are older than what it holds: the newest of
+    # them and the watermark is the version's watermark.
+    stamps, present = micros(extraction.rows.column(column))
+    return _window_start(table, state, int(stamps[present].max()) if present.any() else None)
+
+
+def _window_start(table: TableConfig, state: BronzeState, newest_us: int | None) -> int | None:
+    """Return the overlap window's start (UTC µs) after `newest_us` meets the watermark."""
+    newest = [utc_micros(state.watermark)] if state.watermark is not None else []
+    newest += [newest_us] if newest_us is not None else []
+    if not newest:
+        return None
+    return max(newest) - table.watermark_overlap_minutes * 60_000_000
+
+
+def key_state_after(
+    delta: DeltaTable,
+    table: TableConfig,
+    state: BronzeState,
+    plan: SyncPlan,
+    outcome: RewriteResult,
+    counts: dict[str, int],
+    since_us: int | None,
+) -> KeyState | None:
+    """Return the key state of the version this sync left, when its tally is exact."""
+    tally = plan.key_tally
+    if tally is None or since_us is None or table.modified_column is None:
+        return None
+    # Another writer's version in between, or edits the commit did not apply as planned.
+    expected = state.version + 1 if outcome.committed else state.version
+    if outcome.version != expected or tally.active != counts.get("active"):
+        return None
+    # The tally's newest row must give the window the extraction gave.
+    if _window_start(table, state, tally.newest_us) != since_us:
+        return None
+    return KeyState(
+        table_id=str(delta.metadata().id),
+        version=outcome.version,
+        key_columns=tuple(table.primary_key),
+        modified_column=table.modified_column,
+        overlap_minutes=table.watermark_overlap_minutes,
+        since_us=since_us,
+        tally=tally,
+        counts=dict(counts),
+    )
 
 
 def since_time(micros: int) -> dt.datetime:
