@@ -53,6 +53,8 @@ _UNREACHABLE = (
     "connection reset",
     "tcp connect error",
 )
+_TOKEN_REQUEST = "error performing token request"
+_ENTRA_CODE = re.compile(r"AADSTS\d+")
 _SAS_SIGNATURE = re.compile(r"(sig=)[^&\s\"'<>]+", re.IGNORECASE)
 PROBE_PREFIX = "_bronze_sync/probe-"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -228,6 +230,13 @@ def storage_problem(text: str) -> str | None:
     code = _AZURE_CODE.search(text)
     name = code.group(1) if code else ""
     lowered = text.lower()
+    if _TOKEN_REQUEST in lowered and not any(marker in lowered for marker in _UNREACHABLE):
+        entra = _ENTRA_CODE.search(text)
+        return (
+            f"Microsoft Entra ID refused the service principal's token request "
+            f"({entra.group(0) if entra else _deepest_cause(text)}; check azure_client_id, "
+            "azure_client_secret, azure_tenant_id and azure_authority_host)"
+        )
     if name in _NO_PERMISSION:
         return f"the credentials may not do this here ({name}; e.g. a SAS without write permission)"
     if name in _REFUSED or " 401 " in text:

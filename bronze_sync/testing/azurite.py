@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -43,7 +44,7 @@ EXECUTABLE_ENV = "BRONZE_SYNC_AZURITE"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "bronze_sync_tests" / "azurite"
 INSTALL_COMMAND = "npm ci --prefix bronze_sync_tests/azurite"
 API_VERSION = "2021-08-06"
-LISTENING = re.compile(r"successfully listens on http://[^:\s]+:(\d+)")
+LISTENING = re.compile(r"successfully listens on https?://[^:\s]+:(\d+)")
 CONTAINER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$")
 
 
@@ -95,11 +96,12 @@ class Azurite:
     log_path: Path
     accounts: dict[str, Account]
     own_location: bool = False
+    ca: Path | None = None  # with HTTPS: the certificate authority that signed its certificate
 
     @property
     def url(self) -> str:
         """Return the Blob service's base URL (what AZURITE_BLOB_STORAGE_URL must hold)."""
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ca else 'http'}://{self.host}:{self.port}"
 
     def environ(self) -> dict[str, str]:
         """Return the environment deltalake needs to find this emulator."""
@@ -196,8 +198,9 @@ class Azurite:
             url += "?" + urllib.parse.urlencode(query)
         data = b"" if method == "PUT" else None
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        context = ssl.create_default_context(cafile=self.ca) if self.ca else None
         try:
-            with urllib.request.urlopen(req, timeout=30) as response:
+            with urllib.request.urlopen(req, timeout=30, context=context) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
@@ -237,12 +240,15 @@ def start_azurite(
     accounts: Sequence[Account] = (),
     executable: Path | None = None,
     startup_seconds: float = 60.0,
+    tls: tuple[Path, Path, Path] | None = None,
 ) -> Azurite:
     """Start Azurite's Blob service on a free port of 127.0.0.1 and wait until it answers.
 
-    `accounts` are served next to the development account. The server runs in its own
-    session, so `Azurite.stop` ends it and its children by process group. Raises
-    AzuriteError, with Azurite's output, when it cannot start.
+    `accounts` are served next to the development account. With `tls` (CA, certificate,
+    key) it serves HTTPS and accepts OAuth bearer tokens (`--oauth basic`), which Azurite
+    allows over HTTPS only. The server runs in its own session, so `Azurite.stop` ends it
+    and its children by process group. Raises AzuriteError, with Azurite's output, when it
+    cannot start.
     """
     launcher = executable or find_executable()
     own = location is None
@@ -267,6 +273,8 @@ def start_azurite(
         "--loose",
         "--silent",
     ]
+    if tls is not None:
+        command += ["--cert", str(tls[1]), "--key", str(tls[2]), "--oauth", "basic"]
     with open(log_path, "wb") as log:
         try:
             process = subprocess.Popen(
@@ -279,7 +287,8 @@ def start_azurite(
             )
         except OSError as exc:
             raise AzuriteError(f"cannot run {launcher}: {exc}") from exc
-    server = Azurite("127.0.0.1", 0, process, folder, log_path, served, own_location=own)
+    ca = tls[0] if tls else None
+    server = Azurite("127.0.0.1", 0, process, folder, log_path, served, own_location=own, ca=ca)
     try:
         server.port = _wait_until_listening(server, startup_seconds)
     except AzuriteError:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from bronze_sync.config import Config
-from bronze_sync.testing.azurite import Azurite
+from bronze_sync.testing.azurite import Azurite, AzuriteError, start_azurite
+from bronze_sync.testing.blob_gateway import BlobGateway, start_gateway
+from bronze_sync.testing.dataverse.tls import make_certificates
+from bronze_sync.testing.entra import EntraProcess, start_entra
 from bronze_sync_tests.cli_runner import Done, cli_runner
 from bronze_sync_tests.conftest import Harness
 from bronze_sync_tests.helpers import PgTable
@@ -42,6 +47,61 @@ def bronze(azurite: Azurite) -> Bronze:
 def secret_bronze(azurite: Azurite) -> Bronze:
     """Return bronze's place in a fresh container of `bronzesecret` (a random key per session)."""
     return Bronze(azurite, account="bronzesecret")
+
+
+TENANT = "0b6f3c1e-5d2a-4c8e-9f41-2a7d9e6b1c30"
+CLIENT_ID = "6e2c8a47-bronze-sync-tests"
+SECRET_ENV = "BRONZE_TEST_AZURE_CLIENT_SECRET"
+
+
+@dataclass
+class EntraAzure:
+    """Azurite over HTTPS accepting OAuth tokens, and the Entra ID emulator that issues them."""
+
+    azurite: Azurite
+    entra: EntraProcess
+    gateway: BlobGateway  # Azure's `startFrom` listing, which Azurite lacks
+    client_secret: str = field(repr=False)
+
+    def principal(self) -> Bronze:
+        """Return a fresh container reached as the service principal (secret from $VAR)."""
+        place = Bronze(self.azurite)
+        place.options = {
+            "azure_storage_account_name": place.account,
+            "azure_storage_endpoint": self.gateway.endpoint(place.account),
+            "azure_client_id": CLIENT_ID,
+            "azure_client_secret": "${" + SECRET_ENV + "}",
+            "azure_tenant_id": TENANT,
+            "azure_authority_host": self.entra.authority_host,
+        }
+        return place
+
+
+@pytest.fixture(scope="session")
+def entra_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraAzure]:
+    """Start Azurite with HTTPS and OAuth plus an Entra token endpoint, once per session."""
+    ca, cert, key = make_certificates(tmp_path_factory.mktemp("entra-tls"))
+    secret = secrets.token_urlsafe(32)
+    entra = start_entra(TENANT, {CLIENT_ID: secret}, (ca, cert, key))
+    try:
+        azurite = start_azurite(tls=(ca, cert, key))
+    except AzuriteError as exc:
+        entra.stop()
+        pytest.fail(f"Azurite (HTTPS, OAuth) could not start: {exc}")
+    gateway = start_gateway(azurite.url, (ca, cert, key))
+    yield EntraAzure(azurite, entra, gateway, secret)
+    gateway.stop()
+    azurite.stop()
+    entra.stop()
+
+
+@pytest.fixture
+def principal(entra_azure: EntraAzure, monkeypatch: pytest.MonkeyPatch) -> Bronze:
+    """Return a container reached as the service principal; the test CA is trusted."""
+    # object_store (rustls with the platform's roots) and Python read the CA from here.
+    monkeypatch.setenv("SSL_CERT_FILE", str(entra_azure.azurite.ca))
+    monkeypatch.setenv(SECRET_ENV, entra_azure.client_secret)
+    return entra_azure.principal()
 
 
 @pytest.fixture
