@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from bronze_sync.config.models import Config, TableSettings
+from bronze_sync.config.storage_options import check_secrets_from_env, is_azure
 from bronze_sync.errors import ConfigError
 
 CONFIG_ENV = "BRONZE_SYNC_CONFIG"
@@ -84,6 +85,8 @@ def _parse(text: str, env: Mapping[str, str]) -> Config:
     except ValidationError as exc:
         raise ConfigError(_describe(exc, expanded)) from None
     _check_unique_names(config)
+    if is_azure(config.bronze.path):
+        check_secrets_from_env(config.bronze.storage_options, env_refs)
     config._env_refs = env_refs
     config._raw = raw
     return config

@@ -19,6 +19,10 @@ from bronze_sync.errors import ConfigError
 
 AZURE_SCHEMES = frozenset({"abfss", "abfs", "az", "azure", "adl"})
 EMULATOR_ACCOUNT = "devstoreaccount1"
+# Azurite's published development key (its README): public, so it may be written as is.
+EMULATOR_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
 ACCOUNT_ENV = "AZURE_STORAGE_ACCOUNT_NAME"
 
 # object_store's AzureConfigKey: canonical name -> every alias from_str accepts.
@@ -162,6 +166,18 @@ def canonical_name(option: str) -> str | None:
 def is_secret_option(option: str) -> bool:
     """Return True when an option (any alias, any case) holds a credential."""
     return canonical_name(option) in SECRET_KEYS
+
+
+def check_secrets_from_env(options: Mapping[str, str], env_refs: Mapping[str, str]) -> None:
+    """Refuse a credential written into the file instead of as `${VAR}`."""
+    for name, value in options.items():
+        written_as_variable = f"bronze.storage_options.{name}" in env_refs
+        if is_secret_option(name) and not written_as_variable and value != EMULATOR_ACCOUNT_KEY:
+            # A literal would reach Dagster as plain resource config, shown in its UI.
+            raise ConfigError(
+                f"bronze.storage_options.{name}: a credential must be written as ${{VAR}} "
+                "(an environment variable), not into the file"
+            )
 
 
 def is_true(value: str) -> bool:

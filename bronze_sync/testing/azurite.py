@@ -34,11 +34,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bronze_sync.config.storage_options import EMULATOR_ACCOUNT_KEY
+
 DEV_ACCOUNT = "devstoreaccount1"
-# Azurite's published development key (its README): not a secret.
-DEV_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+DEV_ACCOUNT_KEY = EMULATOR_ACCOUNT_KEY  # Azurite's published development key: not a secret
 URL_ENV = "AZURITE_BLOB_STORAGE_URL"
 EXECUTABLE_ENV = "BRONZE_SYNC_AZURITE"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "bronze_sync_tests" / "azurite"

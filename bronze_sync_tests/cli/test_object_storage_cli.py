@@ -107,13 +107,14 @@ def test_sync_with_unknown_storage_option_is_refused_before_any_write(
     ],
 )
 def test_sync_against_unusable_storage_fails_in_one_line_before_any_write(
-    run, tmp_path, azurite: Azurite, key, container, expected
+    run, tmp_path, azurite: Azurite, monkeypatch, key, container, expected
 ):
     uri, options = azurite.container()
     if container:
         uri = uri.replace(container_of(uri), container)
     if key:
-        options = {**options, "azure_storage_account_key": key}
+        monkeypatch.setenv("BRONZE_KEY", key)
+        options = {**options, "azure_storage_account_key": "${BRONZE_KEY}"}
     with sqlite3.connect(tmp_path / "source.sqlite") as source:
         source.execute("CREATE TABLE account (id TEXT PRIMARY KEY)")
         source.execute("INSERT INTO account VALUES ('a')")

@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from bronze_sync.config import parse_config
-from bronze_sync.config.storage_options import AZURE_NAMES, BOOLEAN_KEYS, display_uri
+from bronze_sync.config.storage_options import (
+    AZURE_NAMES,
+    BOOLEAN_KEYS,
+    EMULATOR_ACCOUNT_KEY,
+    display_uri,
+    is_secret_option,
+)
 from bronze_sync.errors import ConfigError
 
 URI = "abfss://bronze@acct.dfs.core.windows.net/lake"
@@ -46,7 +52,8 @@ def config_text(options: dict[str, object], path: str = URI) -> str:
 )
 def test_deltalake_long_option_names_are_accepted(name):
     value = "true" if "use_" in name.lower() or "allow" in name else "1"
-    config = parse_config(config_text({name: value}), env={})
+    written = "${V}" if is_secret_option(name) else value
+    config = parse_config(config_text({name: written}), env={"V": value})
 
     assert config.bronze.storage_options == {name: value}
 
@@ -54,9 +61,29 @@ def test_deltalake_long_option_names_are_accepted(name):
 def test_every_object_store_alias_is_accepted():
     for name, canonical in AZURE_NAMES.items():
         value = "false" if canonical in BOOLEAN_KEYS else "x"
-        config = parse_config(config_text({name: value}), env={})
+        written = "${V}" if is_secret_option(name) else value
+        config = parse_config(config_text({name: written}), env={"V": value})
         assert config.bronze.storage_options == {name: value}
     assert len(AZURE_NAMES) > 80
+
+
+@pytest.mark.parametrize(
+    "name", ["azure_storage_account_key", "client_secret", "sas_token", "bearer_token"]
+)
+def test_credential_written_into_the_file_is_refused_naming_it(name):
+    with pytest.raises(ConfigError) as refused:
+        parse_config(config_text({name: "s3cr3t-literal"}), env={})
+
+    message = str(refused.value)
+    assert f"bronze.storage_options.{name}: a credential must be written as ${{VAR}}" in message
+    assert "s3cr3t-literal" not in message
+
+
+def test_azurite_published_development_key_may_be_written_as_is():
+    options = {"use_emulator": True, "account_key": EMULATOR_ACCOUNT_KEY}
+    config = parse_config(config_text(options), env={})
+
+    assert config.bronze.storage_options["account_key"] == EMULATOR_ACCOUNT_KEY
 
 
 def test_unknown_option_is_refused_naming_it():
@@ -70,7 +97,8 @@ def test_unknown_option_is_refused_naming_it():
 
 def test_two_aliases_of_one_setting_are_refused():
     with pytest.raises(ConfigError, match=r"same setting as bronze\.storage_options\.account_key"):
-        parse_config(config_text({"account_key": "a", "azure_storage_account_key": "b"}), env={})
+        options = {"account_key": "${A}", "azure_storage_account_key": "${B}"}
+        parse_config(config_text(options), env={"A": "a", "B": "b"})
 
 
 def test_flag_that_is_not_true_or_false_is_refused():

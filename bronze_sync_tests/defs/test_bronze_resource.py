@@ -62,12 +62,16 @@ def test_sas_token_alias_keeps_its_variable_until_run_time(monkeypatch):
     )
 
 
-def test_emulator_flag_and_account_from_the_path_make_a_valid_resource():
+def test_emulator_flag_and_account_from_the_path_make_a_valid_resource(monkeypatch):
+    monkeypatch.setenv("KEY", "k")
     resource = bronze_resource(
-        config_for({"azure_storage_use_emulator": True, "azure_storage_account_key": "k"}, {})
+        config_for(
+            {"azure_storage_use_emulator": True, "azure_storage_account_key": "${KEY}"},
+            {"KEY": "k"},
+        )
     )
 
-    options = resource.store().storage_options
+    options = resource.process_config_and_initialize().store().storage_options
     assert options == {
         "account_name": "acct",
         "account_key": "k",

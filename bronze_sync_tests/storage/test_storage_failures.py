@@ -39,11 +39,12 @@ def assert_clear(error, uri, reason, *secrets):
 
 
 def test_wrong_account_key_fails_naming_the_uri_and_keeps_bronze(
-    account, h, bronze, az_config, harness_for
+    account, h, bronze, az_config, harness_for, monkeypatch
 ):
     version, before = synced_once(account, h)
     blobs = bronze.blobs()
-    options = {**bronze.options, "azure_storage_account_key": WRONG_KEY}
+    monkeypatch.setenv("BRONZE_WRONG_KEY", WRONG_KEY)
+    options = {**bronze.options, "azure_storage_account_key": "${BRONZE_WRONG_KEY}"}
     wrong = harness_for(az_config([account.config()], bronze={"storage_options": options}))
     error = failing_sync(wrong)
     assert_clear(error, bronze.uri, "credential|key", WRONG_KEY, DEV_ACCOUNT_KEY)
