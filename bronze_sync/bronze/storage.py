@@ -163,6 +163,15 @@ class BronzeStore:
         problem = storage_problem(text) or _first_line(text) or type(exc).__name__
         return BronzeError(f"bronze storage {self.display_root}: cannot {action}: {problem}")
 
+    def reworded(self, action: str, exc: BaseException) -> BaseException:
+        """Return a one-line BronzeError for an object-store failure of `action`, else `exc`."""
+        if self.is_local or isinstance(exc, BronzeError) or not isinstance(exc, READ_ERRORS):
+            return exc
+        problem = storage_problem(self.redact(str(exc)))
+        if problem is None:
+            return exc
+        return BronzeError(f"bronze storage {self.display_root}: cannot {action}: {problem}")
+
     def check_access(self, write: bool = True) -> None:
         """Raise BronzeError when the object-store root cannot be listed (or written to).
 

@@ -43,6 +43,7 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
         lease = acquire_lease(job.store, table.name, _lease_request(job, table))
     except BaseException as exc:
         _record_failure(job, table, exc, start)
+        _raise_reworded(job, table, exc)
         raise
     try:
         try:
@@ -50,10 +51,19 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
             result = sync_table(job, table, lease)
         except BaseException as exc:
             _record_failure(job, table, exc, start)
+            _raise_reworded(job, table, exc)
             raise
         return record_sync(job, table, result, start)
     finally:
         lease.release()
+
+
+def _raise_reworded(job: SyncJob, table: TableConfig, exc: BaseException) -> None:
+    """Raise an object-store failure as one line naming the storage; return otherwise."""
+    reworded = job.store.reworded(f"sync {table.name}", exc)
+    if reworded is not exc:
+        # Not chained: deltalake's text can hold request URLs (a SAS) and terminal codes.
+        raise reworded from None
 
 
 def _lease_request(job: SyncJob, table: TableConfig) -> LeaseRequest:

@@ -127,6 +127,16 @@ class Azurite:
         base = f"abfss://{container}@{account}.dfs.core.windows.net"
         return f"{base}/{path.strip('/')}" if path.strip("/") else base
 
+    def account_sas(self, permissions: str, account: str = DEV_ACCOUNT) -> str:
+        """Return an account SAS (Blob service, every resource type) granting `permissions`."""
+        served = self.account(account)
+        version, expiry = "2019-12-12", "2099-01-01T00:00:00Z"
+        to_sign = f"{served.name}\n{permissions}\nb\nsco\n\n{expiry}\n\n\n{version}\n"
+        digest = hmac.new(base64.b64decode(served.key), to_sign.encode(), hashlib.sha256)
+        signature = base64.b64encode(digest.digest()).decode()
+        query = {"sv": version, "ss": "b", "srt": "sco", "sp": permissions, "se": expiry}
+        return urllib.parse.urlencode({**query, "sig": signature})
+
     def create_container(self, name: str, account: str = DEV_ACCOUNT) -> None:
         """Create container `name` (nothing happens when it exists)."""
         if not CONTAINER_NAME.match(name) or "--" in name:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import urllib.parse
 from pathlib import Path
 
@@ -12,23 +10,13 @@ import pytest
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError
-from bronze_sync.testing.azurite import DEV_ACCOUNT, DEV_ACCOUNT_KEY, Azurite
+from bronze_sync.testing.azurite import DEV_ACCOUNT, Azurite
 
 WRONG_KEY = base64.b64encode(b"not the account key at all").decode()
 
 
 def container_of(uri: str) -> str:
     return uri.removeprefix("abfss://").split("@", 1)[0]
-
-
-def account_sas(permissions: str) -> str:
-    """Return an account SAS of the development account (Blob service) with `permissions`."""
-    version, expiry = "2019-12-12", "2099-01-01T00:00:00Z"
-    to_sign = f"{DEV_ACCOUNT}\n{permissions}\nb\nsco\n\n{expiry}\n\n\n{version}\n"
-    digest = hmac.new(base64.b64decode(DEV_ACCOUNT_KEY), to_sign.encode(), hashlib.sha256)
-    signature = base64.b64encode(digest.digest()).decode()
-    query = {"sv": version, "ss": "b", "srt": "sco", "sp": permissions, "se": expiry}
-    return urllib.parse.urlencode({**query, "sig": signature})
 
 
 def with_sas(options: dict[str, str], sas: str) -> dict[str, str]:
@@ -91,7 +79,7 @@ def test_unreachable_endpoint_is_named(azurite: Azurite):
 
 def test_read_only_sas_fails_the_write_probe_and_hides_the_signature(azurite: Azurite):
     uri, options = azurite.container()
-    sas = account_sas("rl")
+    sas = azurite.account_sas("rl")
     store = BronzeStore(uri, with_sas(options, sas))
     store.check_access(write=False)  # it may list
 
@@ -108,7 +96,7 @@ def test_read_only_sas_fails_the_write_probe_and_hides_the_signature(azurite: Az
 
 def test_refused_object_write_leaves_no_empty_object(azurite: Azurite):
     uri, options = azurite.container()
-    store = BronzeStore(uri, with_sas(options, account_sas("rl")))
+    store = BronzeStore(uri, with_sas(options, azurite.account_sas("rl")))
 
     with pytest.raises(BronzeError, match=r"cannot write reports/r\.html"):
         store.write_object("reports/r.html", b"<html></html>")

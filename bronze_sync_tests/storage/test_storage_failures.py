@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
+from urllib.parse import parse_qs
 
 import pytest
 
+from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError
 from bronze_sync.testing.azurite import DEV_ACCOUNT_KEY, URL_ENV
 
@@ -76,5 +78,26 @@ def test_unreachable_endpoint_fails_naming_the_uri_and_keeps_bronze(
         unreachable.setenv(URL_ENV, "http://127.0.0.1:9")  # the discard port: nothing listens
         error = failing_sync(h)
     assert_clear(error, bronze.uri, "reach|connect", DEV_ACCOUNT_KEY)
+    assert bronze.blobs() == blobs
+    assert h.delta().version() == version and h.bronze().equals(before)
+
+
+def test_write_refused_after_the_probe_fails_the_sync_in_one_line_and_keeps_bronze(
+    account, h, bronze, az_config, harness_for, monkeypatch, azurite
+):
+    """Permission lost between the access probe and the commit (a SAS rotated mid-run)."""
+    version, before = synced_once(account, h)
+    blobs = bronze.blobs()
+    sas = azurite.account_sas("rl")  # read and list: the sync's writes are refused
+    monkeypatch.setenv("BRONZE_RO_SAS", sas)
+    kept = {k: v for k, v in bronze.options.items() if k != "azure_storage_account_key"}
+    options = {**kept, "azure_storage_sas_token": "${BRONZE_RO_SAS}"}
+    read_only = harness_for(az_config([account.config()], bronze={"storage_options": options}))
+    monkeypatch.setattr(BronzeStore, "check_access", lambda self, write=True: None)
+
+    error = failing_sync(read_only)
+
+    assert_clear(error, bronze.uri, "may not do this", sas, parse_qs(sas)["sig"][0])
+    assert "cannot sync account" in str(error) and error.__cause__ is None
     assert bronze.blobs() == blobs
     assert h.delta().version() == version and h.bronze().equals(before)
