@@ -10,6 +10,13 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
+from bronze_sync.testing.dataverse.definitions import (
+    attributes_of,
+    csdl,
+    entity_definitions,
+    find_entity,
+    service_document,
+)
 from bronze_sync.testing.dataverse.odata import ODataError, encode_object
 from bronze_sync.testing.dataverse.queries import MAX_PAGE_SIZE, Query, run_query
 
@@ -18,7 +25,7 @@ if TYPE_CHECKING:
 
 API = "/api/data/v9.2"
 _ENTITY_DEF = re.compile(
-    r"^EntityDefinitions\(LogicalName='([^']*)'\)(/Attributes(?:/Microsoft\.Dynamics\.CRM\.(\w+))?)?$"
+    r"^EntityDefinitions(?:\(([^)]*)\))?(/Attributes(?:/Microsoft\.Dynamics\.CRM\.(\w+))?)?$"
 )
 
 
@@ -47,6 +54,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
         self.emulator.log_request(self.command, self.path, status)
+
+    def _send_xml(self, body: str) -> None:
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("OData-Version", "4.0")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.emulator.log_request(self.command, self.path, 200)
 
     def _error(self, status: int, code: str, message: str, **headers: str) -> None:
         self._send(status, json.dumps({"error": {"code": code, "message": message}}), headers)
@@ -155,7 +172,12 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, resource: str, params: dict[str, str]) -> None:
         match = _ENTITY_DEF.match(resource)
         if match:
-            return self._metadata(match.group(1), match.group(2), match.group(3))
+            return self._metadata(match.group(1), match.group(2), match.group(3), params)
+        base = self.emulator.environment_url + API
+        if resource == "":
+            return self._send(200, json.dumps(service_document(self.emulator.store, base)))
+        if resource == "$metadata":
+            return self._send_xml(csdl(self.emulator.store))
         if resource == "WhoAmI":
             return self._send(200, json.dumps({"UserId": self.emulator.user_id}))
         entity = self.emulator.store.by_set(resource)
@@ -188,29 +210,19 @@ class Handler(BaseHTTPRequestHandler):
             base_url=self.emulator.environment_url + API,
         )
 
-    def _metadata(self, name: str, attributes: str | None, cast: str | None) -> None:
-        entity = self.emulator.store.entities.get(name)
-        if entity is None:
-            return self._error(
-                404,
-                "0x80060888",
-                f"Could not find entity with logical name '{name}' (EntityDefinitions).",
-            )
-        base = self.emulator.environment_url + API
-        if not attributes:
-            body = {
-                "@odata.context": f"{base}/$metadata#EntityDefinitions/$entity",
-                "LogicalName": entity.logical_name,
-                "EntitySetName": entity.entity_set,
-                "PrimaryIdAttribute": entity.primary_id,
-                "ChangeTrackingEnabled": entity.change_tracking,
-                "MetadataId": entity.metadata_id,
-            }
-            return self._send(200, json.dumps(body))
-        values = [a.metadata() for a in entity.attributes]
-        if cast:
-            values = [v for v in values if v["@odata.type"].endswith("." + cast)]
-        for value in values:
-            value["IsPrimaryId"] = value["LogicalName"] == entity.primary_id
-        context = f"{base}/$metadata#EntityDefinitions('{name}')/Attributes"
+    def _metadata(
+        self, key: str | None, attributes: str | None, cast: str | None, params: dict[str, str]
+    ) -> None:
+        store, base = self.emulator.store, self.emulator.environment_url + API
+        try:
+            if not attributes:
+                return self._send(200, json.dumps(entity_definitions(store, base, key, params)))
+            if key is None:
+                raise ODataError("Resource not found for the segment 'Attributes'.")
+            entity = find_entity(store, key)
+            values = attributes_of(entity, cast, params)
+        except ODataError as exc:
+            status = 404 if str(exc).startswith(("Could not find entity", "Resource")) else 400
+            return self._error(status, exc.code, str(exc))
+        context = f"{base}/$metadata#EntityDefinitions({key})/Attributes"
         self._send(200, json.dumps({"@odata.context": context, "value": values}))
