@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -25,10 +26,17 @@ def api(emulator):
     session.headers["Authorization"] = f"Bearer {token['access_token']}"
     base = emulator.environment_url + API
 
-    def get(path: str, **params: str) -> requests.Response:
-        return session.get(f"{base}/{path}", params=params)
+    class Api:
+        def __call__(self, path: str, **params: str) -> requests.Response:
+            return session.get(f"{base}/{path}", params=params)
 
-    return get
+        def post(
+            self, path: str, body: str, boundary: str = "", content_type: str = ""
+        ) -> requests.Response:
+            kind = content_type or f"multipart/mixed; boundary={boundary}"
+            return session.post(f"{base}/{path}", data=body, headers={"Content-Type": kind})
+
+    return Api()
 
 
 def test_service_document_lists_every_entity_set_and_entity_definitions(api, emulator):
@@ -107,3 +115,65 @@ def test_unknown_names_get_the_dataverse_error_envelope(api, path, params, statu
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]
     assert error["code"] == "0x80060888" and named in error["message"]
+
+
+def batch_body(boundary: str, targets: list[str]) -> str:
+    parts = [
+        f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary"
+        f"\r\n\r\nGET {target} HTTP/1.1\r\nAccept: application/json\r\n\r\n"
+        for target in targets
+    ]
+    return "".join(parts) + f"--{boundary}--\r\n"
+
+
+def answers_of(response: requests.Response) -> list[tuple[int, dict]]:
+    """Split a multipart/mixed batch answer into (status, JSON body) per part."""
+    boundary = response.headers["Content-Type"].split("boundary=", 1)[1]
+    parts = response.text.split(f"--{boundary}--")[0].split(f"--{boundary}")[1:]
+    answers = []
+    for part in parts:
+        _, http_head, body = part.split("\r\n\r\n", 2)
+        status = int(http_head.split()[1])
+        answers.append((status, json.loads(body)))
+    return answers
+
+
+def test_batch_of_gets_answers_each_part_in_order(emulator, api):
+    base = emulator.environment_url + API
+    targets = [
+        f"{base}/EntityDefinitions(LogicalName='account')?$select=LogicalName",
+        "EntityDefinitions(LogicalName='nope')",
+        f"{API}/EntityDefinitions(LogicalName='account')/Attributes?$select=LogicalName",
+    ]
+    response = api.post("$batch", batch_body("batch_x1", targets), "batch_x1")
+    assert response.status_code == 200, response.text
+    answers = answers_of(response)
+    assert [status for status, _ in answers] == [200, 404, 200]
+    assert answers[0][1]["LogicalName"] == "account"
+    assert answers[1][1]["error"]["code"] == "0x80060888"
+    assert {a["LogicalName"] for a in answers[2][1]["value"]} >= {"accountid"}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "named"),
+    [
+        ("application/json", "{}", "multipart/mixed"),
+        ("multipart/mixed", "--b\r\n", "boundary"),
+        ("multipart/mixed; boundary=b", "--b\r\nContent-Type: application/http\r\n\r\n", "--b--"),
+        (
+            "multipart/mixed; boundary=b",
+            "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--",
+            "text/plain",
+        ),
+        (
+            "multipart/mixed; boundary=b",
+            "--b\r\nContent-Type: application/http\r\n\r\nHELLO\r\n--b--",
+            "HELLO",
+        ),
+    ],
+)
+def test_malformed_batch_gets_a_400_error_envelope(api, content_type, body, named):
+    response = api.post("$batch", body, content_type=content_type)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "0x80048d19" and named in error["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.message
 import json
 import re
 import secrets
@@ -10,6 +11,13 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
+from bronze_sync.testing.dataverse.batch import (
+    BatchAnswer,
+    BatchError,
+    BatchRequest,
+    encode_batch,
+    parse_batch,
+)
 from bronze_sync.testing.dataverse.definitions import (
     attributes_of,
     csdl,
@@ -38,6 +46,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "DataverseEmulator/1.0"
     emulator: DataverseEmulator
+    _captured: list[BatchAnswer] | None = None  # inside a $batch: answers are collected
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the request log is kept in memory."""
@@ -45,6 +54,10 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing -------------------------------------------------------------------------
     def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         data = body.encode()
+        if self._captured is not None:
+            kind = "application/json; odata.metadata=minimal"
+            self._captured.append(BatchAnswer(status, kind, data, dict(headers or {})))
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json; odata.metadata=minimal")
         self.send_header("OData-Version", "4.0")
@@ -57,6 +70,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_xml(self, body: str) -> None:
         data = body.encode()
+        if self._captured is not None:
+            self._captured.append(BatchAnswer(200, "application/xml", data))
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("OData-Version", "4.0")
@@ -84,9 +100,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """Serve the token endpoint."""
         length = int(self.headers.get("Content-Length") or 0)
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        if self.path.split("?")[0].endswith("/oauth2/v2.0/token"):
-            self._token({k: v[0] for k, v in form.items()})
+        body = self.rfile.read(length)
+        if self.path.split("?")[0] == API + "/$batch":
+            self._batch(body)
+        elif self.path.split("?")[0].endswith("/oauth2/v2.0/token"):
+            self._token({k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()})
         else:
             self._error(405, "0x80060888", "Method not allowed.")
 
@@ -135,6 +153,41 @@ class Handler(BaseHTTPRequestHandler):
             self._route(resource, dict(urllib.parse.parse_qsl(query, keep_blank_values=True)))
         finally:
             emu.leave()
+
+    def _batch(self, body: bytes) -> None:
+        """Answer a $batch of GET requests with one multipart/mixed body."""
+        if not self._authorized():
+            return
+        try:
+            requests = parse_batch(self.headers.get("Content-Type", ""), body)
+        except BatchError as exc:
+            return self._error(400, "0x80048d19", str(exc))
+        outer, answers = self.headers, list[BatchAnswer]()
+        self._captured = answers
+        try:
+            for request in requests:
+                self.headers = _message(request.headers)
+                self._batch_part(request)
+        finally:
+            self.headers, self._captured = outer, None
+        content_type, data = encode_batch(answers)
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("OData-Version", "4.0")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.emulator.log_request(self.command, self.path, 200)
+
+    def _batch_part(self, request: BatchRequest) -> None:
+        if request.method != "GET":
+            what = "change sets" if request.method == "CHANGESET" else f"{request.method} parts"
+            return self._error(405, "0x80060888", f"The emulator's $batch serves GET, not {what}.")
+        target = urllib.parse.urlsplit(request.target)
+        path, query = target.path, target.query
+        resource = path.split(API + "/", 1)[1] if API + "/" in path else path.lstrip("/")
+        params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        self._route(urllib.parse.unquote(resource), params)
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -226,3 +279,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(status, exc.code, str(exc))
         context = f"{base}/$metadata#EntityDefinitions({key})/Attributes"
         self._send(200, json.dumps({"@odata.context": context, "value": values}))
+
+
+def _message(headers: dict[str, str]) -> email.message.Message:
+    """Return a batch part's headers as the request headers the handlers read."""
+    message = email.message.Message()
+    for name, value in headers.items():
+        message[name] = value
+    return message
