@@ -44,8 +44,10 @@ ENTITY_PROPERTIES = (
     "EntitySetName",
     "LogicalCollectionName",
     "PrimaryIdAttribute",
+    "PrimaryNameAttribute",
     "ChangeTrackingEnabled",
     "IsCustomEntity",
+    "IsPrivate",
 )
 _BY_NAME = re.compile(r"^LogicalName='([^']*)'$")
 _EXPAND = re.compile(r"^(\w+)(?:\((.*)\))?$")
@@ -148,9 +150,16 @@ def _entity_values(entity: Entity) -> dict[str, Any]:
         "EntitySetName": entity.entity_set,
         "LogicalCollectionName": entity.entity_set,
         "PrimaryIdAttribute": entity.primary_id,
+        "PrimaryNameAttribute": _primary_name(entity),
         "ChangeTrackingEnabled": entity.change_tracking,
         "IsCustomEntity": "_" in entity.logical_name,
+        "IsPrivate": False,
     }
+
+
+def _primary_name(entity: Entity) -> str | None:
+    names = [a.logical_name for a in entity.attributes if a.type == "String"]
+    return next((n for n in names if n in {"name", "fullname", "subject"}), None)
 
 
 def _entity_body(entity: Entity, select: set[str], expand: dict[str, str | None]) -> dict[str, Any]:
@@ -219,4 +228,5 @@ def _metadata_types() -> str:
 def _metadata_edm(name: str) -> str:
     if name == "MetadataId":
         return "Edm.Guid"
-    return "Edm.Boolean" if name in {"ChangeTrackingEnabled", "IsCustomEntity"} else "Edm.String"
+    flags = {"ChangeTrackingEnabled", "IsCustomEntity", "IsPrivate"}
+    return "Edm.Boolean" if name in flags else "Edm.String"

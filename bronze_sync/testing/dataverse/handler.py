@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bronze_sync.testing.dataverse.server import DataverseEmulator
 
 API = "/api/data/v9.2"
+_ROW_KEY = re.compile(r"^(\w+)\(([0-9a-fA-F-]{36})\)$")
 _ENTITY_DEF = re.compile(
     r"^EntityDefinitions(?:\(([^)]*)\))?(/Attributes(?:/Microsoft\.Dynamics\.CRM\.(\w+))?)?$"
 )
@@ -233,6 +234,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_xml(csdl(self.emulator.store))
         if resource == "WhoAmI":
             return self._send(200, json.dumps({"UserId": self.emulator.user_id}))
+        by_key = _ROW_KEY.match(resource)
+        if by_key:
+            resource = by_key.group(1)
+            params = {**params, "$filter": f"{by_key.group(2)}"}  # resolved below
         entity = self.emulator.store.by_set(resource)
         if entity is None:
             return self._error(
@@ -246,11 +251,28 @@ class Handler(BaseHTTPRequestHandler):
                 f"prvRead{entity.logical_name} privilege on entity '{entity.logical_name}'.",
             )
         time.sleep(self.emulator.latency)
+        if by_key:
+            params["$filter"] = f"{entity.primary_id} eq {by_key.group(2)}"
         try:
             body, applied = run_query(self.emulator.store, entity, self._query(params))
         except ODataError as exc:
             return self._error(400, exc.code, str(exc))
+        if by_key:
+            return self._one_row(entity.logical_name, by_key.group(2), body)
         self._send(200, encode_object(body), {"Preference-Applied": ",".join(applied)})
+
+    def _one_row(self, logical_name: str, row_id: str, body: dict[str, Any]) -> None:
+        """Answer `set(id)`: the row itself, or Dataverse's 404 when there is none."""
+        if not body["value"]:
+            message = f"{logical_name} With Id = {row_id} Does Not Exist"
+            return self._error(404, "0x80040217", message)
+        context = body["@odata.context"].replace("(", "/$entity(", 1)
+        row = body["value"][0]
+        if isinstance(row, dict):
+            return self._send(200, encode_object({"@odata.context": context, **row}))
+        # A cached row is its JSON text: put the context in front of its properties.
+        rest = "}" if row.strip() == "{}" else "," + row.strip()[1:]
+        self._send(200, '{"@odata.context":' + json.dumps(context) + rest)
 
     def _query(self, params: dict[str, str]) -> Query:
         prefer = self.headers.get("Prefer", "")
