@@ -8,6 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
+from bronze_sync.testing.dataverse.demo import donation_entity
+from bronze_sync_tests.dataverse import account_row
+
 API = "/api/data/v9.2"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
@@ -29,6 +32,9 @@ def api(emulator):
     class Api:
         def __call__(self, path: str, **params: str) -> requests.Response:
             return session.get(f"{base}/{path}", params=params)
+
+        def get_prefer(self, path: str, prefer: str, **params: str) -> requests.Response:
+            return session.get(f"{base}/{path}", params=params, headers={"Prefer": prefer})
 
         def post(
             self, path: str, body: str, boundary: str = "", content_type: str = ""
@@ -177,3 +183,59 @@ def test_malformed_batch_gets_a_400_error_envelope(api, content_type, body, name
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "0x80048d19" and named in error["message"]
+
+
+def labels_of(option_set: dict) -> dict[int, str]:
+    return {o["Value"]: o["Label"]["UserLocalizedLabel"]["Label"] for o in option_set["Options"]}
+
+
+def test_choice_columns_expand_their_local_or_global_option_set(api, emulator):
+    emulator.add_entity(donation_entity())
+    picklists = "Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+    account = api(
+        f"EntityDefinitions(LogicalName='account')/{picklists}",
+        **{"$select": "LogicalName", "$expand": "OptionSet,GlobalOptionSet"},
+    )
+    assert account.status_code == 200, account.text
+    industry = {a["LogicalName"]: a for a in account.json()["value"]}["industrycode"]
+    assert labels_of(industry["OptionSet"])[1] == "Accounting"
+    assert industry["GlobalOptionSet"] is None and not industry["OptionSet"]["IsGlobal"]
+
+    donation = api(
+        f"EntityDefinitions(LogicalName='donation')/{picklists}",
+        **{"$expand": "GlobalOptionSet"},
+    ).json()["value"]
+    payment = {a["LogicalName"]: a for a in donation}["paymentmethod"]
+    assert payment["GlobalOptionSet"]["Name"] == "new_paymentmethod"
+    assert labels_of(payment["GlobalOptionSet"]) == {
+        1: "Cash",
+        2: "Card",
+        3: "Direct Debit",
+        4: "Bank Transfer",
+    }
+
+    status = api(
+        "EntityDefinitions(LogicalName='account')/Attributes/"
+        "Microsoft.Dynamics.CRM.StatusAttributeMetadata",
+        **{"$expand": "OptionSet"},
+    ).json()["value"][0]["OptionSet"]["Options"]
+    assert {(o["Value"], o["State"]) for o in status} == {(1, 0), (2, 1)}
+
+
+def test_option_set_expansion_outside_a_choice_class_is_an_unknown_property(api):
+    answer = api("EntityDefinitions(LogicalName='account')/Attributes", **{"$expand": "OptionSet"})
+    assert answer.status_code == 400
+    assert "OptionSet" in answer.json()["error"]["message"]
+
+
+def test_formatted_values_carry_the_choice_labels(api, emulator):
+    emulator.insert("account", [account_row(0, industrycode=16, statecode=1, statuscode=2)])
+    answer = api.get_prefer(
+        "accounts",
+        'odata.include-annotations="*"',
+        **{"$select": "industrycode,statecode,statuscode"},
+    )
+    row = answer.json()["value"][0]
+    formatted = "@OData.Community.Display.V1.FormattedValue"
+    assert row[f"industrycode{formatted}"] == "Financial"
+    assert (row[f"statecode{formatted}"], row[f"statuscode{formatted}"]) == ("Inactive", "Inactive")

@@ -49,6 +49,13 @@ ENTITY_PROPERTIES = (
     "IsCustomEntity",
     "IsPrivate",
 )
+_OPTION_SETS = ("OptionSet", "GlobalOptionSet")
+_CHOICE_CLASSES = {
+    "PicklistAttributeMetadata",
+    "StateAttributeMetadata",
+    "StatusAttributeMetadata",
+    "MultiSelectPicklistAttributeMetadata",
+}
 _BY_NAME = re.compile(r"^LogicalName='([^']*)'$")
 _EXPAND = re.compile(r"^(\w+)(?:\((.*)\))?$")
 
@@ -112,15 +119,32 @@ def entity_definitions(
 
 
 def attributes_of(entity: Entity, cast: str | None, params: dict[str, str]) -> list[Any]:
-    """Return an entity's attribute metadata (of one metadata class with `cast`), $select-ed."""
-    values = [_attribute_body(entity, a.metadata()) for a in entity.attributes]
+    """Return an entity's attribute metadata (of one metadata class with `cast`), $select-ed.
+
+    On a choice class (`PicklistAttributeMetadata`, …) `$expand=OptionSet,GlobalOptionSet`
+    adds the choices: a local choice in OptionSet, a global one in GlobalOptionSet.
+    """
+    attributes = list(entity.attributes)
+    values = [_attribute_body(entity, a.metadata()) for a in attributes]
     if cast:
-        values = [v for v in values if v["@odata.type"].endswith("." + cast)]
+        kept = [i for i, v in enumerate(values) if v["@odata.type"].endswith("." + cast)]
+        attributes, values = [attributes[i] for i in kept], [values[i] for i in kept]
+    on_type = f"Microsoft.Dynamics.CRM.{cast}" if cast else ATTRIBUTE_TYPE
+    for name in _split_top_level(params.get("$expand", "")):
+        if name.strip() not in _OPTION_SETS or cast not in _CHOICE_CLASSES:
+            raise ODataError(
+                f"Could not find a property named '{name.strip()}' on type '{on_type}'."
+            )
+        for attribute, value in zip(attributes, values, strict=True):
+            body = attribute.option_set_metadata(entity.logical_name)
+            is_global = attribute.option_set is not None
+            wanted = is_global if name.strip() == "GlobalOptionSet" else not is_global
+            value[name.strip()] = body if wanted else None
     chosen = params.get("$select")
     if not chosen:
         return values
     known = {name for value in values for name in value if not name.startswith("@")}
-    fields = _selected(chosen, tuple(known), ATTRIBUTE_TYPE)
+    fields = _selected(chosen, tuple(known), on_type) | set(_OPTION_SETS)
     return [{k: v for k, v in val.items() if k in fields or k.startswith("@")} for val in values]
 
 

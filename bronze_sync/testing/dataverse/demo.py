@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from bronze_sync.testing.dataverse.model import Attribute, Entity
+from bronze_sync.testing.dataverse.model import Attribute, Entity, Option
 
 if TYPE_CHECKING:  # the server (TLS, HTTP) is only needed by whoever runs one
     from bronze_sync.testing.dataverse.server import DataverseEmulator
@@ -13,11 +13,46 @@ if TYPE_CHECKING:  # the server (TLS, HTTP) is only needed by whoever runs one
 A = Attribute
 
 
-def _common(primary: str) -> list[Attribute]:
+def _choices(*labels: str, start: int = 1) -> tuple[Option, ...]:
+    return tuple(Option(start + i, label) for i, label in enumerate(labels))
+
+
+ACTIVE_STATES = (Option(0, "Active"), Option(1, "Inactive"))
+ACTIVE_STATUSES = (Option(1, "Active", state=0), Option(2, "Inactive", state=1))
+# Dataverse's own account industry codes.
+INDUSTRIES = (
+    "Accounting", "Agriculture and Non-petrol Natural Resource Extraction",
+    "Broadcasting Printing and Publishing", "Brokers", "Building Supply Retail",
+    "Business Services", "Consulting", "Consumer Services",
+    "Design, Direction and Creative Management", "Distributors, Dispatchers and Processors",
+    "Doctor's Offices and Clinics", "Durable Manufacturing", "Eating and Drinking Places",
+    "Entertainment Retail", "Equipment Rental and Leasing", "Financial",
+    "Food and Tobacco Processing", "Inbound Capital Intensive Processing",
+    "Inbound Repair and Services", "Insurance", "Legal Services",
+    "Non-Durable Merchandise Retail", "Outbound Consumer Service",
+    "Petrochemical Extraction and Distribution", "Service Retail", "SIG Affiliations",
+    "Social Services", "Special Outbound Trade Contractors", "Specialty Realty",
+    "Transportation", "Utility Creation and Distribution", "Vehicle Retail", "Wholesale",
+)  # fmt: skip
+ACTIVITY_STATES = _choices("Open", "Completed", "Canceled", "Scheduled", start=0)
+ACTIVITY_STATUSES = (
+    Option(1, "Open", state=0),
+    Option(2, "Completed", state=1),
+    Option(3, "Canceled", state=2),
+    Option(4, "Scheduled", state=3),
+)
+DATA_STATES = (Option(0, "Active"), Option(1, "Retained"))  # long-term retention
+
+
+def _common(
+    primary: str,
+    states: tuple[Option, ...] = ACTIVE_STATES,
+    statuses: tuple[Option, ...] = ACTIVE_STATUSES,
+) -> list[Attribute]:
     return [
         A(primary, "Uniqueidentifier"),
-        A("statecode", "State"),
-        A("statuscode", "Status"),
+        A("statecode", "State", options=states),
+        A("statuscode", "Status", options=statuses),
         A("createdon", "DateTime"),
         A("modifiedon", "DateTime"),
     ]
@@ -37,7 +72,7 @@ def account_entity() -> Entity:
             A("creditlimit", "Money", precision=4),
             A("exchangerate", "Decimal", precision=10),
             A("numberofemployees", "Integer"),
-            A("industrycode", "Picklist"),
+            A("industrycode", "Picklist", options=_choices(*INDUSTRIES)),
             A("telephone1", "String"),
             A("emailaddress1", "String"),
             A("address1_city", "String"),
@@ -46,7 +81,7 @@ def account_entity() -> Entity:
             A("parentaccountidname", "String", attribute_of="parentaccountid"),
             A("ownerid", "Owner", targets=("systemuser", "team")),
             A("versionnumber", "BigInt"),
-            A("msft_datastate", "Picklist"),
+            A("msft_datastate", "Picklist", options=DATA_STATES),
         ],
     )
 
@@ -64,7 +99,12 @@ def donation_entity() -> Entity:
             A("giftaidfactor", "Decimal", precision=18),
             A("donationdate", "DateTime", behavior="DateOnly"),
             A("campaign", "String"),
-            A("paymentmethod", "Picklist"),
+            A(
+                "paymentmethod",
+                "Picklist",
+                options=_choices("Cash", "Card", "Direct Debit", "Bank Transfer"),
+                option_set="new_paymentmethod",
+            ),
         ],
     )
 
@@ -76,14 +116,14 @@ def activity_entity() -> Entity:
         "activitypointers",
         "activityid",
         [
-            *_common("activityid"),
+            *_common("activityid", ACTIVITY_STATES, ACTIVITY_STATUSES),
             A("subject", "String"),
             A("activitytypecode", "EntityName"),
             A("regardingobjectid", "Lookup", targets=("account",)),
             A("scheduledstart", "DateTime"),
             A("scheduledend", "DateTime"),
             A("actualdurationminutes", "Integer"),
-            A("prioritycode", "Picklist"),
+            A("prioritycode", "Picklist", options=_choices("Low", "Normal", "High", start=0)),
         ],
     )
 

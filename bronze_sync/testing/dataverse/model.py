@@ -31,6 +31,29 @@ METADATA_CLASS = {
     "Virtual": "MultiSelectPicklistAttributeMetadata",
 }
 LOOKUP_TYPES = {"Lookup", "Owner", "Customer"}
+CHOICE_TYPES = {"Picklist", "State", "Status", "Virtual"}
+LANGUAGE = 1033  # the emulated organisation's base language (English)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice of a choice column: its value, label and (Status) the state it belongs to."""
+
+    value: int
+    label: str
+    state: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """Return the option as OptionMetadata JSON (one localized label)."""
+        label = {"Label": self.label, "LanguageCode": LANGUAGE, "IsManaged": True}
+        body: dict[str, Any] = {
+            "Value": self.value,
+            "Label": {"LocalizedLabels": [label], "UserLocalizedLabel": label},
+        }
+        if self.state is not None:
+            body["@odata.type"] = "#Microsoft.Dynamics.CRM.StatusOptionMetadata"
+            body["State"] = self.state
+        return body
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,22 @@ class Attribute:
     behavior: str = "UserLocal"  # DateTime: UserLocal | DateOnly | TimeZoneIndependent
     targets: tuple[str, ...] = ()  # Lookup: referenced entities
     attribute_of: str | None = None  # virtual "name" attributes of lookups
+    options: tuple[Option, ...] = ()  # choice columns: their choices
+    option_set: str | None = None  # a global choice's name (None: the column's own choices)
+
+    def labels(self) -> dict[int, str]:
+        """Return a choice column's labels by value."""
+        return {option.value: option.label for option in self.options}
+
+    def option_set_metadata(self, entity: str) -> dict[str, Any]:
+        """Return the column's OptionSetMetadata (global or local) as the Web API does."""
+        kind = {"State": "State", "Status": "Status"}.get(self.type, "Picklist")
+        return {
+            "Name": self.option_set or f"{entity}_{self.logical_name}",
+            "IsGlobal": self.option_set is not None,
+            "OptionSetType": kind,
+            "Options": [option.metadata() for option in self.options],
+        }
 
     @property
     def web_name(self) -> str:

@@ -21,8 +21,9 @@ from bronze_sync.testing.dataverse.odata import Raw, encode_value
 FORMATTED = "@OData.Community.Display.V1.FormattedValue"
 LOOKUP_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 SELECTIONS_KEPT = 4  # distinct ($select, annotations) shapes cached per entity
-# (property, `"property":` text, annotation suffix or None, annotation text or None)
-Step = tuple[str, str, str | None, str | None]
+# (property, `"property":` text, annotation suffix or None, annotation text or None,
+#  choice labels by value or None)
+Step = tuple[str, str, str | None, str | None, dict[int, str] | None]
 # Row key -> (the row dict, its version, its JSON text)
 Texts = dict[str, tuple[dict[str, Any], int, Raw]]
 
@@ -40,7 +41,7 @@ def shape(entity: Entity, row: dict[str, Any], select: list[str], annotations: b
             if attr.type in LOOKUP_TYPES:
                 out[f"{name}{LOOKUP_NAME}"] = (attr.targets or ("",))[0]
             elif attr.type in {"Money", "Picklist", "State", "Status"}:
-                out[f"{name}{FORMATTED}"] = str(value)
+                out[f"{name}{FORMATTED}"] = attr.labels().get(value, str(value))
     return out
 
 
@@ -72,23 +73,27 @@ def _plan(entity: Entity, select: list[str], annotations: bool) -> list[Step]:
     steps = []
     for name in select:
         attr = entity.attribute(name)
-        suffix = target = None
+        suffix = target = labels = None
         if annotations and attr is not None:
             if attr.type in LOOKUP_TYPES:
                 suffix, target = LOOKUP_NAME, quote((attr.targets or ("",))[0])
             elif attr.type in {"Money", "Picklist", "State", "Status"}:
-                suffix = FORMATTED
-        steps.append((name, quote(name) + ":", suffix and quote(name + suffix) + ":", target))
+                suffix, labels = FORMATTED, attr.labels() or None
+        prefix = quote(name) + ":"
+        steps.append((name, prefix, suffix and quote(name + suffix) + ":", target, labels))
     return steps
 
 
 def _encode(row: dict[str, Any], version: int, plan: list[Step]) -> str:
     parts = ['{"@odata.etag":' + quote(f'W/"{version}"')]
-    for name, prefix, suffix, target in plan:
+    for name, prefix, suffix, target, labels in plan:
         value = row.get(name)
         parts.append(prefix + _ENCODERS.get(type(value), encode_value)(value))
         if suffix is not None and value is not None:
-            parts.append(suffix + (target if target is not None else quote(str(value))))
+            if target is None:
+                label = labels.get(value) if labels is not None else None
+                target = quote(label if label is not None else str(value))
+            parts.append(suffix + target)
     return ",".join(parts) + "}"
 
 
