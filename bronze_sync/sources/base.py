@@ -124,6 +124,10 @@ class Source(ABC):
         """Yield the keys (and their hash, `HASH_COLUMN`) of the rows in the given buckets."""
         raise SourceError(f"a {self.kind} source cannot read keys by hash bucket", table=table.name)
 
+    def reference_tables(self, table: TableConfig) -> dict[str, pa.Table] | None:
+        """Return reference rows published beside the table's data (None: the source has none)."""
+        return None
+
     def count_rows(self, table: TableConfig) -> int | None:
         """Return the source's row count for `table`, or None when it cannot tell cheaply."""
         return None

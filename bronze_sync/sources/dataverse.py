@@ -18,6 +18,7 @@ from bronze_sync.errors import ConfigError
 from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 from bronze_sync.sources.dataverse_auth import TokenProvider, make_session
 from bronze_sync.sources.dataverse_changes import CHANGE_TOKEN, read_delta
+from bronze_sync.sources.dataverse_choices import choice_tables
 from bronze_sync.sources.dataverse_http import ChangeTokenExpiredError, DataverseHttp
 from bronze_sync.sources.dataverse_pages import read_page
 from bronze_sync.sources.dataverse_ranges import created_ranges, parse_stamp, range_filters
@@ -65,6 +66,10 @@ class DataverseSource(Source):
             if value:
                 check_columns(info, [value], setting)
         return info.schema()
+
+    def reference_tables(self, table: TableConfig) -> dict[str, pa.Table] | None:
+        """Return the entity's choice labels and lookup targets (Link to Fabric's tables)."""
+        return choice_tables(self.http, table.source_table)
 
     # -- reads ---------------------------------------------------------------------------
     def read_rows(

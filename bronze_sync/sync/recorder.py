@@ -23,6 +23,7 @@ from bronze_sync.sync.records import (
     validate_result,
 )
 from bronze_sync.sync.recovery import recover_after_crash
+from bronze_sync.sync.reference_step import refresh_reference_tables
 from bronze_sync.sync.result import SyncResult
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
             _record_failure(job, table, exc, start)
             _raise_reworded(job, table, exc)
             raise
-        return record_sync(job, table, result, start)
+        recorded = record_sync(job, table, result, start)
+        _refresh_reference(job, table)
+        return recorded
     finally:
         lease.release()
 
@@ -114,6 +117,33 @@ def record_sync(
         )
     _post_purge_summary(job, table, result, now)
     return result
+
+
+def _refresh_reference(job: SyncJob, table: TableConfig) -> None:
+    """Refresh the source's reference tables; a problem there never fails a good sync.
+
+    Either outcome is audited (Operation ReferenceTables): a refresh that changed tables as
+    Success naming them, a failed one as Warning, so stale labels are never silent.
+    """
+    start = job.clock()
+    try:
+        changed = refresh_reference_tables(job, table)
+    except Exception as exc:
+        log.warning("could not refresh the reference tables of %s: %s", table.name, exc)
+        job.progress(table.name, "record", f"reference tables not refreshed: {exc}")
+        entry = AuditEntry(
+            "ReferenceTables", table.name, start, job.clock(), status="Warning", error=str(exc)
+        )
+    else:
+        if not changed:
+            return
+        names = ", ".join(f"metadata/{name}" for name in changed)
+        job.progress(table.name, "record", f"refreshed {names}")
+        entry = AuditEntry("ReferenceTables", table.name, start, job.clock(), notes=names)
+    try:
+        write_audit(job.meta, job.run, [entry], job.clock())
+    except Exception:
+        log.exception("could not audit the reference tables of %s", table.name)
 
 
 def _post_purge_summary(

@@ -49,6 +49,21 @@ ENTITY_PROPERTIES = (
     "IsCustomEntity",
     "IsPrivate",
 )
+ATTRIBUTE_PROPERTIES = frozenset(
+    {
+        "LogicalName",
+        "AttributeType",
+        "AttributeTypeName",
+        "AttributeOf",
+        "IsValidForRead",
+        "IsPrimaryId",
+        "EntityLogicalName",
+        "Precision",
+        "Format",
+        "DateTimeBehavior",
+        "Targets",
+    }
+)
 _OPTION_SETS = ("OptionSet", "GlobalOptionSet")
 _CHOICE_CLASSES = {
     "PicklistAttributeMetadata",
@@ -143,7 +158,8 @@ def attributes_of(entity: Entity, cast: str | None, params: dict[str, str]) -> l
     chosen = params.get("$select")
     if not chosen:
         return values
-    known = {name for value in values for name in value if not name.startswith("@")}
+    # The type's properties, whether or not an attribute of this entity is of it.
+    known = ATTRIBUTE_PROPERTIES | {n for v in values for n in v if not n.startswith("@")}
     fields = _selected(chosen, tuple(known), on_type) | set(_OPTION_SETS)
     return [{k: v for k, v in val.items() if k in fields or k.startswith("@")} for val in values]
 
