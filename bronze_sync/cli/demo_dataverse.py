@@ -18,7 +18,10 @@ from bronze_sync.cli.runner import dagster_instance, run_daily_sync
 from bronze_sync.clock import utc_now
 from bronze_sync.config import Config, load_config
 from bronze_sync.demo.scenario import purge_cutoff
+from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.purge import PurgeRequest
+from bronze_sync.sources.dataverse_choices import CHOICE_SCHEMAS, STATUS
+from bronze_sync.sync import reference_step  # noqa: F401 - declares the tables' schemas
 from bronze_sync.testing.dataverse import DataverseEmulator, load_demo
 
 SECRET_ENV = "BRONZE_SYNC_DATAVERSE_SECRET"
@@ -100,6 +103,7 @@ def run_dataverse_demo(data: Path) -> bool:
             print_run(console, outcome)
         console.rule("[bold]5. What bronze holds now")
         ok = _report(config, expected)
+        _labels_report(config)
         requests = len(emulator.api_requests())
     console.print(f"The emulator answered {requests:,} Web API requests in total.")
     return ok and outcome.success
@@ -127,3 +131,18 @@ def _report(config: Config, expected: dict[str, dict[str, int]]) -> bool:
         )
     )
     return all_ok
+
+
+def _labels_report(config: Config) -> None:
+    """Show the Link to Fabric metadata tables written beside the data."""
+    meta = MetadataStore(BronzeStore.from_config(config.bronze))
+    counts = [(f"metadata/{name}", meta.read(name).num_rows) for name in CHOICE_SCHEMAS]
+    console.print(simple_table("choice labels and lookup targets", ["table", "rows"], counts))
+    states = meta.read(STATUS).to_pylist()
+    shown = [
+        (r["EntityName"], r["State"], r["Status"], r["LocalizedLabel"])
+        for r in sorted(states, key=lambda r: (r["EntityName"], r["Status"]))
+    ]
+    console.print(
+        simple_table("metadata/StatusMetadata", ["entity", "State", "Status", "label"], shown)
+    )

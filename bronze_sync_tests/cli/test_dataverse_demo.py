@@ -14,3 +14,5 @@ def test_dataverse_demo_syncs_changes_deletes_and_purges(tmp_path):
     out = done.stdout
     assert "only the changes are read" in out and "emulator-secret" not in out
     assert out.count(" yes ") == 3
+    assert "metadata/OptionsetMetadata" in out and "metadata/StatusMetadata" in out
+    assert "Completed" in out  # activitypointer's status labels, from the metadata table
