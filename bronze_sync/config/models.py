@@ -177,11 +177,32 @@ class TableSettings(KindSettings):
         return column_list(value)
 
 
+class ColumnSelection(StrictModel):
+    """Which of a wide entity's columns a sync reads (`$select`): include or exclude."""
+
+    include: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _names(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else column_list(value)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ColumnSelection:
+        if self.include is not None and self.exclude:
+            raise ValueError("give include or exclude, not both")
+        if self.include is not None and not self.include:
+            raise ValueError("include is empty")
+        return self
+
+
 class TableConfig(TableSettings):
     """One source table synced into one bronze table."""
 
     name: str
     source: str
+    columns: ColumnSelection | None = None
 
     @field_validator("name")
     @classmethod
@@ -293,6 +314,16 @@ class Config(StrictModel):
     _file: str | None = PrivateAttr(default=None)
     _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _column_selection_needs_dataverse(self) -> Config:
+        chosen = [t.name for t in self.tables if t.columns is not None]
+        if chosen and self.source.kind != "dataverse":
+            raise ValueError(
+                f"tables {', '.join(chosen)}: columns (a $select of some columns) needs a "
+                f"Dataverse source (source.kind is {self.source.kind})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _kinds_need_sql(self) -> Config:

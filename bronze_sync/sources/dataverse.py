@@ -22,7 +22,13 @@ from bronze_sync.sources.dataverse_choices import choice_tables
 from bronze_sync.sources.dataverse_http import ChangeTokenExpiredError, DataverseHttp
 from bronze_sync.sources.dataverse_pages import read_page
 from bronze_sync.sources.dataverse_ranges import created_ranges, parse_stamp, range_filters
-from bronze_sync.sources.dataverse_schema import EntityInfo, check_columns, fetch_entity, to_batch
+from bronze_sync.sources.dataverse_schema import (
+    EntityInfo,
+    check_columns,
+    fetch_entity,
+    selected_schema,
+    to_batch,
+)
 from bronze_sync.sources.streams import merge_streams
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,7 @@ class DataverseSource(Source):
             value = getattr(table, setting)
             if value:
                 check_columns(info, [value], setting)
-        return info.schema()
+        return selected_schema(info, table)
 
     def reference_tables(self, table: TableConfig) -> dict[str, pa.Table] | None:
         """Return the entity's choice labels and lookup targets (Link to Fabric's tables)."""

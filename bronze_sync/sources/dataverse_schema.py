@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import SourceDataError, SourceSchemaError
 from bronze_sync.sources.dataverse_http import DataverseHttp
 
@@ -152,6 +153,40 @@ def _array(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
     if pa.types.is_floating(kind):
         return pa.array([None if v is None else float(v) for v in values], kind)
     return pa.array(values, kind)
+
+
+def selected_schema(info: EntityInfo, table: TableConfig) -> pa.Schema:
+    """Return the schema of the columns the table's `columns` selection keeps (all without)."""
+    schema = info.schema()
+    chosen = table.columns
+    if chosen is None:
+        return schema
+    # A column may be named by its logical name or its Web API name (`_x_value` of lookups).
+    by_name = {c.logical_name: c.name for c in info.columns}
+    by_name |= {c.name: c.name for c in info.columns}
+    needed = [*table.primary_key, *(c for c in (table.created_column, table.modified_column) if c)]
+    setting = "include" if chosen.include is not None else "exclude"
+    named = []
+    for name in chosen.include if chosen.include is not None else chosen.exclude:
+        if name not in by_name:
+            raise SourceSchemaError(
+                f"columns.{setting}: {name!r} is not a readable column of entity "
+                f"{info.logical_name!r}",
+                table=table.name,
+            )
+        named.append(by_name[name])
+    if chosen.include is None:
+        kept = [n for n in schema.names if n not in named]
+        refused = [n for n in named if n in needed]
+        if refused:
+            raise SourceSchemaError(
+                f"columns.exclude: {refused[0]!r} is the table's primary key, created or "
+                "modified column, which every sync reads",
+                table=table.name,
+            )
+    else:
+        kept = [n for n in schema.names if n in named or n in needed]
+    return pa.schema([schema.field(n) for n in kept])
 
 
 def check_columns(info: EntityInfo, names: list[str], setting: str) -> None:

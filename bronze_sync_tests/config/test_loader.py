@@ -137,3 +137,48 @@ def test_bundled_demo_config_loads(monkeypatch):
         ("currency", "static"),
     ]
     assert config.file and config.file.endswith("demo_config.yaml")
+
+
+DATAVERSE = """
+source:
+  kind: dataverse
+  environment_url: https://org.crm.dynamics.com
+  tenant_id: t
+  client_id: c
+  client_secret: "${SECRET}"
+bronze: {path: ./data/bronze}
+tables:
+  - name: account
+    source: account
+    primary_key: accountid
+    columns: COLUMNS
+"""
+
+
+def test_column_selection_is_read_for_dataverse_tables():
+    text = DATAVERSE.replace("COLUMNS", "{include: [name, revenue]}")
+    config = parse_config(text, {"SECRET": "s"})
+    assert config.tables[0].columns.include == ["name", "revenue"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ("{include: [name], exclude: [revenue]}", "give include or exclude, not both"),
+        ("{include: []}", "include is empty"),
+        ("{exclude: [name, name]}", "repeat"),
+        ("{exclude: ['bad name']}", "bad name"),
+        ("{only: [name]}", "only"),
+    ],
+)
+def test_bad_column_selection_is_refused_naming_it(columns, expected):
+    message = error(DATAVERSE.replace("COLUMNS", columns), {"SECRET": "s"})
+    assert "columns" in message and expected in message
+
+
+def test_column_selection_on_a_sql_source_is_refused():
+    text = BASE.replace(
+        "primary_key: accountid, created_column: createdon}",
+        "primary_key: accountid, created_column: createdon, columns: {include: [name]}}",
+    )
+    assert "columns (a $select of some columns) needs a Dataverse source" in error(text)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from bronze_sync.errors import SourceSchemaError
 from bronze_sync.metadata.pipeline_config import read_state
 from bronze_sync_tests.dataverse import (
     account_row,
@@ -132,3 +133,58 @@ def test_a_new_column_in_the_entity_makes_a_full_read_and_lands_in_bronze(
     assert result.mode == "full" and result.columns_added == ["websiteurl"]
     assert rows_by_key(h.bronze())[key(1)]["websiteurl"] == "https://example.org"
     assert h.sync().mode == "changes"
+
+
+def test_columns_include_reads_only_those_plus_keys_and_the_modified_column(
+    emulator, tmp_path, harness_for
+):
+    emulator.insert("account", [account_row(i) for i in range(5)])
+    table = account_table(columns={"include": ["name", "parentaccountid"]})
+    h = harness_for(dataverse_config(emulator, tmp_path, [table]))
+    h.sync()
+    data_columns = [c for c in h.bronze().column_names if c[0].islower() or c.startswith("_")]
+    assert data_columns == [
+        "accountid",
+        "createdon",
+        "modifiedon",
+        "name",
+        "_parentaccountid_value",
+    ]
+    selects = [r.path for r in emulator.api_requests("accounts?")]
+    assert selects and all("revenue" not in path for path in selects)
+
+
+def test_columns_exclude_drops_them_and_a_later_exclusion_keeps_the_history(
+    emulator, tmp_path, harness_for
+):
+    emulator.insert("account", [account_row(i) for i in range(5)])
+    h = harness_for(dataverse_config(emulator, tmp_path))
+    h.sync()
+    assert "revenue" in h.bronze().column_names
+    narrow = account_table(columns={"exclude": ["revenue", "creditlimit"]})
+    h2 = harness_for(dataverse_config(emulator, tmp_path, [narrow]))
+    emulator.update("account", key(1), name="renamed")
+    h2.sync()
+    rows = rows_by_key(h2.bronze())
+    assert rows[key(1)]["name"] == "renamed"
+    assert rows[key(3)]["revenue"] == Decimal("1234570.8901")  # bronze keeps what it had
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        (
+            {"include": ["name", "nosuchcolumn"]},
+            "columns.include: 'nosuchcolumn' is not a readable",
+        ),
+        ({"exclude": ["modifiedon"]}, "columns.exclude: 'modifiedon' is the table's primary key"),
+    ],
+)
+def test_a_bad_column_selection_fails_naming_the_setting_and_writes_nothing(
+    emulator, tmp_path, harness_for, columns, message
+):
+    emulator.insert("account", [account_row(0)])
+    h = harness_for(dataverse_config(emulator, tmp_path, [account_table(columns=columns)]))
+    with pytest.raises(SourceSchemaError, match=message):
+        h.sync()
+    assert h.store.open(h.store.table_uri("account")) is None
