@@ -239,3 +239,16 @@ def test_formatted_values_carry_the_choice_labels(api, emulator):
     formatted = "@OData.Community.Display.V1.FormattedValue"
     assert row[f"industrycode{formatted}"] == "Financial"
     assert (row[f"statecode{formatted}"], row[f"statuscode{formatted}"]) == ("Inactive", "Inactive")
+
+
+def test_retrieve_total_record_count_and_the_count_cap(api, emulator):
+    emulator.insert("account", [account_row(i) for i in range(5003)])
+    counted = api("RetrieveTotalRecordCount(EntityNames=['account'])")
+    assert counted.status_code == 200
+    collection = counted.json()["EntityRecordCountCollection"]
+    assert (collection["Keys"], collection["Values"]) == (["account"], [5003])
+    capped = api("accounts", **{"$count": "true", "$select": "accountid", "$top": "1"}).json()
+    assert capped["@odata.count"] == 5000
+    assert capped["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is True
+    unknown = api("RetrieveTotalRecordCount(EntityNames=['nope'])")
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]["message"]

@@ -164,6 +164,20 @@ def attributes_of(entity: Entity, cast: str | None, params: dict[str, str]) -> l
     return [{k: v for k, v in val.items() if k in fields or k.startswith("@")} for val in values]
 
 
+def record_counts(store: Store, base: str, names: str) -> dict[str, Any]:
+    """Answer RetrieveTotalRecordCount(EntityNames=[...]) with each entity's row count."""
+    wanted = [n.strip().strip("'") for n in names.split(",") if n.strip()]
+    counts = []
+    for name in wanted:
+        entity = store.entities.get(name)
+        if entity is None:
+            raise ODataError(f"Could not find entity with logical name '{name}'.", "0x80040217")
+        counts.append(len(entity.rows))
+    context = f"{base}/$metadata#Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse"
+    collection = {"Count": len(wanted), "IsReadOnly": False, "Keys": wanted, "Values": counts}
+    return {"@odata.context": context, "EntityRecordCountCollection": collection}
+
+
 def find_entity(store: Store, key: str) -> Entity:
     """Return the entity a key segment names (LogicalName='x' or a MetadataId)."""
     return _by_key(store, key)

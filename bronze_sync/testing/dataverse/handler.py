@@ -23,6 +23,7 @@ from bronze_sync.testing.dataverse.definitions import (
     csdl,
     entity_definitions,
     find_entity,
+    record_counts,
     service_document,
 )
 from bronze_sync.testing.dataverse.odata import ODataError, encode_object
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from bronze_sync.testing.dataverse.server import DataverseEmulator
 
 API = "/api/data/v9.2"
+_RECORD_COUNT = re.compile(r"^RetrieveTotalRecordCount\(EntityNames=\[(.*)\]\)$")
 _ROW_KEY = re.compile(r"^(\w+)\(([0-9a-fA-F-]{36})\)$")
 _ENTITY_DEF = re.compile(
     r"^EntityDefinitions(?:\(([^)]*)\))?(/Attributes(?:/Microsoft\.Dynamics\.CRM\.(\w+))?)?$"
@@ -232,6 +234,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps(service_document(self.emulator.store, base)))
         if resource == "$metadata":
             return self._send_xml(csdl(self.emulator.store))
+        counting = _RECORD_COUNT.match(resource)
+        if counting:
+            try:
+                body = record_counts(self.emulator.store, base, counting.group(1))
+            except ODataError as exc:
+                return self._error(404, exc.code, str(exc))
+            return self._send(200, json.dumps(body))
         if resource == "WhoAmI":
             return self._send(200, json.dumps({"UserId": self.emulator.user_id}))
         by_key = _ROW_KEY.match(resource)

@@ -20,6 +20,7 @@ from bronze_sync.testing.dataverse.odata import (
 from bronze_sync.testing.dataverse.rows_json import row_texts
 
 MAX_PAGE_SIZE = 5000
+COUNT_CAP = 5000  # `$count=true` counts at most this many rows
 QUERY_CACHE_SIZE = 32  # distinct queries (filter, order, data version) kept between pages
 EXPIRED_TOKEN = "0x80044352"
 _COOKIE = re.compile(r'(\w+)="([^"]*)"')
@@ -64,7 +65,10 @@ def run_query(store: Store, entity: Entity, query: Query) -> tuple[dict[str, Any
         more = len(rows) > start + query.page_size
         body: dict[str, Any] = {"@odata.context": _context(query, entity, select)}
         if params.get("$count") == "true":
-            body["@odata.count"] = total
+            # Dataverse counts up to 5,000 and says when there are more.
+            body["@odata.count"] = min(total, COUNT_CAP)
+            if total > COUNT_CAP:
+                body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] = True
         body["value"] = row_texts(entity, page, select, query.annotations)
     if more:
         state = {
