@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from bronze_sync.config import Config, parse_config
@@ -82,6 +83,21 @@ def dataverse_config(
     return config
 
 
+def signed_in_session(emulator: DataverseEmulator) -> requests.Session:
+    """Return a requests session trusting the emulator's CA and carrying a fresh token."""
+    session = requests.Session()
+    session.trust_env, session.verify = False, emulator.ca_file
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": emulator.client_id,
+        "client_secret": emulator.client_secret,
+        "scope": emulator.environment_url + "/.default",
+    }
+    token = session.post(f"{emulator.authority_url}/oauth2/v2.0/token", data=form).json()
+    session.headers["Authorization"] = f"Bearer {token['access_token']}"
+    return session
+
+
 def account_table(**settings: Any) -> dict[str, Any]:
     """Return the config entry of the `account` table."""
     return {
@@ -95,4 +111,12 @@ def account_table(**settings: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["NOW", "account_row", "account_table", "dataverse_config", "emulator", "key"]
+__all__ = [
+    "NOW",
+    "account_row",
+    "account_table",
+    "dataverse_config",
+    "emulator",
+    "key",
+    "signed_in_session",
+]

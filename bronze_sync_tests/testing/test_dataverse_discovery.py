@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bronze_sync.testing.dataverse.demo import donation_entity
-from bronze_sync_tests.dataverse import account_row
+from bronze_sync_tests.dataverse import account_row, signed_in_session
 
 API = "/api/data/v9.2"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -17,16 +17,7 @@ EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 
 @pytest.fixture
 def api(emulator):
-    session = requests.Session()
-    session.trust_env, session.verify = False, emulator.ca_file
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "scope": emulator.environment_url + "/.default",
-    }
-    token = session.post(f"{emulator.authority_url}/oauth2/v2.0/token", data=form).json()
-    session.headers["Authorization"] = f"Bearer {token['access_token']}"
+    session = signed_in_session(emulator)
     base = emulator.environment_url + API
 
     class Api:

@@ -12,24 +12,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from bronze_sync_tests.dataverse import account_row, key
+from bronze_sync_tests.dataverse import account_row, key, signed_in_session
 
 API = "/api/data/v9.2"
 
 
 @pytest.fixture
 def client(emulator):
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = emulator.ca_file
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-        "scope": emulator.environment_url + "/.default",
-    }
-    token = session.post(f"{emulator.authority_url}/oauth2/v2.0/token", data=form).json()
-    session.headers["Authorization"] = f"Bearer {token['access_token']}"
+    session = signed_in_session(emulator)
     base = emulator.environment_url + API
 
     def get(path: str, prefer: str = "", **params: str):

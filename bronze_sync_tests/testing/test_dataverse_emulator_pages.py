@@ -9,29 +9,15 @@ import urllib.parse
 from decimal import Decimal
 
 import pytest
-import requests
 
 from bronze_sync.testing.dataverse.model import Attribute, Entity
 from bronze_sync.testing.dataverse.odata import compare, encode_object, parse_filter, sort_key
 from bronze_sync.testing.dataverse.queries import _sorted
 from bronze_sync.testing.dataverse.rows_json import row_texts, shape
-from bronze_sync_tests.dataverse import account_row, key
+from bronze_sync_tests.dataverse import account_row, key, signed_in_session
 
 API = "/api/data/v9.2"
 UTC = dt.UTC
-
-
-def _session(emulator) -> requests.Session:
-    session = requests.Session()
-    session.trust_env, session.verify = False, emulator.ca_file
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": emulator.client_id,
-        "client_secret": emulator.client_secret,
-    }
-    token = session.post(f"{emulator.authority_url}/oauth2/v2.0/token", data=form).json()
-    session.headers["Authorization"] = f"Bearer {token['access_token']}"
-    return session
 
 
 def _read_all(session, emulator, params: dict[str, str], prefer: str) -> list[dict]:
@@ -110,7 +96,7 @@ def test_cached_row_json_is_what_encoding_the_shaped_row_gives(annotations):
 
 def test_an_update_replaces_the_cached_json_of_that_row_only(emulator):
     emulator.insert("account", [account_row(i) for i in range(3)])
-    session = _session(emulator)
+    session = signed_in_session(emulator)
     params = {"$select": "name,revenue"}
     before = _read_all(session, emulator, params, "")
     emulator.update("account", key(1), name="renamed", revenue=Decimal("5.5000"))
@@ -145,7 +131,7 @@ def test_concurrent_paged_reads_each_get_their_own_rows(emulator):
             "$select": "name,createdon",
             "$filter": f"createdon ge {low} and createdon lt {high}",
         }
-        found[n] = _read_all(_session(emulator), emulator, params, "odata.maxpagesize=7")
+        found[n] = _read_all(signed_in_session(emulator), emulator, params, "odata.maxpagesize=7")
 
     threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
     for thread in threads:
