@@ -261,7 +261,10 @@ def test_key_checksums_give_the_bronze_of_a_full_key_scan(
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path)
     PATHS.clear()
     UNSETTLED.clear()
-    run_state_machine(machine, "BRONZE_SYNC_CHECKSUM_PROPERTY", examples=20, steps=15)
+    # Derandomized: the path coverage asserted below must not depend on the run's seed.
+    run_state_machine(
+        machine, "BRONZE_SYNC_CHECKSUM_PROPERTY", examples=20, steps=15, derandomize=True
+    )
     # The examples must have exercised the checksum path, with and without differing buckets,
     # and every example must have settled into a no-op proven from the saved key state alone.
     assert PATHS["checksum"] > PATHS["checksum with keys compared"] > 0, PATHS
