@@ -124,6 +124,10 @@ class Source(ABC):
         """Yield the keys (and their hash, `HASH_COLUMN`) of the rows in the given buckets."""
         raise SourceError(f"a {self.kind} source cannot read keys by hash bucket", table=table.name)
 
+    def columns_not_copied(self, table: TableConfig) -> dict[str, str]:
+        """Return the source columns a sync never copies, with the reason (none by default)."""
+        return {}
+
     def reference_tables(self, table: TableConfig) -> dict[str, pa.Table] | None:
         """Return reference rows published beside the table's data (None: the source has none)."""
         return None

@@ -73,6 +73,10 @@ class DataverseSource(Source):
                 check_columns(info, [value], setting)
         return selected_schema(info, table)
 
+    def columns_not_copied(self, table: TableConfig) -> dict[str, str]:
+        """Return the entity's file, image and other columns without a bronze type."""
+        return dict(self.entity(table).skipped)
+
     def reference_tables(self, table: TableConfig) -> dict[str, pa.Table] | None:
         """Return the entity's choice labels and lookup targets (Link to Fabric's tables)."""
         return choice_tables(self.http, table.source_table)

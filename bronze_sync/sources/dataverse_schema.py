@@ -47,6 +47,7 @@ class EntityInfo:
     primary_id: str
     change_tracking: bool
     columns: tuple[Column, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (logical name, why) of columns not copied
 
     def schema(self) -> pa.Schema:
         """Return the Arrow schema of the entity's rows."""
@@ -68,17 +69,21 @@ def fetch_entity(http: DataverseHttp, name: str) -> EntityInfo:
         if any(a.get("AttributeType") == kind for a in attrs["value"]):
             body, _ = http.get(f"{base}/Attributes/Microsoft.Dynamics.CRM.{cast}", name)
             details.update({a["LogicalName"]: a for a in body["value"]})
-    columns = [
-        c
-        for a in attrs["value"]
-        if (c := _column(a, details.get(a["LogicalName"], {}))) is not None
-    ]
+    columns, skipped = [], []
+    for attr in attrs["value"]:
+        column = _column(attr, details.get(attr["LogicalName"], {}))
+        if column is not None:
+            columns.append(column)
+        elif not attr.get("AttributeOf") and attr.get("IsValidForRead") is not False:
+            type_name = (attr.get("AttributeTypeName") or {}).get("Value") or "unknown type"
+            skipped.append((attr["LogicalName"], f"{type_name} has no bronze column type"))
     return EntityInfo(
         logical_name=info["LogicalName"],
         entity_set=info["EntitySetName"],
         primary_id=info["PrimaryIdAttribute"],
         change_tracking=bool(info.get("ChangeTrackingEnabled")),
         columns=tuple(columns),
+        skipped=tuple(skipped),
     )
 
 

@@ -66,6 +66,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         with timer("history"):
             result.note_history(*keep_history(job, table, result.version))
         result.phases = dict(timer.seconds)
+        result.columns_not_copied = job.source.columns_not_copied(table)
         return result
     repaired = _repair_properties(job, table, delta)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
@@ -79,6 +80,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         result = sync_existing(job, table, source_schema, delta, timer, lease, state_row, scope)
     result.properties_repaired = repaired
     result.retries = retries
+    result.columns_not_copied = job.source.columns_not_copied(table)
     return result
 
 

@@ -32,6 +32,8 @@ class SyncResult:
     counts: dict[str, int] = field(default_factory=dict)
     columns_added: list[str] = field(default_factory=list)
     columns_dropped: list[str] = field(default_factory=list)
+    # Source columns never copied (Dataverse file, image columns), with the reason.
+    columns_not_copied: dict[str, str] = field(default_factory=dict)
     tracking_added: bool = False
     samples: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
@@ -161,6 +163,12 @@ class SyncResult:
 
     def metadata(self) -> dict[str, Any]:
         """Return the figures shown with a materialization and in commit metadata."""
+        shown = self._figures()
+        if self.columns_not_copied:
+            shown["columns_not_copied"] = dict(self.columns_not_copied)
+        return shown
+
+    def _figures(self) -> dict[str, Any]:
         return {
             "inserted": self.inserted,
             "updated": self.updated,

@@ -188,3 +188,18 @@ def test_a_bad_column_selection_fails_naming_the_setting_and_writes_nothing(
     with pytest.raises(SourceSchemaError, match=message):
         h.sync()
     assert h.store.open(h.store.table_uri("account")) is None
+
+
+def test_multi_select_lands_as_its_string_and_an_image_column_is_noted_not_copied(
+    emulator, tmp_path, harness_for
+):
+    emulator.insert("account", [account_row(0, new_interests="1,3"), account_row(1)])
+    h = harness_for(dataverse_config(emulator, tmp_path))
+    result = h.sync()
+    bronze = h.bronze()
+    assert bronze.schema.field("new_interests").type == pa.string()
+    assert rows_by_key(bronze)[key(0)]["new_interests"] == "1,3"
+    assert "entityimage" not in bronze.column_names
+    assert result.metadata()["columns_not_copied"] == {
+        "entityimage": "ImageType has no bronze column type"
+    }

@@ -82,6 +82,13 @@ def account_entity() -> Entity:
             A("ownerid", "Owner", targets=("systemuser", "team")),
             A("versionnumber", "BigInt"),
             A("msft_datastate", "Picklist", options=DATA_STATES),
+            A(
+                "new_interests",
+                "Virtual",
+                type_name="MultiSelectPicklistType",
+                options=_choices("Sport", "Music", "Travel", "Food"),
+            ),
+            A("entityimage", "Virtual", type_name="ImageType"),  # never copied
         ],
     )
 

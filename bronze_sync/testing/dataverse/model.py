@@ -30,6 +30,12 @@ METADATA_CLASS = {
     "EntityName": "EntityNameAttributeMetadata",
     "Virtual": "MultiSelectPicklistAttributeMetadata",
 }
+# Virtual columns' metadata class by AttributeTypeName.
+VIRTUAL_CLASS = {
+    "MultiSelectPicklistType": "MultiSelectPicklistAttributeMetadata",
+    "ImageType": "ImageAttributeMetadata",
+    "FileType": "FileAttributeMetadata",
+}
 LOOKUP_TYPES = {"Lookup", "Owner", "Customer"}
 CHOICE_TYPES = {"Picklist", "State", "Status", "Virtual"}
 LANGUAGE = 1033  # the emulated organisation's base language (English)
@@ -67,6 +73,7 @@ class Attribute:
     targets: tuple[str, ...] = ()  # Lookup: referenced entities
     attribute_of: str | None = None  # virtual "name" attributes of lookups
     options: tuple[Option, ...] = ()  # choice columns: their choices
+    type_name: str | None = None  # AttributeTypeName when not `{type}Type` (Virtual columns)
     option_set: str | None = None  # a global choice's name (None: the column's own choices)
 
     def labels(self) -> dict[int, str]:
@@ -90,12 +97,13 @@ class Attribute:
 
     def metadata(self) -> dict[str, Any]:
         """Return the attribute as the Web API's metadata JSON."""
+        type_name = self.type_name or f"{self.type}Type"
+        cls = VIRTUAL_CLASS.get(type_name) or METADATA_CLASS.get(self.type, "AttributeMetadata")
         body: dict[str, Any] = {
-            "@odata.type": "#Microsoft.Dynamics.CRM."
-            + METADATA_CLASS.get(self.type, "AttributeMetadata"),
+            "@odata.type": "#Microsoft.Dynamics.CRM." + cls,
             "LogicalName": self.logical_name,
             "AttributeType": self.type,
-            "AttributeTypeName": {"Value": f"{self.type}Type"},
+            "AttributeTypeName": {"Value": type_name},
             "AttributeOf": self.attribute_of,
             "IsValidForRead": True,
             "IsPrimaryId": False,
