@@ -23,6 +23,7 @@ from bronze_sync.sources.dataverse_http import ChangeTokenExpiredError, Datavers
 from bronze_sync.sources.dataverse_pages import read_page
 from bronze_sync.sources.dataverse_ranges import created_ranges, parse_stamp, range_filters
 from bronze_sync.sources.dataverse_schema import (
+    LOOKUP_NAME,
     EntityInfo,
     check_columns,
     fetch_entity,
@@ -86,7 +87,7 @@ class DataverseSource(Source):
         self, table: TableConfig, schema: pa.Schema, since: dt.datetime | None
     ) -> Iterator[pa.RecordBatch]:
         """Yield rows page by page; a full read under change tracking keeps the deltaLink."""
-        params = {"$select": ",".join(schema.names)}
+        params = {"$select": self.entity(table).select(schema)}
         if since is not None and table.modified_column:
             stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             params["$filter"] = f"{table.modified_column} ge {stamp}"
@@ -99,12 +100,13 @@ class DataverseSource(Source):
 
     def read_columns(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yield a few columns of every current row (no change tracking: keeps no deltaLink)."""
-        yield from self._full_read(table, schema, {"$select": ",".join(schema.names)})
+        yield from self._full_read(table, schema, {"$select": self.entity(table).select(schema)})
 
     def read_keys(self, table: TableConfig, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         """Yield every current primary key (a paged `$select` of the key only)."""
         key_schema = pa.schema([schema.field(k) for k in table.primary_key])
-        yield from self._full_read(table, key_schema, {"$select": ",".join(key_schema.names)})
+        select = self.entity(table).select(key_schema)
+        yield from self._full_read(table, key_schema, {"$select": select})
 
     def read_rows_by_keys(
         self, table: TableConfig, schema: pa.Schema, keys: pa.Table
@@ -115,7 +117,7 @@ class DataverseSource(Source):
         for start in range(0, len(values), KEYS_PER_LOOKUP):
             chunk = values[start : start + KEYS_PER_LOOKUP]
             condition = " or ".join(f"{key} eq {_literal(v)}" for v in chunk)
-            params = {"$select": ",".join(schema.names), "$filter": condition}
+            params = {"$select": self.entity(table).select(schema), "$filter": condition}
             yield from self._pages(table, schema, params)
 
     def read_changes(self, plan: ExtractPlan) -> ChangeFeed | None:
@@ -124,20 +126,19 @@ class DataverseSource(Source):
         if not self.tracks_changes(table):
             return None
         token = plan.state.get(CHANGE_TOKEN)
-        if token and _selected(token) != set(plan.schema.names):
+        entity = self.entity(table)
+        select = entity.select(plan.schema)
+        if token and _selected(token) != set(select.split(",")):
             log.warning("%s: the columns changed since the change token; full read", table.name)
             token = None
         if token:
             try:
-                return read_delta(
-                    self.http, self.entity(table), plan.schema, token, self._prefer(True)
-                )
+                prefer = self._prefer(True, _annotated(entity, plan.schema))
+                return read_delta(self.http, entity, plan.schema, token, prefer)
             except ChangeTokenExpiredError as exc:
                 log.warning("%s; falling back to a full read with a key comparison", exc)
         state: dict[str, str] = {}
-        rows = self._pages(
-            table, plan.schema, {"$select": ",".join(plan.schema.names)}, True, state
-        )
+        rows = self._pages(table, plan.schema, {"$select": select}, True, state)
         return ChangeFeed(rows=rows, deleted_keys=_no_keys(plan, table), state=state, full=True)
 
     def change_state(self, table: TableConfig) -> Mapping[str, str] | None:
@@ -205,11 +206,13 @@ class DataverseSource(Source):
             return None
         return parse_stamp(str(rows[0][column]))
 
-    def _prefer(self, track: bool) -> str:
-        # No odata.include-annotations: formatted values and lookup targets are not synced,
-        # and they made every row a third longer to send and to parse.
-        size = f"odata.maxpagesize={self.config.page_size}"
-        return f"{size},odata.track-changes" if track else size
+    def _prefer(self, track: bool, annotated: bool) -> str:
+        # Only the lookups' logical names: formatted values are not synced, and asking for
+        # every annotation made each row a third longer to send and to parse.
+        prefer = f"odata.maxpagesize={self.config.page_size}"
+        if annotated:
+            prefer += f',odata.include-annotations="{LOOKUP_NAME[1:]}"'
+        return f"{prefer},odata.track-changes" if track else prefer
 
     def _pages(
         self,
@@ -221,15 +224,16 @@ class DataverseSource(Source):
     ) -> Iterator[pa.RecordBatch]:
         entity = self.entity(table)
         url: str | None = f"{entity.entity_set}?{_query(params)}"
-        prefer = self._prefer(track)
-        decode = functools.partial(read_page, schema=schema)
+        wire = entity.wire_schema(schema)
+        prefer = self._prefer(track, wire != schema)
+        decode = functools.partial(read_page, schema=wire)
         while url:
             page, _ = self.http.get_decoded(url, table.source_table, decode, prefer)
             batch = page.batch
             if batch is None and page.rows:
-                batch = to_batch(page.rows, schema, table.name)
+                batch = to_batch(page.rows, wire, table.name)
             if batch is not None and batch.num_rows:
-                yield batch
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
             url = page.next_link
             if not url and track and page.delta_link:
                 position = {CHANGE_TOKEN: str(page.delta_link)}
@@ -241,6 +245,11 @@ class DataverseSource(Source):
 def _query(params: dict[str, str]) -> str:
     """Return OData query options as a URL query string (`$` and quotes left readable)."""
     return urllib.parse.urlencode(params, quote_via=urllib.parse.quote, safe="$,'")
+
+
+def _annotated(entity: EntityInfo, schema: pa.Schema) -> bool:
+    """Return True when reading `schema` needs the lookups' logical-name annotations."""
+    return entity.wire_schema(schema) != schema
 
 
 def _selected(link: str) -> set[str]:

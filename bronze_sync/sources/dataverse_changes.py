@@ -21,6 +21,7 @@ def read_delta(
     """
     batches: list[pa.RecordBatch] = []
     deleted: list[str] = []
+    wire = entity.wire_schema(schema)
     url: str | None = delta_link
     next_link = delta_link
     while url:
@@ -32,7 +33,8 @@ def read_delta(
             else:
                 upserts.append(row)
         if upserts:
-            batches.append(to_batch(upserts, schema, entity.logical_name))
+            batch = to_batch(upserts, wire, entity.logical_name)
+            batches.append(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
         url = body.get("@odata.nextLink")
         next_link = body.get("@odata.deltaLink") or next_link
     key_field = schema.field(entity.primary_id)

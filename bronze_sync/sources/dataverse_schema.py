@@ -17,6 +17,8 @@ from bronze_sync.sources.dataverse_http import DataverseHttp
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 LOOKUPS = {"Lookup", "Owner", "Customer"}
+LOOKUP_NAME = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+ENTITY_TYPE = "_entitytype"  # suffix of a lookup's logical-name column, as Link to Fabric
 STRINGS = {"String", "Memo", "EntityName", "Uniqueidentifier", *LOOKUPS}
 INTEGERS = {"Integer": pa.int32(), "BigInt": pa.int64(), "Picklist": pa.int32()}
 INTEGERS |= {"State": pa.int32(), "Status": pa.int32()}
@@ -36,6 +38,13 @@ class Column:
     attribute_type: str | None  # None when the metadata omits AttributeType
     arrow_type: pa.DataType
     target: str | None = None  # a lookup's referenced entity
+    # A lookup's logical-name column: the `_x_value` property whose annotation it holds.
+    annotates: str | None = None
+
+    @property
+    def wire_name(self) -> str:
+        """Return the JSON property the column's values come from in Web API rows."""
+        return f"{self.annotates}{LOOKUP_NAME}" if self.annotates else self.name
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,22 @@ class EntityInfo:
         """Return the Arrow schema of the entity's rows."""
         return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
 
+    def select(self, schema: pa.Schema) -> str:
+        """Return the `$select` that reads `schema` (a lookup's property for its type column)."""
+        by_name = {c.name: c for c in self.columns}
+        names: list[str] = []
+        for name in schema.names:
+            column = by_name.get(name)
+            wanted = column.annotates if column is not None and column.annotates else name
+            if wanted and wanted not in names:
+                names.append(wanted)
+        return ",".join(names)
+
+    def wire_schema(self, schema: pa.Schema) -> pa.Schema:
+        """Return `schema` with each field named as the JSON property its values come from."""
+        wire = {c.name: c.wire_name for c in self.columns}
+        return pa.schema([f.with_name(wire.get(f.name, f.name)) for f in schema])
+
 
 def fetch_entity(http: DataverseHttp, name: str) -> EntityInfo:
     """Read EntityDefinitions and its Attributes (with the typed casts) for entity `name`."""
@@ -69,20 +94,26 @@ def fetch_entity(http: DataverseHttp, name: str) -> EntityInfo:
         if any(a.get("AttributeType") == kind for a in attrs["value"]):
             body, _ = http.get(f"{base}/Attributes/Microsoft.Dynamics.CRM.{cast}", name)
             details.update({a["LogicalName"]: a for a in body["value"]})
-    columns, skipped = [], []
+    columns: list[Column] = []
+    skipped = []
     for attr in attrs["value"]:
         column = _column(attr, details.get(attr["LogicalName"], {}))
         if column is not None:
             columns.append(column)
+            if column.attribute_type in LOOKUPS:
+                columns.append(_entity_type_column(column))
         elif not attr.get("AttributeOf") and attr.get("IsValidForRead") is not False:
             type_name = (attr.get("AttributeTypeName") or {}).get("Value") or "unknown type"
             skipped.append((attr["LogicalName"], f"{type_name} has no bronze column type"))
+    taken = [c.name for c in columns if not c.annotates]
+    for clash in (c for c in columns if c.annotates and c.name in taken):
+        skipped.append((clash.name, f"an attribute of that name hides {clash.annotates}'s type"))
     return EntityInfo(
         logical_name=info["LogicalName"],
         entity_set=info["EntitySetName"],
         primary_id=info["PrimaryIdAttribute"],
         change_tracking=bool(info.get("ChangeTrackingEnabled")),
-        columns=tuple(columns),
+        columns=tuple(c for c in columns if not (c.annotates and c.name in taken)),
         skipped=tuple(skipped),
     )
 
@@ -101,6 +132,12 @@ def _column(attr: dict[str, Any], detail: dict[str, Any]) -> Column | None:
         target = targets[0] if targets else None
         return Column(f"_{name}_value", name, kind, arrow, target)
     return Column(name, name, kind, arrow)
+
+
+def _entity_type_column(lookup: Column) -> Column:
+    """Return the column holding the logical name of the entity a lookup row points to."""
+    name = f"{lookup.logical_name}{ENTITY_TYPE}"
+    return Column(name, name, "EntityName", pa.string(), annotates=lookup.name)
 
 
 def arrow_type(kind: str | None, type_name: str, detail: dict[str, Any]) -> pa.DataType | None:
@@ -180,6 +217,7 @@ def selected_schema(info: EntityInfo, table: TableConfig) -> pa.Schema:
                 table=table.name,
             )
         named.append(by_name[name])
+    named += _companions(info, named, lookups_only=chosen.include is None)
     if chosen.include is None:
         kept = [n for n in schema.names if n not in named]
         refused = [n for n in named if n in needed]
@@ -192,6 +230,19 @@ def selected_schema(info: EntityInfo, table: TableConfig) -> pa.Schema:
     else:
         kept = [n for n in schema.names if n in named or n in needed]
     return pa.schema([schema.field(n) for n in kept])
+
+
+def _companions(info: EntityInfo, named: list[str], lookups_only: bool) -> list[str]:
+    """Return the type columns of the named lookups (and, unless excluding, their lookups)."""
+    out = []
+    for column in info.columns:
+        if column.annotates is None:
+            continue
+        if column.annotates in named and column.name not in named:
+            out.append(column.name)
+        elif not lookups_only and column.name in named and column.annotates not in named:
+            out.append(column.annotates)
+    return out
 
 
 def check_columns(info: EntityInfo, names: list[str], setting: str) -> None:

@@ -149,9 +149,63 @@ def test_columns_include_reads_only_those_plus_keys_and_the_modified_column(
         "modifiedon",
         "name",
         "_parentaccountid_value",
+        "parentaccountid_entitytype",
     ]
     selects = [r.path for r in emulator.api_requests("accounts?")]
     assert selects and all("revenue" not in path for path in selects)
+
+
+OWNER_TYPE = "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"
+
+
+def test_a_lookup_lands_with_the_logical_name_of_the_entity_each_row_points_to(
+    emulator, tmp_path, harness_for
+):
+    user, team = str(key(900)), str(key(901))
+    emulator.insert(
+        "account",
+        [
+            account_row(0, _ownerid_value=user),
+            account_row(1, _ownerid_value=team, **{OWNER_TYPE: "team"}),
+            account_row(2, _parentaccountid_value=key(0)),
+        ],
+    )
+    h = harness_for(dataverse_config(emulator, tmp_path))
+    h.sync()
+    rows = rows_by_key(h.bronze())
+    assert (rows[key(0)]["_ownerid_value"], rows[key(0)]["ownerid_entitytype"]) == (
+        user,
+        "systemuser",
+    )
+    assert rows[key(1)]["ownerid_entitytype"] == "team"
+    assert rows[key(2)]["parentaccountid_entitytype"] == "account"
+    assert rows[key(0)]["parentaccountid_entitytype"] is None  # no lookup value, no name
+    prefers = {r.prefer for r in emulator.api_requests("accounts?")}
+    assert all("lookuplogicalname" in p and "FormattedValue" not in p for p in prefers)
+
+    emulator.update("account", key(0), _ownerid_value=team, **{OWNER_TYPE: "team"})
+    assert h.sync().mode == "changes"
+    assert rows_by_key(h.bronze())[key(0)]["ownerid_entitytype"] == "team"
+
+
+def test_a_lookup_type_column_added_to_an_existing_table_is_filled_for_every_row(
+    emulator, tmp_path, harness_for
+):
+    emulator.insert("account", [account_row(i, _ownerid_value=key(900)) for i in range(4)])
+    narrow = account_table(columns={"exclude": ["ownerid_entitytype"]})
+    harness_for(dataverse_config(emulator, tmp_path, [narrow])).sync()
+    h = harness_for(dataverse_config(emulator, tmp_path))
+    result = h.sync()
+    assert result.columns_added == ["ownerid_entitytype"]
+    assert set(h.bronze().column("ownerid_entitytype").to_pylist()) == {"systemuser"}
+
+
+def test_excluding_a_lookup_excludes_its_type_column(emulator, tmp_path, harness_for):
+    emulator.insert("account", [account_row(0)])
+    narrow = account_table(columns={"exclude": ["ownerid"]})
+    h = harness_for(dataverse_config(emulator, tmp_path, [narrow]))
+    h.sync()
+    assert not {"_ownerid_value", "ownerid_entitytype"} & set(h.bronze().column_names)
 
 
 def test_columns_exclude_drops_them_and_a_later_exclusion_keeps_the_history(

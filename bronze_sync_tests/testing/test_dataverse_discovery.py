@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bronze_sync.testing.dataverse.demo import donation_entity
-from bronze_sync_tests.dataverse import account_row, signed_in_session
+from bronze_sync_tests.dataverse import account_row, key, signed_in_session
 
 API = "/api/data/v9.2"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
@@ -230,6 +230,32 @@ def test_formatted_values_carry_the_choice_labels(api, emulator):
     formatted = "@OData.Community.Display.V1.FormattedValue"
     assert row[f"industrycode{formatted}"] == "Financial"
     assert (row[f"statecode{formatted}"], row[f"statuscode{formatted}"]) == ("Inactive", "Inactive")
+
+
+@pytest.mark.parametrize(
+    ("asked", "formatted", "lookup"),
+    [
+        ('"*"', True, True),
+        ('"Microsoft.Dynamics.CRM.lookuplogicalname"', False, True),
+        ('"Microsoft.Dynamics.CRM.*"', False, True),
+        ('"OData.Community.Display.V1.FormattedValue"', True, False),
+    ],
+)
+def test_include_annotations_returns_only_the_annotations_asked_for(
+    api, emulator, asked, formatted, lookup
+):
+    owner = "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"
+    emulator.insert(
+        "account", [account_row(0, industrycode=16, _ownerid_value=key(9), **{owner: "team"})]
+    )
+    answer = api.get_prefer(
+        "accounts",
+        f"odata.include-annotations={asked}",
+        **{"$select": "industrycode,_ownerid_value"},
+    )
+    row = answer.json()["value"][0]
+    assert (owner in row, row.get(owner)) == (lookup, "team" if lookup else None)
+    assert any(k.endswith("FormattedValue") for k in row) is formatted
 
 
 def test_retrieve_total_record_count_and_the_count_cap(api, emulator):

@@ -78,11 +78,15 @@ ROWS = [
     {
         "thingid": "c",
         "when": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+        "_ownerid_value": "00000000-0000-0000-0000-00000000000a",
+        "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "team",  # polymorphic
     },
 ]
 
 
-@pytest.mark.parametrize("annotations", [False, True])
+@pytest.mark.parametrize(
+    "annotations", [(), ("*",), ("Microsoft.Dynamics.CRM.lookuplogicalname",)]
+)
 def test_cached_row_json_is_what_encoding_the_shaped_row_gives(annotations):
     entity = _entity()
     for row in ROWS:

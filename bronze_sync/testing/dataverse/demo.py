@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bronze_sync.testing.dataverse.model import Attribute, Entity, Option
+from bronze_sync.testing.dataverse.rows_json import LOOKUP_NAME
 
 if TYPE_CHECKING:  # the server (TLS, HTTP) is only needed by whoever runs one
     from bronze_sync.testing.dataverse.server import DataverseEmulator
@@ -151,6 +152,16 @@ def load_demo(emulator: DataverseEmulator, today: dt.date | None = None) -> dict
     for name, build in DEMO_ENTITIES.items():
         entity = emulator.add_entity(build())
         rows = read_seed(name, shift)
+        if name == "account":
+            _owned_by_teams(rows)
         emulator.insert(name, rows)
         counts[name] = len(entity.rows)
     return counts
+
+
+def _owned_by_teams(rows: list[dict[str, Any]]) -> None:
+    """Make about a quarter of the accounts team-owned, as the polymorphic owner allows."""
+    for row in rows:
+        owner = row.get("_ownerid_value")
+        if owner and str(owner)[0] in "0123":
+            row[f"_ownerid_value{LOOKUP_NAME}"] = "team"

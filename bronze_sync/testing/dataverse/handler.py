@@ -28,6 +28,7 @@ from bronze_sync.testing.dataverse.definitions import (
 )
 from bronze_sync.testing.dataverse.odata import ODataError, encode_object
 from bronze_sync.testing.dataverse.queries import MAX_PAGE_SIZE, Query, run_query
+from bronze_sync.testing.dataverse.rows_json import parse_annotations
 
 if TYPE_CHECKING:
     from bronze_sync.testing.dataverse.server import DataverseEmulator
@@ -69,7 +70,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
-        self.emulator.log_request(self.command, self.path, status)
+        self.emulator.log_request(self.command, self.path, status, self.headers.get("Prefer", ""))
 
     def _send_xml(self, body: str) -> None:
         data = body.encode()
@@ -82,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        self.emulator.log_request(self.command, self.path, 200)
+        self.emulator.log_request(self.command, self.path, 200, self.headers.get("Prefer", ""))
 
     def _error(self, status: int, code: str, message: str, **headers: str) -> None:
         self._send(status, json.dumps({"error": {"code": code, "message": message}}), headers)
@@ -180,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        self.emulator.log_request(self.command, self.path, 200)
+        self.emulator.log_request(self.command, self.path, 200, self.headers.get("Prefer", ""))
 
     def _batch_part(self, request: BatchRequest) -> None:
         if request.method != "GET":
@@ -290,7 +291,7 @@ class Handler(BaseHTTPRequestHandler):
             params=params,
             page_size=min(int(size.group(1)), MAX_PAGE_SIZE) if size else MAX_PAGE_SIZE,
             track_changes="odata.track-changes" in prefer,
-            annotations="odata.include-annotations" in prefer,
+            annotations=parse_annotations(prefer),
             base_url=self.emulator.environment_url + API,
         )
 

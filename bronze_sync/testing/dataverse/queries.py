@@ -17,7 +17,7 @@ from bronze_sync.testing.dataverse.odata import (
     parse_filter,
     sort_key,
 )
-from bronze_sync.testing.dataverse.rows_json import row_texts
+from bronze_sync.testing.dataverse.rows_json import Annotations, row_texts
 
 MAX_PAGE_SIZE = 5000
 COUNT_CAP = 5000  # `$count=true` counts at most this many rows
@@ -33,7 +33,7 @@ class Query:
     params: dict[str, str]
     page_size: int
     track_changes: bool
-    annotations: bool
+    annotations: Annotations
     base_url: str
 
 

@@ -29,6 +29,7 @@ class RequestRecord:
     method: str
     path: str
     status: int
+    prefer: str = ""  # the request's Prefer header
 
 
 class DataverseEmulator:
@@ -183,10 +184,10 @@ class DataverseEmulator:
         with self._lock:
             self.in_flight -= 1
 
-    def log_request(self, method: str, path: str, status: int) -> None:
+    def log_request(self, method: str, path: str, status: int, prefer: str = "") -> None:
         """Remember an answered request."""
         with self._lock:
-            self.requests.append(RequestRecord(time.monotonic(), method, path, status))
+            self.requests.append(RequestRecord(time.monotonic(), method, path, status, prefer))
 
     def api_requests(self, contains: str = "") -> list[RequestRecord]:
         """Return the Web API requests whose path contains `contains`."""
