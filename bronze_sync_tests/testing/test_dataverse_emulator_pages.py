@@ -84,9 +84,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "annotations", [(), ("*",), ("Microsoft.Dynamics.CRM.lookuplogicalname",)]
-)
+@pytest.mark.parametrize("annotations", [(), ("*",), ("Microsoft.Dynamics.CRM.lookuplogicalname",)])
 def test_cached_row_json_is_what_encoding_the_shaped_row_gives(annotations):
     entity = _entity()
     for row in ROWS:
