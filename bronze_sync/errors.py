@@ -79,6 +79,10 @@ class MetadataError(BronzeSyncError):
     """A metadata table cannot be read or written."""
 
 
+class AuditChainError(MetadataError):
+    """SyncAuditLog's hash chain is broken, or cannot be sealed."""
+
+
 class CheckpointError(BronzeSyncError):
     """A checkpoint is missing, inactive or no longer restorable."""
 

@@ -16,6 +16,7 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config import load_config, resolve_config_path
 from bronze_sync.config.models import Config, SqlSourceConfig
 from bronze_sync.defs.assets import build_bronze_assets
+from bronze_sync.defs.audit_chain import audit_chain_intact
 from bronze_sync.defs.checkpoints import (
     MANUAL_JOB,
     VALIDATE_JOB,
@@ -58,7 +59,7 @@ def build_definitions(config: Config) -> dg.Definitions:
     partitioned = [t.name for t in partitioned_tables(config)]
     return dg.Definitions(
         assets=[*build_bronze_assets(config), health_report_asset(config)],
-        asset_checks=build_asset_checks(config),
+        asset_checks=[*build_asset_checks(config), audit_chain_intact],
         jobs=[
             daily_sync_job(max_parallel, partitioned),
             *value_jobs,

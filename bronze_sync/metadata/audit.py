@@ -7,7 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
+from bronze_sync.metadata.audit_chain import append_chained
+from bronze_sync.metadata.schemas import DATA_VALIDATION
 from bronze_sync.metadata.store import MetadataStore
 
 MAX_MESSAGE = 4000
@@ -70,7 +71,7 @@ def write_audit(
     meta: MetadataStore, run: RunInfo, entries: list[AuditEntry], now: dt.datetime
 ) -> None:
     """Append the audit rows of `entries` in one commit."""
-    meta.append(SYNC_AUDIT_LOG, [audit_row(run, e, now) for e in entries])
+    append_chained(meta, [audit_row(run, e, now) for e in entries])
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("PartitionKey", pa.string()),
             ("DeltaVersion", pa.int64()),
             ("Recovered", pa.bool_()),  # rebuilt from the commit's metadata after a crash
+            ("ChainSeq", pa.int64()),  # position in the hash chain (metadata.audit_chain)
+            ("PrevHash", pa.string()),
+            ("RowHash", pa.string()),
         ]
     ),
     CHECKPOINT_HISTORY: pa.schema(

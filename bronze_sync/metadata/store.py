@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import MetadataError
@@ -33,6 +33,41 @@ class MetadataStore:
             return
         data = self._table(name, rows)
         retry_commit(lambda: self._write(name, data, "append"), f"append to metadata/{name}")
+
+    def open_or_create(self, name: str) -> DeltaTable:
+        """Return the table at its latest version, created empty first when missing."""
+        table = self.store.open(self.uri(name))
+        if table is None:
+            empty = SCHEMAS[name].empty_table()
+            retry_commit(lambda: self._write(name, empty, "append"), f"create metadata/{name}")
+            table = self.store.open(self.uri(name))
+        if table is None:
+            raise MetadataError(f"metadata/{name} could not be created")
+        return table
+
+    def append_at(
+        self, delta: DeltaTable, name: str, rows: Sequence[Row], metadata: dict[str, str]
+    ) -> None:
+        """Append rows as the version right after `delta`'s; CommitFailedError if taken."""
+        write_deltalake(
+            delta,
+            self._table(name, rows),
+            mode="append",
+            schema_mode="merge",
+            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
+        )
+
+    def overwrite_at(
+        self, delta: DeltaTable, name: str, rows: Sequence[Row], metadata: dict[str, str]
+    ) -> None:
+        """Replace every row as the version right after `delta`'s; CommitFailedError if taken."""
+        write_deltalake(
+            delta,
+            self._table(name, rows),
+            mode="overwrite",
+            schema_mode="merge",
+            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
+        )
 
     def upsert(
         self,
