@@ -40,6 +40,7 @@ from bronze_sync.bronze.rewrite_rows import (
     in_rows,
     upgrade,
 )
+from bronze_sync.bronze.row_metadata import RowStamp
 from bronze_sync.errors import BronzeError, CommitConflictError
 from bronze_sync.rows.keys import positions
 from bronze_sync.rows.keyset import KeyIndex
@@ -129,6 +130,7 @@ def rewrite_commit(
     change: TableChange | None = None,
     before_commit: Callable[[], None] | None = None,
     changes: ChangeSink | None = None,
+    stamp: RowStamp | None = None,
 ) -> RewriteResult:
     """Apply `edits` (and `change`) by rewriting data files and adding inserts, in one commit.
 
@@ -138,7 +140,9 @@ def rewrite_commit(
     """
     base = delta.version()
     files = DataFiles(delta.to_pyarrow_dataset(), token, delta.metadata().partition_columns)
-    rewriter = _FileRewriter(files, edits, key_columns, now, change, _file_sizes(delta), changes)
+    rewriter = _FileRewriter(
+        files, edits, key_columns, now, change, _file_sizes(delta), changes, stamp
+    )
     try:
         outcomes = rewriter.run(workers)
         actions: list[AddAction | RemoveAction] = []
@@ -146,6 +150,8 @@ def rewrite_commit(
             actions += [a for a in (outcome.remove, outcome.add) if a is not None]
         if edits.inserts.num_rows:
             inserts = conform(edits.inserts, rewriter.schema)
+            if stamp is not None:
+                inserts = stamp.inserted(inserts)
             actions += files.write_all(inserts)
             if changes is not None:
                 changes(None, inserts)
@@ -218,9 +224,10 @@ class _FileRewriter:
         change: TableChange | None,
         sizes: dict[str, int],
         changes: ChangeSink | None = None,
+        stamp: RowStamp | None = None,
     ) -> None:
         self.files, self.edits, self.keys, self.now, self.change = files, edits, keys, now, change
-        self.changes = changes
+        self.changes, self.stamp = changes, stamp
         self.dataset = files.dataset
         self.schema = change.schema if change is not None else self.dataset.schema
         self.fill_index = None
@@ -267,9 +274,14 @@ class _FileRewriter:
                 read = _with_partition(pa.Table.from_batches([batch]), partition)
                 original = conform(read, self.dataset.schema)
                 old, filled = self._prepare(original, outcome.tally)
+                old, backfilled = self._backfill(old)
                 upserts, flags, unlatest = (in_rows(t, offset, old.num_rows) for t in edits)
                 offset += old.num_rows
                 new, origin, touched, tally = self._edit(old, upserts, flags, unlatest, filled)
+                if self.stamp is not None:
+                    new = None if new is None else self.stamp.changed(new, touched)
+                    touched = touched | backfilled[origin]
+                    tally.changed = int(touched.sum())
                 outcome.tally.add(tally)
                 changed |= new is not None
                 self._report(original, old if new is None else new, origin, touched)
@@ -336,6 +348,12 @@ class _FileRewriter:
             tally.filled += int(filled.sum())
             return old, filled
         return old, unchanged
+
+    def _backfill(self, old: pa.Table) -> tuple[pa.Table, np.ndarray]:
+        """Give rows the metadata columns just turned on; return which rows got them."""
+        if self.stamp is None or self.change is None:
+            return old, np.zeros(old.num_rows, dtype=bool)
+        return self.stamp.backfill(old)
 
     def _report(
         self,

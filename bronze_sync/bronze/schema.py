@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from bronze_sync.bronze.tracking import TRACKING_FIELDS, TRACKING_NAMES
-from bronze_sync.errors import SchemaChangeError, SourceSchemaError
+from bronze_sync.errors import ConfigError, SchemaChangeError, SourceSchemaError
 
 _INT_WIDTH = {pa.int8(): 8, pa.int16(): 16, pa.int32(): 32, pa.int64(): 64}
 
@@ -38,16 +38,19 @@ class SchemaPlan:
     # Columns bronze kept after the source dropped them, now back in the source: their bronze
     # values are stale and are read afresh, like added columns.
     readded: tuple[str, ...] = ()
+    # The row metadata columns the table keeps, and those bronze does not hold yet.
+    metadata: tuple[pa.Field, ...] = ()
+    missing_metadata: tuple[pa.Field, ...] = ()
 
     @property
     def changes_schema(self) -> bool:
         """Return True when bronze needs new columns."""
-        return bool(self.added or self.missing_tracking)
+        return bool(self.added or self.missing_tracking or self.missing_metadata)
 
     @property
     def rewrites_table(self) -> bool:
         """Return True when the sync's commit must rewrite every data file (new schema/values)."""
-        return bool(self.added or self.missing_tracking or self.readded)
+        return bool(self.added or self.missing_tracking or self.readded or self.missing_metadata)
 
     @property
     def fill_columns(self) -> tuple[str, ...]:
@@ -55,31 +58,43 @@ class SchemaPlan:
         return (*(f.name for f in self.added), *self.readded)
 
     def table_schema(self) -> pa.Schema:
-        """Return the bronze schema after this plan: data columns, then tracking columns."""
-        return pa.schema([*self.target, *TRACKING_FIELDS])
+        """Return the bronze schema after this plan: data, tracking, then metadata columns."""
+        return pa.schema([*self.target, *TRACKING_FIELDS, *self.metadata])
 
     def read_schema(self, source_names: list[str]) -> pa.Schema:
         """Return the schema the source's rows are read in (bronze types, source order)."""
         return pa.schema([self.target.field(n) for n in source_names])
 
 
-def check_source_columns(source: pa.Schema, table: str) -> None:
-    """Refuse source columns whose names collide with bronze tracking columns."""
+def check_source_columns(source: pa.Schema, table: str, metadata: Sequence[pa.Field] = ()) -> None:
+    """Refuse source columns whose names collide with bronze tracking or metadata columns."""
     clash = sorted(set(source.names) & TRACKING_NAMES)
     if clash:
         raise SourceSchemaError(
             f"source columns {', '.join(clash)} collide with bronze tracking columns", table=table
         )
+    taken = sorted(set(source.names) & {f.name for f in metadata})
+    if taken:
+        raise ConfigError(
+            f"table {table}: metadata_columns {', '.join(taken)} is also a column of the "
+            f"source table; remove it from metadata_columns or rename the source column"
+        )
 
 
 def plan_schema(
-    source: pa.Schema, bronze: pa.Schema, table: str, dropped_before: Sequence[str] = ()
+    source: pa.Schema,
+    bronze: pa.Schema,
+    table: str,
+    dropped_before: Sequence[str] = (),
+    metadata: Sequence[pa.Field] = (),
 ) -> SchemaPlan:
     """Return the schema plan, or raise SchemaChangeError for a type bronze cannot follow.
 
-    `dropped_before` names the columns the source lacked at the previous sync.
+    `dropped_before` names the columns the source lacked at the previous sync; `metadata`
+    holds the row metadata columns the table keeps.
     """
-    check_source_columns(source, table)
+    check_source_columns(source, table, metadata)
+    managed = TRACKING_NAMES | {f.name for f in metadata}
     bronze_types = {f.name: f.type for f in bronze}
     problems, widened = [], []
     for field in source:
@@ -100,13 +115,13 @@ def plan_schema(
         )
     added = tuple(pa.field(f.name, f.type) for f in source if f.name not in bronze_types)
     dropped = tuple(
-        name for name in bronze.names if name not in TRACKING_NAMES and name not in source.names
+        name for name in bronze.names if name not in managed and name not in source.names
     )
     readded = tuple(n for n in dropped_before if n in bronze_types and n in source.names)
     missing = tuple(f for f in TRACKING_FIELDS if f.name not in bronze_types)
     wider = {w.name: w.new for w in widened}
     target_fields = [
-        pa.field(n, wider.get(n, bronze_types[n])) for n in bronze.names if n not in TRACKING_NAMES
+        pa.field(n, wider.get(n, bronze_types[n])) for n in bronze.names if n not in managed
     ]
     target = pa.schema([*target_fields, *added])
     return SchemaPlan(
@@ -116,6 +131,8 @@ def plan_schema(
         missing_tracking=missing,
         widened=tuple(widened),
         readded=readded,
+        metadata=tuple(metadata),
+        missing_metadata=tuple(f for f in metadata if f.name not in bronze_types),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 
 import pyarrow as pa
@@ -37,10 +38,11 @@ class SyncOp(StrEnum):
     UNDELETE = "UNDELETE"
 
 
-def bronze_schema(data_schema: pa.Schema) -> pa.Schema:
-    """Return the bronze schema: the data columns (metadata dropped), then tracking columns."""
+def bronze_schema(data_schema: pa.Schema, metadata: Sequence[pa.Field] = ()) -> pa.Schema:
+    """Return the bronze schema: data columns (field metadata dropped), tracking columns,
+    then the row metadata columns the table keeps."""
     fields = [pa.field(f.name, f.type) for f in data_schema]
-    return pa.schema([*fields, *TRACKING_FIELDS])
+    return pa.schema([*fields, *TRACKING_FIELDS, *metadata])
 
 
 def live_rows(data: pa.Table, ops: pa.Array | SyncOp, now: dt.datetime) -> pa.Table:

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from bronze_sync.bronze.row_metadata import metadata_fields
 from bronze_sync.bronze.schema import check_source_columns
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.config.kinds import PARTITIONED
@@ -102,7 +103,7 @@ def source_problems(config: Config, tables: list[TableConfig]) -> list[str]:
         for table in tables:
             try:
                 schema = source.describe(table)
-                check_source_columns(schema, table.name)
+                check_source_columns(schema, table.name, metadata_fields(table.metadata_columns))
                 check_kind_columns(table, schema)
             except SourceSchemaError as exc:
                 problems.append(str(exc))

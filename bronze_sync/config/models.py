@@ -25,6 +25,9 @@ CRON_PATTERN = r"^\s*[0-9A-Za-z*/,?-]+(\s+[0-9A-Za-z*/,?-]+){4}\s*$"
 # How much CPU and memory a table's step asks for when each step is its own Kubernetes pod
 # (docs/scale-out.md); elsewhere it only labels the asset.
 TableSize = Literal["small", "medium", "large"]
+MetadataColumn = Literal[
+    "load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"
+]
 
 
 class StrictModel(BaseModel):
@@ -148,6 +151,20 @@ class TableSettings(KindSettings):
     # e.g. a lagging replica). Turn off for a source that moves modified values backwards.
     skip_older_rows: bool = True
     size: TableSize = "medium"
+    # Row metadata columns bronze keeps (docs/bronze-tables.md, "Row metadata columns").
+    metadata_columns: list[MetadataColumn] = Field(default_factory=list)
+    # What `source_system` holds (default: the source's dialect, e.g. postgresql, dataverse).
+    source_system: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("metadata_columns", mode="before")
+    @classmethod
+    def _metadata_as_list(cls, value: Any) -> Any:
+        return as_list(value)
+
+    @field_validator("metadata_columns")
+    @classmethod
+    def _metadata_once(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("primary_key", mode="before")
     @classmethod

@@ -45,6 +45,11 @@ class Source(ABC):
     # whose modified value bronze already holds can be skipped unread.
     modified_marks_every_change: bool = True
 
+    @property
+    def system_name(self) -> str:
+        """Return the default `source_system` of rows read from this source."""
+        return self.kind
+
     @abstractmethod
     def describe(self, table: TableConfig) -> pa.Schema:
         """Return the Arrow schema of the source table, from the source's catalog."""

@@ -52,6 +52,11 @@ class SqlSource(Source):
 
     kind = "sql"
 
+    @property
+    def system_name(self) -> str:
+        """Return the database's dialect (postgresql, mssql, sqlite) as the source system."""
+        return self._dialect
+
     def __init__(self, config: SqlSourceConfig) -> None:
         try:
             self._url = sa.engine.make_url(config.url)

@@ -16,6 +16,7 @@ from deltalake import DeltaTable
 from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.properties import ensure_retention_properties
 from bronze_sync.bronze.reader import count_flags
+from bronze_sync.bronze.row_metadata import metadata_fields
 from bronze_sync.bronze.schema import check_source_columns, plan_schema
 from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError
@@ -51,7 +52,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
     job.progress(table.name, "schema", "reading the source schema")
     with timer("schema"):
         source_schema = job.source.describe(table)
-        check_source_columns(source_schema, table.name)
+        check_source_columns(source_schema, table.name, metadata_fields(table.metadata_columns))
     delta = job.store.open(job.store.table_uri(table.name))
     if delta is None:
         lease.ensure()
@@ -110,7 +111,9 @@ def _schema_changes(
     """Return True when the source's columns differ from bronze's in a way a sync applies."""
     dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
     bronze = delta.to_pyarrow_dataset().schema
-    plan = plan_schema(source_schema, bronze, table.name, dropped_before)
+    plan = plan_schema(
+        source_schema, bronze, table.name, dropped_before, metadata_fields(table.metadata_columns)
+    )
     return plan.rewrites_table or bool(plan.widened)
 
 

@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.reader import BronzeState, count_flags
 from bronze_sync.bronze.rewrite import RewriteResult, TableChange, rewrite_commit
+from bronze_sync.bronze.row_metadata import metadata_fields
 from bronze_sync.bronze.schema import SchemaPlan, plan_schema
 from bronze_sync.config.kinds import SCD2
 from bronze_sync.config.models import TableConfig
@@ -39,6 +40,7 @@ from bronze_sync.sync.noop import (
     window_since,
 )
 from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.row_stamp import row_stamp
 
 DROPPED_COLUMNS = "DroppedColumns"
 
@@ -164,7 +166,13 @@ def _plan_and_state(
     key_hash: bool,
 ) -> tuple[SchemaPlan, BronzeState]:
     state = space.read_state(delta, table, scope.state, key_hash)
-    plan = plan_schema(source_schema, state.schema, table.name, dropped_before)
+    plan = plan_schema(
+        source_schema,
+        state.schema,
+        table.name,
+        dropped_before,
+        metadata_fields(table.metadata_columns),
+    )
     missing_keys = [k for k in table.primary_key if k not in state.schema.names]
     if missing_keys:
         raise BronzeError(
@@ -336,17 +344,20 @@ def _commit(
     )
     metadata = {**job.commit_identity(), **result.commit_metadata(), "lease": lease.token}
 
+    now = job.clock()
+    stamp = row_stamp(job, table, now, delta if schema_plan.missing_metadata else None)
     with timer("commit"):
         outcome = rewrite_commit(
             delta,
             edits,
             table.primary_key,
-            job.clock(),
+            now,
             metadata,
             token=lease.token,
             change=change,
             before_commit=lease.before_commit,
             changes=spool,
+            stamp=stamp,
         )
     if outcome.committed:
         fault_point("after_commit")

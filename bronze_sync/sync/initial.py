@@ -13,6 +13,7 @@ from deltalake.exceptions import DeltaError
 from bronze_sync.bronze.commit import create_table
 from bronze_sync.bronze.properties import retention_properties
 from bronze_sync.bronze.reader import count_flags
+from bronze_sync.bronze.row_metadata import metadata_fields
 from bronze_sync.bronze.tracking import SyncOp, bronze_schema, live_rows
 from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.spill import KeyCollector, rows_in_memory
@@ -22,6 +23,7 @@ from bronze_sync.rows.keys import check_null_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.row_stamp import row_stamp
 
 # Key partitions of an initial load whose key set outgrows the memory budget (its size is
 # unknown until the last row arrives, so a generous fixed count).
@@ -52,7 +54,8 @@ def initial_load(
     started = time.perf_counter()
     now = job.clock()
     keys = list(table.primary_key)
-    schema = bronze_schema(read_schema)
+    stamp = row_stamp(job, table, now)
+    schema = bronze_schema(read_schema, metadata_fields(stamp.names if stamp else ()))
     key_schema = pa.schema([read_schema.field(k) for k in keys])
     failures: list[BaseException] = []
 
@@ -64,7 +67,8 @@ def initial_load(
             seen.add(part.select(keys))
             count += batch.num_rows
             job.progress(table.name, "extract", f"{count:,} rows loaded")
-            yield from live_rows(part, SyncOp.INSERT, now).to_batches()
+            rows = live_rows(part, SyncOp.INSERT, now)
+            yield from (stamp.inserted(rows) if stamp else rows).to_batches()
         # Duplicates can span batches: check the whole key set before the commit happens.
         seen.check_unique(key_schema, table.name, "source")
         fault_point("after_extract")

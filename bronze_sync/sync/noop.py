@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 
 from bronze_sync.bronze.reader import BronzeState
 from bronze_sync.bronze.rewrite import RewriteResult
+from bronze_sync.bronze.row_metadata import metadata_fields
 from bronze_sync.bronze.schema import plan_schema
 from bronze_sync.config.kinds import MERGED
 from bronze_sync.config.models import TableConfig
@@ -86,7 +87,13 @@ def try_noop(
 ) -> NoopTry:
     """Return the no-op result when the source provably matches `record`, else what was staged."""
     bronze_schema = delta.to_pyarrow_dataset().schema
-    schema_plan = plan_schema(source_schema, bronze_schema, table.name, dropped_before)
+    schema_plan = plan_schema(
+        source_schema,
+        bronze_schema,
+        table.name,
+        dropped_before,
+        metadata_fields(table.metadata_columns),
+    )
     if schema_plan.widened or schema_plan.rewrites_table:
         return NoopTry()
     assert table.modified_column is not None  # saved_key_state checked it

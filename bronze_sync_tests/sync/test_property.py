@@ -2,7 +2,9 @@
 
 After every sync, bronze's active rows equal the source exactly (keys and values), every row
 that vanished is flagged by the purge-aware rule in force when it vanished, flags are never
-both set, and total = active + deleted + purged.
+both set, and total = active + deleted + purged. The row metadata columns agree with the
+tracking columns: update_timestamp is LastSynced, load_timestamp never moves, record_hash
+is the hash of the row's values.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import sqlalchemy as sa
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bronze_sync.metadata.pipeline_config import record_purge
+from bronze_sync.rows.record_hash import record_hashes
 from bronze_sync_tests.helpers import NOW, PgTable, assert_bronze_invariants
 from bronze_sync_tests.stateful import run_state_machine
 
+METADATA = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
+DATA_COLUMNS = ["id", "name", "amount", "createdon", "modifiedon"]
 DAYS = st.integers(min_value=0, max_value=8 * 365)
 AMOUNTS = st.decimals(min_value=-(10**19), max_value=10**19, places=18, allow_nan=False)
 
@@ -35,7 +40,7 @@ def machine_class(engine: sa.Engine, schema: str, make_config, harness_for, tmp_
             name = f"t_{uuid.uuid4().hex[:8]}"
             self.src = PgTable(engine, schema, name)
             config = make_config(
-                [self.src.config(name=name, max_delete_fraction=1)],
+                [self.src.config(name=name, max_delete_fraction=1, metadata_columns=METADATA)],
                 bronze={"path": str(tmp_path / name)},
             )
             self.h = harness_for(config)
@@ -47,6 +52,7 @@ def machine_class(engine: sa.Engine, schema: str, make_config, harness_for, tmp_
             self.counter = 0
             self.synced = False
             self.fresh = False  # no source mutation since the last sync
+            self.loaded: dict[str, dt.datetime] = {}  # load_timestamp first seen per key
 
         def _new_key(self) -> str:
             self.counter += 1
@@ -124,6 +130,21 @@ def machine_class(engine: sa.Engine, schema: str, make_config, harness_for, tmp_
                 pc.invert(pc.or_(bronze.column("IsDeleted"), bronze.column("IsPurged")))
             )
             assert {r["id"]: (r["name"], r["amount"]) for r in active.to_pylist()} == source
+
+        @invariant()
+        def row_metadata_agrees(self) -> None:
+            if not self.synced:
+                return
+            bronze = self.h.bronze()
+            hashes = record_hashes(bronze, DATA_COLUMNS).to_pylist()
+            for row, expected in zip(bronze.to_pylist(), hashes, strict=True):
+                assert row["update_timestamp"] == row["LastSynced"], row["id"]
+                assert row["load_timestamp"] <= row["update_timestamp"], row["id"]
+                assert (
+                    self.loaded.setdefault(row["id"], row["load_timestamp"])
+                    == (row["load_timestamp"])
+                ), f"{row['id']}: load_timestamp changed"
+                assert (row["record_hash"], row["source_system"]) == (expected, "postgresql")
 
         def teardown(self) -> None:
             self.h.close()  # one pool per example would exhaust PostgreSQL's connections
