@@ -13,6 +13,7 @@ from bronze_sync.config.kinds import PARTITIONED
 from bronze_sync.config.models import Config, TableConfig
 from bronze_sync.defs.resources import bronze_resource
 from bronze_sync.errors import ConfigError, SourceSchemaError, SourceUnavailableError
+from bronze_sync.pii.source import protected
 from bronze_sync.sources import open_source
 from bronze_sync.sync.kinds import check_kind_columns
 from bronze_sync.sync.partition_plan import range_values, without_suffix
@@ -102,10 +103,10 @@ def source_problems(config: Config, tables: list[TableConfig]) -> list[str]:
     try:
         for table in tables:
             try:
-                schema = source.describe(table)
+                schema = protected(source, table, os.environ).describe(table)
                 check_source_columns(schema, table.name, metadata_fields(table.metadata_columns))
                 check_kind_columns(table, schema)
-            except SourceSchemaError as exc:
+            except (SourceSchemaError, ConfigError) as exc:
                 problems.append(str(exc))
             except SourceUnavailableError:
                 break

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from bronze_sync.config.models import Config, TableSettings
 from bronze_sync.config.storage_options import check_secrets_from_env, is_azure
 from bronze_sync.errors import ConfigError
+from bronze_sync.pii.policies import pii_key
 
 CONFIG_ENV = "BRONZE_SYNC_CONFIG"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -85,11 +86,20 @@ def _parse(text: str, env: Mapping[str, str]) -> Config:
     except ValidationError as exc:
         raise ConfigError(_describe(exc, expanded)) from None
     _check_unique_names(config)
+    _check_pii_key(config, env)
     if is_azure(config.bronze.path):
         check_secrets_from_env(config.bronze.storage_options, env_refs)
     config._env_refs = env_refs
     config._raw = raw
     return config
+
+
+def _check_pii_key(config: Config, env: Mapping[str, str]) -> None:
+    """Refuse at load, not mid-sync, a pii hash without a usable key."""
+    for table in config.tables:
+        if "hash" in table.pii.values():
+            pii_key(env, f"table {table.name}")
+            return
 
 
 def expand_value(value: str, env: Mapping[str, str], path: str) -> str:

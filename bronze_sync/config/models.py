@@ -25,6 +25,7 @@ CRON_PATTERN = r"^\s*[0-9A-Za-z*/,?-]+(\s+[0-9A-Za-z*/,?-]+){4}\s*$"
 # How much CPU and memory a table's step asks for when each step is its own Kubernetes pod
 # (docs/scale-out.md); elsewhere it only labels the asset.
 TableSize = Literal["small", "medium", "large"]
+PiiPolicy = Literal["hash", "mask", "drop", "tokenize"]
 MetadataColumn = Literal[
     "load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"
 ]
@@ -155,6 +156,20 @@ class TableSettings(KindSettings):
     metadata_columns: list[MetadataColumn] = Field(default_factory=list)
     # What `source_system` holds (default: the source's dialect, e.g. postgresql, dataverse).
     source_system: str | None = Field(None, min_length=1, max_length=200)
+    # Column -> how it is protected before anything is staged (docs/bronze-tables.md, "PII").
+    pii: dict[str, PiiPolicy] = Field(default_factory=dict)
+
+    @field_validator("pii")
+    @classmethod
+    def _pii_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        column_list(list(value), "pii columns")
+        tokenized = sorted(c for c, p in value.items() if p == "tokenize")
+        if tokenized:
+            raise ValueError(
+                f"{tokenized[0]}: policy tokenize is not available in this release "
+                "(hash, mask and drop are)"
+            )
+        return value
 
     @field_validator("metadata_columns", mode="before")
     @classmethod
@@ -192,6 +207,25 @@ class TableSettings(KindSettings):
     @classmethod
     def _zorder_columns(cls, value: list[str]) -> list[str]:
         return column_list(value)
+
+
+def pii_problems(table: TableSettings) -> list[str]:
+    """Return why the table's pii policies cannot work with its keys and columns."""
+    problems = []
+    for name, policy in table.pii.items():
+        if name in table.primary_key and policy != "hash":
+            problems.append(
+                f"pii.{name}: a primary key column may only be protected with hash, not {policy}"
+            )
+        if name in (table.created_column, table.modified_column):
+            problems.append(
+                f"pii.{name}: the created/modified column drives delete detection and "
+                "watermarks; it cannot be protected"
+            )
+    keyed = [k for k in table.primary_key if k in table.pii]
+    if keyed and table.kind != MERGED:
+        problems.append(f"pii.{keyed[0]}: a protected primary key needs kind merged")
+    return problems
 
 
 class ColumnSelection(StrictModel):
@@ -240,7 +274,7 @@ class TableConfig(TableSettings):
 
     @model_validator(mode="after")
     def _kind_settings(self) -> TableConfig:
-        problems = kind_problems(self)
+        problems = kind_problems(self) + pii_problems(self)
         if problems:
             raise ValueError(f"table {self.name}: " + "; ".join(problems))
         return self

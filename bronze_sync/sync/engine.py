@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -22,6 +23,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, write_audit
+from bronze_sync.pii.source import PII_POLICY, check_policy_unchanged, protected
 from bronze_sync.sync import static
 from bronze_sync.sync.changes import initial_state
 from bronze_sync.sync.history_step import keep_history
@@ -36,6 +38,8 @@ SYNC_ATTEMPTS = 5
 
 def sync_table(job: SyncJob, table: TableConfig, lease: TableLease) -> SyncResult:
     """Bring bronze table `table` in step with the source; return what changed."""
+    # PII is protected at the source boundary: nothing below ever sees a clear value.
+    job = dataclasses.replace(job, source=protected(job.source, table, os.environ))
     for attempt in range(1, SYNC_ATTEMPTS + 1):
         try:
             return _sync_once(job, table, lease, attempt - 1)
@@ -54,6 +58,9 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         source_schema = job.source.describe(table)
         check_source_columns(source_schema, table.name, metadata_fields(table.metadata_columns))
     delta = job.store.open(job.store.table_uri(table.name))
+    if delta is not None:
+        stored = (pipeline_config.read_state(job.meta, table.name) or {}).get(PII_POLICY)
+        check_policy_unchanged(table, str(stored) if stored else None)
     if delta is None:
         lease.ensure()
         plain = pa.schema([pa.field(f.name, f.type) for f in source_schema])
@@ -68,6 +75,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
             result.note_history(*keep_history(job, table, result.version))
         result.phases = dict(timer.seconds)
         result.columns_not_copied = job.source.columns_not_copied(table)
+        result.pii_protected = dict(table.pii)
         return result
     repaired = _repair_properties(job, table, delta)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
@@ -82,6 +90,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
     result.properties_repaired = repaired
     result.retries = retries
     result.columns_not_copied = job.source.columns_not_copied(table)
+    result.pii_protected = dict(table.pii)
     return result
 
 

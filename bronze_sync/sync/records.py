@@ -16,6 +16,7 @@ from bronze_sync.checkpoints.model import VALIDATED
 from bronze_sync.config.models import TableConfig
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, ValidationRecord
+from bronze_sync.pii.source import PII_POLICY
 from bronze_sync.sync.changes import CHANGE_TOKEN
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.key_check import CHECKSUM, LAST_FULL_KEY_SCAN
@@ -164,6 +165,7 @@ def update_sync_state(
     state[KEY_STATE] = key_state.to_json() if key_state is not None else None
     if status == "Success":
         state["LastDailySync"] = now
+        state[PII_POLICY] = json.dumps(table.pii, sort_keys=True)
         if result.full_key_scan:
             state[LAST_FULL_KEY_SCAN] = now
     state.update(_kind_state(result))

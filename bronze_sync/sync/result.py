@@ -34,6 +34,8 @@ class SyncResult:
     columns_dropped: list[str] = field(default_factory=list)
     # Source columns never copied (Dataverse file, image columns), with the reason.
     columns_not_copied: dict[str, str] = field(default_factory=dict)
+    # Columns protected before staging and how (hash, mask, drop); never their values.
+    pii_protected: dict[str, str] = field(default_factory=dict)
     tracking_added: bool = False
     samples: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
@@ -166,6 +168,8 @@ class SyncResult:
         shown = self._figures()
         if self.columns_not_copied:
             shown["columns_not_copied"] = dict(self.columns_not_copied)
+        if self.pii_protected:
+            shown["pii_protected"] = dict(self.pii_protected)
         return shown
 
     def _figures(self) -> dict[str, Any]:

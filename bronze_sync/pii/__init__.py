@@ -1,0 +1,1 @@
+"""PII protection applied to source rows before anything is staged or written."""

@@ -1,0 +1,59 @@
+"""Column policies: hash (HMAC-SHA256, joinable), mask (first and last two characters), drop."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+import pyarrow as pa
+
+from bronze_sync.errors import ConfigError
+from bronze_sync.rows.record_hash import canonical_text
+
+KEY_ENV = "BRONZE_PII_KEY"
+MIN_KEY_BYTES = 32
+HASH, MASK, DROP = "hash", "mask", "drop"
+KEPT = 2  # characters a mask keeps at each end
+
+
+def pii_key(env: Mapping[str, str], needed_by: str) -> bytes:
+    """Return the hashing key from the environment; raise ConfigError naming what needs it."""
+    value = env.get(KEY_ENV)
+    if not value:
+        raise ConfigError(f"{needed_by}: pii hash needs the environment variable {KEY_ENV}")
+    key = value.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"{needed_by}: {KEY_ENV} is {len(key)} bytes; pii hash needs at least "
+            f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
+        )
+    return key
+
+
+def protected_type(policy: str, source: pa.DataType) -> pa.DataType:
+    """Return the bronze type of a column under `policy` (hash and mask give text)."""
+    return pa.string() if policy in (HASH, MASK) else source
+
+
+def protect_column(values: pa.Array | pa.ChunkedArray, policy: str, key: bytes) -> pa.Array:
+    """Return a column's values under `policy` (nulls stay null)."""
+    text = canonical_text(values).to_pylist()
+    if policy == HASH:
+        out = [None if v is None else _hmac(key, v) for v in text]
+    elif policy == MASK:
+        out = [None if v is None else mask(v) for v in text]
+    else:
+        raise ValueError(f"policy {policy!r} does not keep the column")
+    return pa.array(out, pa.string())
+
+
+def mask(value: str) -> str:
+    """Keep the first and last two characters, star the rest (all stars up to four)."""
+    if len(value) <= 2 * KEPT:
+        return "*" * len(value)
+    return value[:KEPT] + "*" * (len(value) - 2 * KEPT) + value[-KEPT:]
+
+
+def _hmac(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
