@@ -72,9 +72,7 @@ def test_clear_pii_never_lands_anywhere_and_hashes_join_across_tables(
     caplog.set_level(logging.DEBUG)
     contact = _contact(pg_engine, pg_schema)
     lead = _contact(pg_engine, pg_schema, "lead")
-    config = make_config(
-        [contact.config(pii=POLICIES), lead.config(name="lead", pii=POLICIES)]
-    )
+    config = make_config([contact.config(pii=POLICIES), lead.config(name="lead", pii=POLICIES)])
     done = run("sync", "--config", config.file, "--partition", "2026-12-06")
     assert done.returncode == 0, done.stdout + done.stderr
     _set(contact, "a", email="ada.lovelace@example.org", phone="+44 113 496 0001")
