@@ -26,7 +26,8 @@ LAYERS: list[set[str]] = [
     {"rows", "staging"},
     # The two ends of a sync: reading sources, writing bronze Delta tables.
     {"sources", "bronze"},
-    {"metadata", "diff", "history"},
+    # PII protection wraps a source: it sits above sources, below the sync that uses it.
+    {"metadata", "diff", "history", "pii"},
     {"alerts"},
     {"checkpoints"},
     {"purge", "rollback", "maintenance"},

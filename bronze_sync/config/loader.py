@@ -12,9 +12,9 @@ import yaml
 from pydantic import ValidationError
 
 from bronze_sync.config.models import Config, TableSettings
+from bronze_sync.config.pii_key import pii_key
 from bronze_sync.config.storage_options import check_secrets_from_env, is_azure
 from bronze_sync.errors import ConfigError
-from bronze_sync.pii.policies import pii_key
 
 CONFIG_ENV = "BRONZE_SYNC_CONFIG"
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

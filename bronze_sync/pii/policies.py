@@ -4,31 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
 
 import pyarrow as pa
 
-from bronze_sync.errors import ConfigError
 from bronze_sync.rows.record_hash import canonical_text
 
-KEY_ENV = "BRONZE_PII_KEY"
-MIN_KEY_BYTES = 32
 HASH, MASK, DROP = "hash", "mask", "drop"
 KEPT = 2  # characters a mask keeps at each end
-
-
-def pii_key(env: Mapping[str, str], needed_by: str) -> bytes:
-    """Return the hashing key from the environment; raise ConfigError naming what needs it."""
-    value = env.get(KEY_ENV)
-    if not value:
-        raise ConfigError(f"{needed_by}: pii hash needs the environment variable {KEY_ENV}")
-    key = value.encode("utf-8")
-    if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(
-            f"{needed_by}: {KEY_ENV} is {len(key)} bytes; pii hash needs at least "
-            f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
-        )
-    return key
 
 
 def protected_type(policy: str, source: pa.DataType) -> pa.DataType:

@@ -11,8 +11,9 @@ from typing import Any
 import pyarrow as pa
 
 from bronze_sync.config.models import TableConfig
+from bronze_sync.config.pii_key import pii_key
 from bronze_sync.errors import ConfigError, SourceError
-from bronze_sync.pii.policies import DROP, HASH, pii_key, protect_column, protected_type
+from bronze_sync.pii.policies import DROP, HASH, protect_column, protected_type
 from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 
 PII_POLICY = "PiiPolicy"  # PipelineConfig: JSON of the policies bronze's values are under

@@ -1,0 +1,24 @@
+"""The PII hashing key: read from the environment and checked when the config is loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bronze_sync.errors import ConfigError
+
+KEY_ENV = "BRONZE_PII_KEY"
+MIN_KEY_BYTES = 32
+
+
+def pii_key(env: Mapping[str, str], needed_by: str) -> bytes:
+    """Return the hashing key from the environment; raise ConfigError naming what needs it."""
+    value = env.get(KEY_ENV)
+    if not value:
+        raise ConfigError(f"{needed_by}: pii hash needs the environment variable {KEY_ENV}")
+    key = value.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"{needed_by}: {KEY_ENV} is {len(key)} bytes; pii hash needs at least "
+            f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
+        )
+    return key
