@@ -79,6 +79,10 @@ class MetadataError(BronzeSyncError):
     """A metadata table cannot be read or written."""
 
 
+class VaultError(MetadataError):
+    """A PII token is not in the vault, or the vault key cannot decrypt it."""
+
+
 class AuditChainError(MetadataError):
     """SyncAuditLog's hash chain is broken, or cannot be sealed."""
 

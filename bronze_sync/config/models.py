@@ -163,12 +163,6 @@ class TableSettings(KindSettings):
     @classmethod
     def _pii_columns(cls, value: dict[str, str]) -> dict[str, str]:
         column_list(list(value), "pii columns")
-        tokenized = sorted(c for c, p in value.items() if p == "tokenize")
-        if tokenized:
-            raise ValueError(
-                f"{tokenized[0]}: policy tokenize is not available in this release "
-                "(hash, mask and drop are)"
-            )
         return value
 
     @field_validator("metadata_columns", mode="before")
@@ -213,9 +207,10 @@ def pii_problems(table: TableSettings) -> list[str]:
     """Return why the table's pii policies cannot work with its keys and columns."""
     problems = []
     for name, policy in table.pii.items():
-        if name in table.primary_key and policy != "hash":
+        if name in table.primary_key and policy not in ("hash", "tokenize"):
             problems.append(
-                f"pii.{name}: a primary key column may only be protected with hash, not {policy}"
+                f"pii.{name}: a primary key column may only be protected with hash or "
+                f"tokenize, not {policy}"
             )
         if name in (table.created_column, table.modified_column):
             problems.append(

@@ -7,18 +7,21 @@ from collections.abc import Mapping
 from bronze_sync.errors import ConfigError
 
 KEY_ENV = "BRONZE_PII_KEY"
+VAULT_KEY_ENV = "BRONZE_PII_VAULT_KEY"
 MIN_KEY_BYTES = 32
 
 
-def pii_key(env: Mapping[str, str], needed_by: str) -> bytes:
-    """Return the hashing key from the environment; raise ConfigError naming what needs it."""
-    value = env.get(KEY_ENV)
+def pii_key(
+    env: Mapping[str, str], needed_by: str, name: str = KEY_ENV, policy: str = "hash"
+) -> bytes:
+    """Return a PII key from the environment; raise ConfigError naming what needs it."""
+    value = env.get(name)
     if not value:
-        raise ConfigError(f"{needed_by}: pii hash needs the environment variable {KEY_ENV}")
+        raise ConfigError(f"{needed_by}: pii {policy} needs the environment variable {name}")
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(
-            f"{needed_by}: {KEY_ENV} is {len(key)} bytes; pii hash needs at least "
+            f"{needed_by}: {name} is {len(key)} bytes; pii {policy} needs at least "
             f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
         )
     return key

@@ -14,6 +14,7 @@ ROLLBACK_STATE_SNAPSHOTS = "RollbackStateSnapshots"
 ROLLBACK_COMPARISON_REPORTS = "RollbackComparisonReports"
 ROLLBACK_APPROVALS = "RollbackApprovals"
 STORAGE_HISTORY = "StorageHistory"
+PII_VAULT = "PiiVault"
 
 SCHEMAS: dict[str, pa.Schema] = {
     PIPELINE_CONFIG: pa.schema(
@@ -193,6 +194,16 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("BytesReclaimed", pa.int64()),
             ("Status", pa.string()),
             ("Notes", pa.string()),
+        ]
+    ),
+    # One row per token of a tokenized PII column: the value, encrypted (pii.vault).
+    PII_VAULT: pa.schema(
+        [
+            ("TableName", pa.string()),
+            ("ColumnName", pa.string()),
+            ("Token", pa.string()),
+            ("Ciphertext", pa.string()),  # base64 of nonce + AES-256-GCM ciphertext
+            ("CreatedDate", TS),
         ]
     ),
 }

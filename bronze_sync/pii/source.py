@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 
 from bronze_sync.config.models import TableConfig
-from bronze_sync.config.pii_key import pii_key
+from bronze_sync.config.pii_key import VAULT_KEY_ENV, pii_key
 from bronze_sync.errors import ConfigError, SourceError
-from bronze_sync.pii.policies import DROP, HASH, protect_column, protected_type
+from bronze_sync.metadata.store import MetadataStore
+from bronze_sync.pii.policies import DROP, HASH, TOKENIZE, protect_column, protected_type
+from bronze_sync.pii.vault import store_tokens
 from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 
+# Stores (column, token, clear value) entries in the vault, encrypted.
+Vault = Callable[[list[tuple[str, str, str]]], None]
 PII_POLICY = "PiiPolicy"  # PipelineConfig: JSON of the policies bronze's values are under
 
 
@@ -26,8 +32,10 @@ class ProtectedSource(Source):
     in memory, before the engine stages anything.
     """
 
-    def __init__(self, inner: Source, table: TableConfig, key: bytes) -> None:
-        self.inner, self.table, self.key = inner, table, key
+    def __init__(
+        self, inner: Source, table: TableConfig, key: bytes, vault: Vault | None = None
+    ) -> None:
+        self.inner, self.table, self.key, self.vault = inner, table, key, vault
         self.policies = dict(table.pii)
         self.kind = inner.kind
         self.modified_marks_every_change = inner.modified_marks_every_change
@@ -180,20 +188,60 @@ class ProtectedSource(Source):
             yield from table.cast(schema).to_batches()
 
     def _protect_table(self, rows: pa.Table) -> pa.Table:
+        entries: dict[tuple[str, str], str] = {}
         for index, name in enumerate(rows.column_names):
             policy = self.policies.get(name)
             if policy and policy != DROP:
-                protected = protect_column(rows.column(index), policy, self.key)
+                protected, clear = protect_column(rows.column(index), policy, self.key)
                 rows = rows.set_column(index, pa.field(name, pa.string()), protected)
+                if policy == TOKENIZE:
+                    tokens = protected.to_pylist()
+                    entries |= {(name, t): v for t, v in zip(tokens, clear, strict=True) if t}
+        if entries:
+            # Into the vault before the batch moves on: a token in bronze is always revealable.
+            if self.vault is None:
+                raise ConfigError(f"table {self.table.name}: pii tokenize needs the PII vault")
+            self.vault([(c, t, v) for (c, t), v in entries.items()])
         return rows
 
 
-def protected(source: Source, table: TableConfig, env: Mapping[str, str]) -> Source:
-    """Return `source` wrapped for `table`'s pii policies (the source itself when none)."""
+def protected(
+    source: Source,
+    table: TableConfig,
+    env: Mapping[str, str],
+    meta: MetadataStore | None = None,
+) -> Source:
+    """Return `source` wrapped for `table`'s pii policies (the source itself when none).
+
+    With `meta`, tokenized values go to its vault, encrypted with BRONZE_PII_VAULT_KEY.
+    """
     if not table.pii:
         return source
-    key = pii_key(env, f"table {table.name}") if HASH in table.pii.values() else b""
-    return ProtectedSource(source, table, key)
+    policies = set(table.pii.values())
+    needed_by = f"table {table.name}"
+    key = (
+        pii_key(env, needed_by, policy=min(policies & {HASH, TOKENIZE}))
+        if policies
+        & {
+            HASH,
+            TOKENIZE,
+        }
+        else b""
+    )
+    vault: Vault | None = None
+    if TOKENIZE in policies and meta is not None:
+        vault_key = pii_key(env, needed_by, VAULT_KEY_ENV, TOKENIZE)
+        vault = functools.partial(_store, meta, table.name, vault_key)
+    return ProtectedSource(source, table, key, vault)
+
+
+def _store(
+    meta: MetadataStore, table: str, vault_key: bytes, entries: list[tuple[str, str, str]]
+) -> None:
+    # On a thread of its own: an initial load's batches are pulled from inside deltalake's
+    # async writer, where a nested Delta commit cannot start its own runtime.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(store_tokens, meta, table, entries, vault_key).result()
 
 
 def check_policy_unchanged(table: TableConfig, stored: str | None) -> None:

@@ -39,7 +39,7 @@ SYNC_ATTEMPTS = 5
 def sync_table(job: SyncJob, table: TableConfig, lease: TableLease) -> SyncResult:
     """Bring bronze table `table` in step with the source; return what changed."""
     # PII is protected at the source boundary: nothing below ever sees a clear value.
-    job = dataclasses.replace(job, source=protected(job.source, table, os.environ))
+    job = dataclasses.replace(job, source=protected(job.source, table, os.environ, job.meta))
     for attempt in range(1, SYNC_ATTEMPTS + 1):
         try:
             return _sync_once(job, table, lease, attempt - 1)

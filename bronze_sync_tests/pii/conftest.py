@@ -18,6 +18,16 @@ def pii_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return KEY
 
 
+VAULT_KEY = "v" * 16 + "fedcba9876543210fedcba9876543210"
+
+
+@pytest.fixture
+def vault_key(monkeypatch: pytest.MonkeyPatch, pii_key: str) -> str:
+    """Set BRONZE_PII_VAULT_KEY (and the hashing key) for the test; return it."""
+    monkeypatch.setenv("BRONZE_PII_VAULT_KEY", VAULT_KEY)
+    return VAULT_KEY
+
+
 @pytest.fixture
 def run(
     capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, dagster_home: str
