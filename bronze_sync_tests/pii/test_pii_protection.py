@@ -15,6 +15,7 @@ from deltalake import DeltaTable
 
 from bronze_sync.config.loader import parse_config
 from bronze_sync.errors import ConfigError
+from bronze_sync.staging import StagingArea
 from bronze_sync_tests.helpers import PgTable
 
 EMAILS = ["ada@example.org", "grace@example.org"]
@@ -67,9 +68,20 @@ def _leaks(root: Path, clear: list[str]) -> list[str]:
 
 
 def test_clear_pii_never_lands_anywhere_and_hashes_join_across_tables(
-    pg_engine, pg_schema, make_config, tmp_path, pii_key, run, dagster_home, caplog, capfd
+    pg_engine,
+    pg_schema,
+    make_config,
+    tmp_path,
+    pii_key,
+    run,
+    dagster_home,
+    caplog,
+    capfd,
+    monkeypatch,
+    harness_for,
 ):
     caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(StagingArea, "close", lambda self: None)  # keep staged files to scan
     contact = _contact(pg_engine, pg_schema)
     lead = _contact(pg_engine, pg_schema, "lead")
     config = make_config([contact.config(pii=POLICIES), lead.config(name="lead", pii=POLICIES)])
@@ -87,8 +99,14 @@ def test_clear_pii_never_lands_anywhere_and_hashes_join_across_tables(
     assert contacts["b"]["phone"] == "+4************99"
     assert "birthday" not in contacts
 
+    # One more sync in this process, its staged files kept, to scan what staging holds.
+    _set(contact, "b", email="grace.hopper@example.org", phone="+44 113 496 0002")
+    assert harness_for(config).sync("contact").updated == 1
     clear = [*EMAILS, *PHONES, *BIRTHDAYS, "ada.lovelace@example.org", "+44 113 496 0001"]
+    clear += ["grace.hopper@example.org", "+44 113 496 0002"]
     assert not _leaks(bronze_root, clear)  # bronze, history, metadata, checkpoints
+    staged = list(Path(config.sync.staging_path).rglob("*.arrow"))
+    assert staged  # the scan below reads real staged rows
     assert not _leaks(Path(config.sync.staging_path), clear)
     assert not _leaks(Path(dagster_home), clear)  # runs, event logs, compute logs
     output = done.stdout + done.stderr + caplog.text + capfd.readouterr().out
