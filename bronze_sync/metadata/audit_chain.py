@@ -86,7 +86,7 @@ def append_chained(meta: MetadataStore, rows: Sequence[Row]) -> None:
         linked = link(rows, read_tip(meta, delta))
         last = linked[-1]
         try:
-            meta.append_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: _tip_text(last)})
+            meta.write_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: _tip_text(last)})
             return
         except CommitFailedError:
             # Another writer appended first: back off a little, then link to its tip.

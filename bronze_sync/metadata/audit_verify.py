@@ -130,7 +130,7 @@ def _seal_once(meta: MetadataStore) -> int:
     tip = f"{linked[-1]['ChainSeq']}:{linked[-1]['RowHash']}"
     # Pinned to the version read: a writer that appended meanwhile makes this commit fail
     # (CommitFailedError), and retry_commit seals again from the new content.
-    meta.overwrite_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: tip})
+    meta.write_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: tip}, "overwrite")
     return len(unsealed)
 
 

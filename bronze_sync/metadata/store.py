@@ -45,26 +45,19 @@ class MetadataStore:
             raise MetadataError(f"metadata/{name} could not be created")
         return table
 
-    def append_at(
-        self, delta: DeltaTable, name: str, rows: Sequence[Row], metadata: dict[str, str]
+    def write_at(
+        self,
+        delta: DeltaTable,
+        name: str,
+        rows: Sequence[Row],
+        metadata: dict[str, str],
+        mode: Literal["append", "overwrite"] = "append",
     ) -> None:
-        """Append rows as the version right after `delta`'s; CommitFailedError if taken."""
+        """Commit rows as the version right after `delta`'s; CommitFailedError if taken."""
         write_deltalake(
             delta,
             self._table(name, rows),
-            mode="append",
-            schema_mode="merge",
-            commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
-        )
-
-    def overwrite_at(
-        self, delta: DeltaTable, name: str, rows: Sequence[Row], metadata: dict[str, str]
-    ) -> None:
-        """Replace every row as the version right after `delta`'s; CommitFailedError if taken."""
-        write_deltalake(
-            delta,
-            self._table(name, rows),
-            mode="overwrite",
+            mode=mode,
             schema_mode="merge",
             commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
         )

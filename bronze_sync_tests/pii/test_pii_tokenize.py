@@ -36,36 +36,16 @@ def test_tokens_land_in_bronze_and_reveal_with_the_vault_key_only(
     with pytest.raises(VaultError, match="not in the vault"):
         reveal(h.meta, "contact", "email", "tok_nope", vault_key.encode())
 
+    reveal_args = ["pii", "reveal", "--config", config.file, "--table", "contact"]
+    reveal_args += ["--column", "email", "--token", tokens[0]]
     contact.delete(["a"])  # a tokenized key: deletes found by comparing tokens
     assert h.sync().deleted == 1
 
-    done = run(
-        "pii",
-        "reveal",
-        "--config",
-        config.file,
-        "--table",
-        "contact",
-        "--column",
-        "email",
-        "--token",
-        tokens[0],
-    )
+    done = run(*reveal_args)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() in EMAILS
     monkeypatch.delenv("BRONZE_PII_VAULT_KEY")
-    done = run(
-        "pii",
-        "reveal",
-        "--config",
-        config.file,
-        "--table",
-        "contact",
-        "--column",
-        "email",
-        "--token",
-        tokens[0],
-    )
+    done = run(*reveal_args)
     assert done.returncode == 2 and "BRONZE_PII_VAULT_KEY" in done.stdout + done.stderr
     assert not [e for e in EMAILS if e in done.stdout + done.stderr]
 
