@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bronze_sync.testing.children import default_signals, stop_child
 from bronze_sync.testing.entra import START_TIMEOUT, TlsServer
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -39,10 +40,8 @@ class BlobGateway:
         return f"{self.url}/{account}"
 
     def stop(self) -> None:
-        """Stop the child process."""
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=10)
+        """Stop the child process (killed if it ignores SIGTERM)."""
+        stop_child(self.process)
 
 
 def start_gateway(upstream: str, tls: tuple[Path, Path, Path]) -> BlobGateway:
@@ -70,6 +69,7 @@ def keep_from(listing: bytes, start_from: str) -> bytes:
 
 
 def _serve(conn: Connection, upstream: str, tls: tuple[Path, Path, Path]) -> None:
+    default_signals()
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(tls[1], tls[2])
     target = urllib.parse.urlsplit(upstream)

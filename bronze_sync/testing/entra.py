@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from bronze_sync.testing.children import default_signals, stop_child
+
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 STORAGE_AUDIENCE = "https://storage.azure.com"
 TOKEN_SECONDS = 3599
@@ -115,10 +117,8 @@ class EntraProcess:
         return list(self.stats()["refused"])
 
     def stop(self) -> None:
-        """Stop the child process."""
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=10)
+        """Stop the child process (killed if it ignores SIGTERM)."""
+        stop_child(self.process)
 
 
 class TlsServer(ThreadingHTTPServer):
@@ -165,6 +165,7 @@ def start_entra(
 
 
 def _serve(conn: Connection, tenant: str, apps: dict[str, str], cert: Path, key: Path) -> None:
+    default_signals()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = TlsServer(("127.0.0.1", 0), _handler(EntraEmulator(tenant, apps)), context)

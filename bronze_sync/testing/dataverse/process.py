@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+from bronze_sync.testing.children import default_signals, stop_child
 from bronze_sync.testing.dataverse.server import DataverseEmulator
 
 Setup = Callable[[DataverseEmulator], None]
@@ -83,12 +84,7 @@ class EmulatorProcess:
                 conn.send(("stop",))
         if process is not None:
             process.join(STOP_TIMEOUT)
-            if process.is_alive():
-                process.terminate()
-                process.join(STOP_TIMEOUT)
-            if process.is_alive():
-                process.kill()
-                process.join()
+            stop_child(process, STOP_TIMEOUT)
         if conn is not None:
             conn.close()
 
@@ -127,6 +123,7 @@ class EmulatorProcess:
 
 def serve(conn: Connection, setup: Setup, latency: float) -> None:
     """Start an emulator, report (connection, pid), then answer commands until 'stop'."""
+    default_signals()
     try:
         emulator = DataverseEmulator().start()
     except BaseException:
