@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from bronze_sync.config.models import Config, TableSettings
-from bronze_sync.config.pii_key import VAULT_KEY_ENV, pii_key
+from bronze_sync.config.pii_key import policy_keys
 from bronze_sync.config.storage_options import check_secrets_from_env, is_azure
 from bronze_sync.errors import ConfigError
 
@@ -95,13 +95,9 @@ def _parse(text: str, env: Mapping[str, str]) -> Config:
 
 
 def _check_pii_key(config: Config, env: Mapping[str, str]) -> None:
-    """Refuse at load, not mid-sync, a pii hash without a usable key."""
+    """Refuse at load, not mid-sync, a pii hash or tokenize without a usable key."""
     for table in config.tables:
-        keyed = set(table.pii.values()) & {"hash", "tokenize"}
-        if keyed:
-            pii_key(env, f"table {table.name}", policy=min(keyed))
-        if "tokenize" in keyed:
-            pii_key(env, f"table {table.name}", VAULT_KEY_ENV, "tokenize")
+        policy_keys(env, table.name, table.pii.values())
 
 
 def expand_value(value: str, env: Mapping[str, str], path: str) -> str:

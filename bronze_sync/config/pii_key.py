@@ -1,8 +1,8 @@
-"""The PII hashing key: read from the environment and checked when the config is loaded."""
+"""The PII keys: read from the environment and checked when the config is loaded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from bronze_sync.errors import ConfigError
 
@@ -25,3 +25,15 @@ def pii_key(
             f"{MIN_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
         )
     return key
+
+
+def policy_keys(
+    env: Mapping[str, str], table: str, policies: Iterable[str]
+) -> tuple[bytes, bytes | None]:
+    """Return the hashing key (b"": none needed) and vault key (None) a table's policies need."""
+    needed = set(policies) & {"hash", "tokenize"}
+    key = pii_key(env, f"table {table}", policy=min(needed)) if needed else b""
+    vault = (
+        pii_key(env, f"table {table}", VAULT_KEY_ENV, "tokenize") if "tokenize" in needed else None
+    )
+    return key, vault

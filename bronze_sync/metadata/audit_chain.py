@@ -86,7 +86,7 @@ def append_chained(meta: MetadataStore, rows: Sequence[Row]) -> None:
         linked = link(rows, read_tip(meta, delta))
         last = linked[-1]
         try:
-            meta.write_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: _tip_text(last)})
+            meta.write_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: tip_text(last)})
             return
         except CommitFailedError:
             # Another writer appended first: back off a little, then link to its tip.
@@ -102,7 +102,7 @@ def read_tip(meta: MetadataStore, delta: DeltaTable) -> Tip:
     version = delta.version()
     info = read_commit_info(meta.uri(SYNC_AUDIT_LOG), meta.store.options(), version)
     if info and isinstance(info.get(TIP_KEY), str):
-        return _parse_tip(info[TIP_KEY])
+        return parse_tip(info[TIP_KEY])
     # Not written by an append (OPTIMIZE, a schema change, an older release): scan.
     names = delta.schema().to_arrow().names
     if "ChainSeq" not in names:
@@ -119,11 +119,13 @@ def _last_of(data: pa.Table) -> Tip:
     return Tip(int(seqs[best]), str(data.column("RowHash")[best].as_py()))
 
 
-def _tip_text(row: Row) -> str:
+def tip_text(row: Row) -> str:
+    """Return the `TIP_KEY` commit metadata naming `row` (a linked row) as the chain's tip."""
     return f"{row['ChainSeq']}:{row['RowHash']}"
 
 
-def _parse_tip(text: str) -> Tip:
+def parse_tip(text: str) -> Tip:
+    """Return the tip a `TIP_KEY` commit metadata value names."""
     seq, _, digest = text.partition(":")
     return Tip(int(seq), digest)
 

@@ -8,12 +8,15 @@ from typing import Any
 
 from bronze_sync.errors import AuditChainError
 from bronze_sync.metadata.audit_chain import (
+    CHAIN_COLUMNS,
     EMPTY,
     RECENT_COMMITS,
     TIP_KEY,
     Tip,
     link,
+    parse_tip,
     row_hash,
+    tip_text,
 )
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
@@ -97,12 +100,12 @@ def _tail_check(report: ChainReport, recorded: Tip | None) -> ChainReport:
 
 
 def _recorded_tip(delta: Any) -> Tip | None:
-    seqs = [
-        int(str(info[TIP_KEY]).partition(":")[0])
+    tips = [
+        parse_tip(info[TIP_KEY])
         for info in delta.history(RECENT_COMMITS)
         if isinstance(info.get(TIP_KEY), str)
     ]
-    return Tip(max(seqs), "") if seqs else None
+    return max(tips, key=lambda tip: tip.seq, default=None)
 
 
 def seal_chain(meta: MetadataStore) -> int:
@@ -116,7 +119,7 @@ def _seal_once(meta: MetadataStore) -> int:
         return 0
     rows = delta.to_pyarrow_dataset().to_table().to_pylist()
     for row in rows:
-        for column in ("ChainSeq", "PrevHash", "RowHash"):
+        for column in CHAIN_COLUMNS:
             row.setdefault(column, None)
     unsealed = sorted((r for r in rows if r["RowHash"] is None), key=_age)
     if not unsealed:
@@ -127,10 +130,9 @@ def _seal_once(meta: MetadataStore) -> int:
         # Relinking would give tampered rows fresh, valid hashes.
         raise AuditChainError(f"cannot seal: the chained rows fail verification: {check.problem}")
     linked = link([*unsealed, *chained], EMPTY)
-    tip = f"{linked[-1]['ChainSeq']}:{linked[-1]['RowHash']}"
     # Pinned to the version read: a writer that appended meanwhile makes this commit fail
     # (CommitFailedError), and retry_commit seals again from the new content.
-    meta.write_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: tip}, "overwrite")
+    meta.write_at(delta, SYNC_AUDIT_LOG, linked, {TIP_KEY: tip_text(linked[-1])}, "overwrite")
     return len(unsealed)
 
 

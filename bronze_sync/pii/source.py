@@ -13,10 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from bronze_sync.config.models import TableConfig
-from bronze_sync.config.pii_key import VAULT_KEY_ENV, pii_key
+from bronze_sync.config.pii_key import policy_keys
 from bronze_sync.errors import ConfigError, SourceError
 from bronze_sync.metadata.store import MetadataStore
-from bronze_sync.pii.policies import DROP, HASH, TOKENIZE, protect_column, protected_type
+from bronze_sync.pii.policies import DROP, TOKENIZE, protect_column, protected_type
 from bronze_sync.pii.vault import store_tokens
 from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 
@@ -217,20 +217,9 @@ def protected(
     """
     if not table.pii:
         return source
-    policies = set(table.pii.values())
-    needed_by = f"table {table.name}"
-    key = (
-        pii_key(env, needed_by, policy=min(policies & {HASH, TOKENIZE}))
-        if policies
-        & {
-            HASH,
-            TOKENIZE,
-        }
-        else b""
-    )
+    key, vault_key = policy_keys(env, table.name, table.pii.values())
     vault: Vault | None = None
-    if TOKENIZE in policies and meta is not None:
-        vault_key = pii_key(env, needed_by, VAULT_KEY_ENV, TOKENIZE)
+    if vault_key is not None and meta is not None:
         vault = functools.partial(_store, meta, table.name, vault_key)
     return ProtectedSource(source, table, key, vault)
 

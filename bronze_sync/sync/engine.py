@@ -58,9 +58,6 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         source_schema = job.source.describe(table)
         check_source_columns(source_schema, table.name, metadata_fields(table.metadata_columns))
     delta = job.store.open(job.store.table_uri(table.name))
-    if delta is not None:
-        stored = (pipeline_config.read_state(job.meta, table.name) or {}).get(PII_POLICY)
-        check_policy_unchanged(table, str(stored) if stored else None)
     if delta is None:
         lease.ensure()
         plain = pa.schema([pa.field(f.name, f.type) for f in source_schema])
@@ -77,8 +74,10 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         result.columns_not_copied = job.source.columns_not_copied(table)
         result.pii_protected = dict(table.pii)
         return result
-    repaired = _repair_properties(job, table, delta)
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
+    stored = state_row.get(PII_POLICY)
+    check_policy_unchanged(table, str(stored) if stored else None)  # before any write
+    repaired = _repair_properties(job, table, delta)
     scope = sync_scope(job, table, delta, source_schema, state_row)
     if scope.skip_reason is not None and _schema_changes(delta, source_schema, table, state_row):
         scope = dataclasses.replace(scope, skip_reason=None)  # a new column is filled now
