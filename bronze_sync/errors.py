@@ -91,6 +91,18 @@ class CheckpointError(BronzeSyncError):
     """A checkpoint is missing, inactive or no longer restorable."""
 
 
+class CheckpointUsageError(CheckpointError):
+    """A checkpoint command was asked for something its checkpoint does not allow."""
+
+    exit_code = 2
+
+
+class InjectedFaultError(BronzeSyncError):
+    """A failure a test injected at a fault point (`BRONZE_SYNC_FAULT=<point>:raise`)."""
+
+    retryable = True
+
+
 class HistoryError(BronzeSyncError):
     """The row history or change feed cannot answer (no history, unknown key)."""
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import pytest
 
 from bronze_sync.cli import main
-from bronze_sync.config import CONFIG_ENV
+from bronze_sync.config import CONFIG_ENV, PROFILE_ENV
 
 
 class Done(NamedTuple):
@@ -28,6 +28,7 @@ def cli_runner(
     included; with `capsys`, only what Python prints.
     """
     monkeypatch.setenv(CONFIG_ENV, "unset")  # the job runner sets it; restored afterwards
+    monkeypatch.setenv(PROFILE_ENV, "")  # none; --profile exports it; restored afterwards
 
     def invoke(*args: str) -> Done:
         capture.readouterr()

@@ -9,7 +9,12 @@ from typing import Any
 from bronze_sync.alerts.model import Alert, Severity
 
 MAX_ERROR = 500
-COLORS = {Severity.CRITICAL: "8B0000", Severity.HIGH: "D13438", Severity.MEDIUM: "FFB900"}
+COLORS = {
+    Severity.CRITICAL: "8B0000",
+    Severity.HIGH: "D13438",
+    Severity.MEDIUM: "FFB900",
+    Severity.LOW: "0078D4",
+}
 FIRST_STEPS = {
     "MassDeleteError": "Check in the source whether the rows really vanished; if so, re-run "
     "the table with --allow-mass-delete.",
@@ -17,6 +22,9 @@ FIRST_STEPS = {
     "SchemaChangeError": "Compare the source schema with bronze; fix the source or the config.",
     "SourceSchemaError": "Check that the configured table and columns exist in the source.",
     "SourceDataError": "Fix the null or duplicate keys in the source, then re-run.",
+    "CheckpointFailed": "The data is committed; the table's next sync (or the batch checkpoint "
+    "sensor) records the missing checkpoint. Check that metadata/CheckpointHistory is "
+    "writable: bronze-sync checkpoints --all.",
     "CircuitBreakerOpen": "Fix the cause, then close the breaker: bronze-sync breaker reset "
     "--tables <names> (or the reset_circuit_breaker job).",
 }

@@ -16,6 +16,7 @@ class Severity(StrEnum):
     CRITICAL = "CRITICAL"  # data integrity, rollback failure
     HIGH = "HIGH"  # a sync failed
     MEDIUM = "MEDIUM"  # warnings
+    LOW = "LOW"  # for information: a rollback dry run, a resolved rule
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class LogNotifier:
 
     def send(self, alert: Alert) -> None:
         """Log `alert` at a level matching its severity."""
-        level = logging.ERROR if alert.severity != Severity.MEDIUM else logging.WARNING
+        levels = {Severity.MEDIUM: logging.WARNING, Severity.LOW: logging.INFO}
+        level = levels.get(alert.severity, logging.ERROR)
         # `alert` rides along so that a terminal handler can render it (the CLI draws a panel).
         log.log(
             level,

@@ -135,3 +135,23 @@ class DataFiles:
         for path in list(self.written):
             with contextlib.suppress(OSError):  # never written, or already gone
                 self.drop(path)
+
+
+def with_partition(rows: pa.Table, partition: dict[str, Any]) -> pa.Table:
+    """Return a file's rows with its partition columns (files leave them out) filled in."""
+    for name, value in partition.items():
+        if name not in rows.column_names:
+            rows = rows.append_column(name, pa.array([value] * rows.num_rows))
+    return rows
+
+
+def file_sizes(delta: DeltaTable) -> dict[str, int]:
+    """Return the size in bytes of each data file of the table's version, by path."""
+    actions = pa.table(delta.get_add_actions(flatten=True))
+    return dict(
+        zip(
+            actions.column("path").to_pylist(),
+            actions.column("size_bytes").to_pylist(),
+            strict=True,
+        )
+    )

@@ -25,7 +25,12 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
-from bronze_sync.bronze.data_files import DataFiles, fragment_partition
+from bronze_sync.bronze.data_files import (
+    DataFiles,
+    file_sizes,
+    fragment_partition,
+    with_partition,
+)
 from bronze_sync.bronze.file_stats import FileStats
 from bronze_sync.bronze.rewrite_rows import (
     FRAGMENT,
@@ -109,6 +114,9 @@ class TableChange:
     schema: pa.Schema
     fill: pa.Table | None = None
     columns: tuple[str, ...] = ()
+    # Applied to every stored row, deleted and purged ones too, before the new schema (a PII
+    # policy migration); such a rewrite changes no row's sync state.
+    transform: Callable[[pa.Table], pa.Table] | None = None
 
 
 @dataclass
@@ -141,7 +149,7 @@ def rewrite_commit(
     base = delta.version()
     files = DataFiles(delta.to_pyarrow_dataset(), token, delta.metadata().partition_columns)
     rewriter = _FileRewriter(
-        files, edits, key_columns, now, change, _file_sizes(delta), changes, stamp
+        files, edits, key_columns, now, change, file_sizes(delta), changes, stamp
     )
     try:
         outcomes = rewriter.run(workers)
@@ -271,7 +279,7 @@ class _FileRewriter:
                 self.files.filesystem.open_input_file(fragment.path), pre_buffer=False
             )
             for batch in source.iter_batches(batch_size=BATCH_ROWS, use_threads=False):
-                read = _with_partition(pa.Table.from_batches([batch]), partition)
+                read = with_partition(pa.Table.from_batches([batch]), partition)
                 original = conform(read, self.dataset.schema)
                 old, filled = self._prepare(original, outcome.tally)
                 old, backfilled = self._backfill(old)
@@ -341,8 +349,10 @@ class _FileRewriter:
         unchanged = np.zeros(old.num_rows, dtype=bool)
         if self.change is None:
             return old, unchanged
-        old = upgrade(old, self.change.schema, self.now)
         change = self.change
+        if change.transform is not None:
+            old = change.transform(old)
+        old = upgrade(old, change.schema, self.now)
         if self.fill_index is not None and change.fill is not None:
             old, filled = fill(old, self.fill_index, change.fill, change.columns, self.now)
             tally.filled += int(filled.sum())
@@ -386,24 +396,5 @@ def _with_rows(edits: pa.Table, fragment: pds.ParquetFileFragment, keys: Sequenc
     return edits.append_column(ROW, where)
 
 
-def _with_partition(rows: pa.Table, partition: dict[str, Any]) -> pa.Table:
-    """Return a file's rows with its partition columns (files leave them out) filled in."""
-    for name, value in partition.items():
-        if name not in rows.column_names:
-            rows = rows.append_column(name, pa.array([value] * rows.num_rows))
-    return rows
-
-
 def _for_fragment(table: pa.Table, index: int) -> pa.Table:
     return table.filter(pc.equal(table.column(FRAGMENT), index))
-
-
-def _file_sizes(delta: DeltaTable) -> dict[str, int]:
-    actions = pa.table(delta.get_add_actions(flatten=True))
-    return dict(
-        zip(
-            actions.column("path").to_pylist(),
-            actions.column("size_bytes").to_pylist(),
-            strict=True,
-        )
-    )

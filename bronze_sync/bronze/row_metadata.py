@@ -50,11 +50,13 @@ class RowStamp:
     # When the bronze table was created: the load time of rows that existed before
     # load_timestamp was turned on and changed since (None: unknown).
     table_created: dt.datetime | None = None
+    # Source columns bronze itself rewrites (an scd2 table's latest flag): never hashed, or
+    # clearing the flag would leave the stored hash stale.
+    unhashed: tuple[str, ...] = ()
 
     def data_columns(self, rows: pa.Table) -> list[str]:
         """Return the columns `record_hash` covers: all but tracking and metadata columns."""
-        managed = TRACKING_NAMES | set(self.names)
-        return [n for n in rows.column_names if n not in managed]
+        return hashed_columns(rows.column_names, (*self.names, *self.unhashed))
 
     def inserted(self, rows: pa.Table) -> pa.Table:
         """Return new rows with every chosen metadata column set."""
@@ -82,22 +84,31 @@ class RowStamp:
         else the table's creation; `batch_id` is this sync's batch.
         """
         missing = np.zeros(rows.num_rows, dtype=bool)
+        lacking = []
         for name in self.names:
-            missing |= _column(rows, name).is_null().to_numpy(zero_copy_only=False)
+            nulls = _column(rows, name).is_null().to_numpy(zero_copy_only=False)
+            if nulls.any():
+                lacking.append(name)
+                missing |= nulls
         if not missing.any():
             return rows, missing
-        values = self._values(rows)
+        values = self._values(rows, hashed=False)
+        if RECORD_HASH in lacking:  # hash only the rows without one: hashing is the cost here
+            unhashed = _column(rows, RECORD_HASH).is_null()
+            hashes = record_hashes(rows.filter(unhashed), self.data_columns(rows))
+            nulls = unhashed.to_numpy(zero_copy_only=False)
+            values[RECORD_HASH] = _spread(hashes, nulls, pa.string())
         if LOAD_TIMESTAMP in self.names:
             created = pa.scalar(self.table_created, UTC_TIMESTAMP)
             untouched = pc.fill_null(
                 pc.equal(rows.column(SYNC_OPERATION), SyncOp.INSERT.value), False
             )
             values[LOAD_TIMESTAMP] = pc.if_else(untouched, values[LOAD_TIMESTAMP], created)
-        for name in self.names:
+        for name in lacking:
             rows = _set(rows, name, pc.coalesce(_column(rows, name), values[name]))
         return rows, missing
 
-    def _values(self, rows: pa.Table) -> dict[str, pa.Array]:
+    def _values(self, rows: pa.Table, hashed: bool = True) -> dict[str, pa.Array]:
         n = rows.num_rows
         # A changed row's LastSynced is the moment this sync changed it: use it, so that
         # update_timestamp and load_timestamp agree with the tracking columns to the microsecond.
@@ -112,9 +123,15 @@ class RowStamp:
             SOURCE_SYSTEM: pa.repeat(pa.scalar(self.source_system), n),
             BATCH_ID: pa.repeat(pa.scalar(self.batch_id), n),
         }
-        if RECORD_HASH in self.names:
+        if hashed and RECORD_HASH in self.names:
             values[RECORD_HASH] = record_hashes(rows, self.data_columns(rows))
         return values
+
+
+def hashed_columns(names: Sequence[str], managed: Sequence[str]) -> list[str]:
+    """Return the columns `record_hash` covers: all but tracking columns and `managed`."""
+    skipped = TRACKING_NAMES | set(managed)
+    return [n for n in names if n not in skipped]
 
 
 def _column(rows: pa.Table, name: str) -> pa.Array:

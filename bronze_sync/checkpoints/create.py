@@ -13,6 +13,8 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints.commits import CommitIdentity, commit_identity, rewritten_reason
 from bronze_sync.checkpoints.model import (
     FAILED,
+    KEEP_FOREVER,
+    PERMANENT_TYPES,
     RETENTION_DAYS,
     VALIDATED,
     Checkpoint,
@@ -20,7 +22,7 @@ from bronze_sync.checkpoints.model import (
     batch_name,
 )
 from bronze_sync.checkpoints.promotion import PROMOTED_FROM, promotions
-from bronze_sync.errors import BronzeError
+from bronze_sync.errors import BronzeError, CheckpointUsageError
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
 from bronze_sync.metadata.store import MetadataStore
 
@@ -36,13 +38,26 @@ def create_checkpoint(
     total_rows: int | None = None,
     active: list[Checkpoint] | None = None,
     table_commits: Mapping[str, CommitIdentity] | None = None,
+    retain_days: int | None = None,
+    keep_forever: bool = False,
 ) -> Checkpoint:
     """Record a checkpoint; an active checkpoint of the same name is superseded (deactivated).
 
     `active` (the active checkpoints, if the caller has just read them) saves a read.
     `table_commits`: the commit identities a copied checkpoint already recorded (a batch from
-    its dailies); the other tables' identities are read from their logs.
+    its dailies); the other tables' identities are read from their logs. `retain_days`
+    overrides the type's retention; `keep_forever` (always for PrePurge) makes it permanent,
+    and a permanent checkpoint is never superseded: retire it first.
     """
+    active = list_checkpoints(meta) if active is None else active
+    kept = next((c for c in active if c.name == name and c.is_active and c.permanent), None)
+    if kept is not None:
+        raise CheckpointUsageError(
+            f"checkpoint {name} is permanent and cannot be replaced; end it first with "
+            f"`bronze-sync checkpoint retire {name}`"
+        )
+    permanent = keep_forever or kind in PERMANENT_TYPES
+    days = RETENTION_DAYS[kind] if retain_days is None else retain_days
     status, rows, problems, commits = _verify(meta.store, table_versions, table_commits or {})
     checkpoint = Checkpoint(
         checkpoint_id=str(uuid.uuid4()),
@@ -52,11 +67,12 @@ def create_checkpoint(
         table_versions=dict(table_versions),
         total_rows=rows if total_rows is None else total_rows,
         validation_status=status,
-        retention_date=(now + dt.timedelta(days=RETENTION_DAYS[kind])).date(),
+        retention_date=KEEP_FOREVER if permanent else (now + dt.timedelta(days=days)).date(),
         is_active=True,
         notes="; ".join(filter(None, [notes, *problems])) or None,
         created_by=created_by,
         table_commits=commits,
+        permanent=permanent,
     )
     superseded = [
         dataclasses.replace(
@@ -64,7 +80,7 @@ def create_checkpoint(
             is_active=False,
             notes="; ".join(filter(None, [old.notes, f"superseded by {checkpoint.checkpoint_id}"])),
         )
-        for old in (list_checkpoints(meta) if active is None else active)
+        for old in active
         if old.name == name and old.is_active
     ]
     if superseded:

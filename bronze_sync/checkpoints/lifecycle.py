@@ -1,4 +1,4 @@
-"""Checkpoint lifecycle: manual checkpoints and the integrity validation of active ones."""
+"""Checkpoint lifecycle: manual checkpoints, retiring permanent ones, integrity validation."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from bronze_sync.alerts import Alert, Notifier, Severity
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints.commits import CommitIdentity
-from bronze_sync.checkpoints.create import create_checkpoint, list_checkpoints
+from bronze_sync.checkpoints.create import create_checkpoint, find_checkpoint, list_checkpoints
 from bronze_sync.checkpoints.integrity import Restorability, check_restorable
 from bronze_sync.checkpoints.model import VALIDATED, Checkpoint, CheckpointType
 from bronze_sync.config.models import Config
-from bronze_sync.errors import CheckpointError
+from bronze_sync.errors import CheckpointError, CheckpointUsageError
 from bronze_sync.metadata import AuditEntry, MetadataStore, RunInfo
 from bronze_sync.metadata.audit import write_audit
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
@@ -25,6 +25,8 @@ from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY
 log = logging.getLogger(__name__)
 
 UNRESTORABLE = "Unrestorable"
+RETIRED = "CheckpointRetired"
+MAX_RETAIN_DAYS = 36500
 VALIDATION_JOB = "validate_checkpoints"
 INTEGRITY = "integrity "
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
@@ -62,6 +64,58 @@ def check_manual_name(name: str) -> str:
     return name
 
 
+def check_retention(retain_days: int | None, keep_forever: bool) -> None:
+    """Raise CheckpointUsageError unless the retention options make sense together."""
+    if retain_days is not None and keep_forever:
+        raise CheckpointUsageError("use either --retain-days or --keep-forever, not both")
+    if retain_days is not None and not 1 <= retain_days <= MAX_RETAIN_DAYS:
+        raise CheckpointUsageError(
+            f"--retain-days {retain_days}: use 1 to {MAX_RETAIN_DAYS} days "
+            "(or --keep-forever for a permanent checkpoint)"
+        )
+
+
+def retirable(meta: MetadataStore, name: str) -> Checkpoint:
+    """Return the active permanent checkpoint `name`, else raise CheckpointUsageError."""
+    found = find_checkpoint(meta, name)
+    if found is None or not found.is_active:
+        state = "is no longer active" if found is not None else "does not exist"
+        raise CheckpointUsageError(f"checkpoint {name!r} {state}: nothing to retire")
+    if not found.permanent:
+        raise CheckpointUsageError(
+            f"checkpoint {name} ({found.type.value}) is not permanent: it expires "
+            f"{found.retention_date} on its own; only permanent checkpoints are retired"
+        )
+    return found
+
+
+def retire_checkpoint(
+    meta: MetadataStore, name: str, now: dt.datetime, by: str, reason: str, run: RunInfo
+) -> Checkpoint:
+    """End a permanent checkpoint: deactivate it (the row stays) and audit who and why."""
+    if not reason.strip():
+        raise CheckpointUsageError("retiring a permanent checkpoint needs a reason")
+    found = retirable(meta, name)
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    note = f"retired {stamp} by {by}: {reason.strip()}"
+    retired = dataclasses.replace(
+        found,
+        is_active=False,
+        retention_date=now.astimezone(dt.UTC).date(),
+        notes="; ".join(filter(None, [found.notes, note])),
+    )
+    meta.update(
+        CHECKPOINT_HISTORY,
+        [retired.to_row()],
+        keys=["CheckpointId"],
+        columns=["IsActive", "RetentionDate", "Notes"],
+    )
+    tables = ", ".join(sorted(found.table_versions))
+    entry = AuditEntry(RETIRED, None, now, now, rows_processed=1, notes=f"{name} ({tables}) {note}")
+    write_audit(meta, run, [entry], now)
+    return retired
+
+
 def current_versions(store: BronzeStore, tables: Sequence[str]) -> dict[str, int]:
     """Return each bronze table's current Delta version; every table must exist."""
     versions, missing = {}, []
@@ -84,9 +138,15 @@ def create_manual_checkpoint(
     now: dt.datetime,
     created_by: str,
     notes: str | None = None,
+    retain_days: int | None = None,
+    keep_forever: bool = False,
 ) -> Checkpoint:
-    """Pin the current versions of `tables` (default: every enabled table in bronze), 30 days."""
+    """Pin the current versions of `tables` (default: every enabled table in bronze).
+
+    Kept 30 days, `retain_days` days, or until retired when `keep_forever`.
+    """
     check_manual_name(name)
+    check_retention(retain_days, keep_forever)
     if tables:
         names = [t.name for t in config.select_tables(list(tables))]
     else:
@@ -101,6 +161,8 @@ def create_manual_checkpoint(
         now,
         created_by,
         notes=notes,
+        retain_days=retain_days,
+        keep_forever=keep_forever,
     )
     if checkpoint.validation_status != VALIDATED:
         raise CheckpointError(f"checkpoint {name} was recorded but failed: {checkpoint.notes}")
@@ -183,7 +245,7 @@ def validation_alert(broken: list[CheckpointValidation], run: RunInfo) -> Alert:
     critical = any(b.checkpoint.type == CheckpointType.PRE_PURGE for b in broken)
     lines = [
         f"- {b.checkpoint.name} ({b.checkpoint.type.value}, expires "
-        f"{b.checkpoint.retention_date}): {'; '.join(b.problems())}"
+        f"{b.checkpoint.expires()}): {'; '.join(b.problems())}"
         for b in broken
     ]
     return Alert(

@@ -41,6 +41,11 @@ RETENTION_DAYS: dict[CheckpointType, int] = {
     CheckpointType.PRE_SCHEMA_CHANGE: 90,
 }
 
+# Never expire: only `bronze-sync checkpoint retire` ends one (issue 21). RetentionDate holds
+# KEEP_FOREVER so readers that only compare dates see them as never expiring, too.
+PERMANENT_TYPES = frozenset({CheckpointType.PRE_PURGE})
+KEEP_FOREVER = dt.date(9999, 12, 31)
+
 VALIDATED = "Validated"
 FAILED = "Failed"
 
@@ -78,6 +83,11 @@ class Checkpoint:
     # table -> identity of the pinned commit; empty for rows written before TableCommits.
     table_commits: dict[str, CommitIdentity] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    permanent: bool = False  # KeepForever: no retention date; `checkpoint retire` ends it
+
+    def expires(self) -> str:
+        """Return when the checkpoint expires, as shown to operators."""
+        return "never (permanent)" if self.permanent else self.retention_date.isoformat()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Checkpoint:
@@ -95,6 +105,7 @@ class Checkpoint:
             notes=row["Notes"],
             created_by=row["CreatedBy"],
             table_commits=identities_from_json(row.get("TableCommits")),
+            permanent=bool(row.get("KeepForever")),  # null on rows older than the column
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -113,4 +124,5 @@ class Checkpoint:
             "CreatedBy": self.created_by,
             "TableVersions": json.dumps(self.table_versions, sort_keys=True),
             "TableCommits": identities_to_json(self.table_commits),
+            "KeepForever": self.permanent,
         }

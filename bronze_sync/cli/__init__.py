@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bronze_sync.cli.verbosity import is_verbose, set_verbose
+from bronze_sync.config.profiles import PROFILE_ENV
 from bronze_sync.errors import BronzeSyncError, ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,14 +24,28 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 
 def config_option(func: F) -> F:
-    """Add the --config option every command takes."""
+    """Add the --config and --profile options every command takes."""
+    with_profile = click.option(
+        "--profile",
+        default=None,
+        expose_value=False,
+        callback=_export_profile,
+        help=f"Profile of the file's profiles: to apply (default: ${PROFILE_ENV}, else none).",
+    )(func)
     return click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False),
         default=None,
         help="Configuration file (default: $BRONZE_SYNC_CONFIG, else the bundled demo config).",
-    )(func)
+    )(with_profile)
+
+
+def _export_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Exported, not passed along: step processes and the code location a command's runs
+    # load read the same profile from the environment, as they read $BRONZE_SYNC_CONFIG.
+    if value is not None:
+        os.environ[PROFILE_ENV] = value
 
 
 def tables_option(func: F) -> F:

@@ -1,23 +1,34 @@
-"""`bronze-sync checkpoints [validate]` and `bronze-sync checkpoint create`."""
+"""`bronze-sync checkpoints [validate]` and `bronze-sync checkpoint create|retire`."""
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import sys
 
 import click
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import Checkpoint, CheckpointType, find_checkpoint, list_checkpoints
-from bronze_sync.checkpoints.lifecycle import INTEGRITY, check_manual_name
+from bronze_sync.checkpoints.lifecycle import (
+    INTEGRITY,
+    check_manual_name,
+    check_retention,
+    retirable,
+)
 from bronze_sync.checkpoints.model import VALIDATED
 from bronze_sync.cli import cli, config_option, console, err_console, split_tables, tables_option
 from bronze_sync.cli.job_runs import failure_message, run_job
 from bronze_sync.cli.render import simple_table
 from bronze_sync.cli.runner import dagster_instance
 from bronze_sync.config import load_config
-from bronze_sync.defs.checkpoints import MANUAL_OP
-from bronze_sync.defs.location import load_manual_checkpoint_job, load_validate_checkpoints_job
+from bronze_sync.defs.checkpoints import MANUAL_OP, RETIRE_OP
+from bronze_sync.defs.location import (
+    load_manual_checkpoint_job,
+    load_retire_checkpoint_job,
+    load_validate_checkpoints_job,
+)
+from bronze_sync.errors import CheckpointUsageError
 from bronze_sync.metadata import MetadataStore
 
 COLUMNS = ["name", "type", "created (UTC)", "tables", "rows", "restorable", "expires"]
@@ -75,7 +86,7 @@ def validate(ctx: click.Context, config_path: str | None) -> None:
 
 @cli.group()
 def checkpoint() -> None:
-    """Create checkpoints by hand."""
+    """Create checkpoints by hand; retire permanent ones."""
 
 
 @checkpoint.command("create")
@@ -83,13 +94,31 @@ def checkpoint() -> None:
 @click.option("--name", required=True, help="Checkpoint name (letters, digits, '_', '.', '-').")
 @tables_option
 @click.option("--notes", default=None, help="Why; kept with the checkpoint.")
-def create(config_path: str | None, name: str, tables: str | None, notes: str | None) -> None:
+@click.option("--retain-days", type=int, default=None, help="Keep it N days instead of 30.")
+@click.option("--keep-forever", is_flag=True, help="Permanent: only `checkpoint retire` ends it.")
+def create(
+    config_path: str | None,
+    name: str,
+    tables: str | None,
+    notes: str | None,
+    retain_days: int | None,
+    keep_forever: bool,
+) -> None:
     """Pin the current versions of bronze tables as a Manual checkpoint (kept 30 days)."""
     config = load_config(config_path)
     check_manual_name(name)
+    check_retention(retain_days, keep_forever)
     names = split_tables(tables)
     config.select_tables(names)  # unknown tables fail here with exit 2
-    ops = {MANUAL_OP: {"config": {"name": name, "tables": names or ["All"], "notes": notes}}}
+    existing = find_checkpoint(MetadataStore(BronzeStore.from_config(config.bronze)), name)
+    if existing is not None and existing.is_active and existing.permanent:
+        raise CheckpointUsageError(
+            f"checkpoint {name} is permanent and cannot be replaced; end it first with "
+            f"`bronze-sync checkpoint retire {name} --reason ...`"
+        )
+    settings: dict[str, object] = {"name": name, "tables": names or ["All"], "notes": notes}
+    settings |= {"retain_days": retain_days, "keep_forever": keep_forever}
+    ops = {MANUAL_OP: {"config": settings}}
     with (
         dagster_instance() as instance,
         run_job(load_manual_checkpoint_job, config, instance, ops) as r,
@@ -102,8 +131,33 @@ def create(config_path: str | None, name: str, tables: str | None, notes: str | 
     console.print(
         f"Checkpoint [bold]{made.name}[/] (Manual) pins "
         + ", ".join(f"{t}@v{v}" for t, v in sorted(made.table_versions.items()))
-        + f"; {made.total_rows:,} rows; kept until {made.retention_date}"
+        + f"; {made.total_rows:,} rows; "
+        + ("kept until retired (permanent)" if made.permanent else f"kept until {made.expires()}")
     )
+
+
+@checkpoint.command("retire")
+@config_option
+@click.argument("name")
+@click.option("--reason", required=True, help="Why the permanent checkpoint may go (audited).")
+@click.option("--by", default=None, help="Who retires it (default: the current user).")
+def retire(config_path: str | None, name: str, reason: str, by: str | None) -> None:
+    """End a permanent checkpoint (PrePurge or --keep-forever): the only way one stops."""
+    config = load_config(config_path)
+    meta = MetadataStore(BronzeStore.from_config(config.bronze))
+    if not reason.strip():
+        raise click.BadParameter("give the reason the checkpoint may go", param_hint="--reason")
+    retirable(meta, name)  # unknown, inactive or not permanent: exit 2, nothing written
+    who = by or getpass.getuser()
+    ops = {RETIRE_OP: {"config": {"name": name, "reason": reason, "retired_by": who}}}
+    with (
+        dagster_instance() as instance,
+        run_job(load_retire_checkpoint_job, config, instance, ops) as r,
+    ):
+        if not r.success:
+            err_console.print(f"[red]checkpoint not retired:[/] {failure_message(r)}")
+            sys.exit(1)
+    console.print(f"Checkpoint [bold]{name}[/] retired by {who}; it is no longer active.")
 
 
 def print_checkpoints(found: list[Checkpoint], include_all: bool, title: str) -> None:
@@ -115,8 +169,8 @@ def print_checkpoints(found: list[Checkpoint], include_all: bool, title: str) ->
     columns = COLUMNS + (["active"] if include_all else [])
     rows = []
     for c in found:
-        expires = c.retention_date.isoformat()
-        if c.retention_date < today:
+        expires = c.expires()
+        if not c.permanent and c.retention_date < today:
             expires += " (expired)"
         row = [
             c.name,

@@ -12,7 +12,7 @@ from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import CheckpointType, list_checkpoints
 from bronze_sync.cli import cli, config_option, console, err_console, split_tables, tables_option
 from bronze_sync.cli.preflight import check_sync_preflight
-from bronze_sync.cli.render import print_run, simple_table
+from bronze_sync.cli.render import config_line, print_run, simple_table
 from bronze_sync.cli.runner import dagster_instance, run_daily_sync, today_key
 from bronze_sync.config import load_config
 from bronze_sync.config.kinds import PARTITIONED
@@ -51,6 +51,8 @@ def sync(
     names = split_tables(tables)
     # Configuration problems (and a bad --partition-values): exit 2, nothing written.
     chosen = check_sync_preflight(config, names, partition_range)
+    if config.profile:
+        console.print(config_line(config), soft_wrap=True)
     with dagster_instance() as instance:
         outcome = run_daily_sync(config, instance, key, names, allow_mass_delete, chosen)
     print_run(console, outcome)

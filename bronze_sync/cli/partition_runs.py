@@ -20,6 +20,7 @@ from bronze_sync.cli.owner import owner_tags
 from bronze_sync.cli.verbosity import dagster_log_config, dagster_output_hidden
 from bronze_sync.config import CONFIG_ENV, Config
 from bronze_sync.config.models import TableConfig
+from bronze_sync.defs.jobs import NOT_RETRIED
 from bronze_sync.defs.location import reconstructable_partition_job
 from bronze_sync.defs.partition_values import (
     SYNC_BATCH_TAG,
@@ -93,5 +94,5 @@ def execute_partition_run(
             reconstructable_partition_job(partition_job_name(table)),
             instance=instance,
             run_config=run_config,
-            tags={SYNC_BATCH_TAG: batch, **partition_tags, **owner_tags()},
+            tags={SYNC_BATCH_TAG: batch, **partition_tags, **owner_tags(), **NOT_RETRIED},
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 from dagster import DagsterInstance
 
@@ -22,8 +24,9 @@ from bronze_sync.purge import (
     PurgeRequest,
     parse_purge_date,
 )
+from bronze_sync.purge.approval import require_approval
 from bronze_sync.purge.impact import COLUMNS
-from bronze_sync.purge.request import validate_request
+from bronze_sync.purge.request import Approval, validate_request
 
 
 @cli.command()
@@ -40,6 +43,11 @@ from bronze_sync.purge.request import validate_request
     "--no-checkpoint", is_flag=True, help="Skip the pre-purge checkpoint (not recommended)."
 )
 @click.option("--notes", default=None, help="Why; kept in the audit log and PurgeHistory.")
+@click.option(
+    "--execute", is_flag=True, help="Record an approved purge (purge.require_approval is on)."
+)
+@click.option("--approval-token", default=None, help="The token the approved dry run printed.")
+@click.option("--approved-by", default=None, help="Who approved it (kept in the audit log).")
 def purge(
     config_path: str | None,
     tables: str,
@@ -48,9 +56,17 @@ def purge(
     force: bool,
     no_checkpoint: bool,
     notes: str | None,
+    execute: bool,
+    approval_token: str | None,
+    approved_by: str | None,
 ) -> None:
     """Record that the source purged rows created before a date, so the next sync flags them
-    IsPurged instead of IsDeleted."""
+    IsPurged instead of IsDeleted.
+
+    With purge.require_approval on, this is a dry run that prints an approval token; record
+    the purge with --execute --approval-token T --approved-by NAME (exit 1 when the token is
+    stale or used).
+    """
     config = load_config(config_path)
     request = PurgeRequest(
         purge_date=parse_purge_date(purge_date),
@@ -59,7 +75,10 @@ def purge(
         dry_run=dry_run,
         force=force,
         notes=notes,
+        approval=_approval(config, dry_run, execute, approval_token, approved_by),
     )
+    if config.purge.require_approval and not execute:
+        request = dataclasses.replace(request, dry_run=True)
     store = BronzeStore.from_config(config.bronze)
     # Fail fast with exit 2 on a bad request; the job validates again before writing.
     validate_request(config, store, MetadataStore(store), request, utc_now())
@@ -67,6 +86,23 @@ def purge(
         outcome, run_id = execute_purge(config, instance, request)
     print_impact(outcome.plan.report)
     print_outcome(outcome, run_id)
+
+
+def _approval(
+    config: Config, dry_run: bool, execute: bool, token: str | None, approved_by: str | None
+) -> Approval | None:
+    """Return the approval an --execute carries; usage errors for options that do not fit."""
+    if dry_run and execute:
+        raise click.UsageError("--dry-run and --execute exclude each other")
+    if not config.purge.require_approval:
+        if token or approved_by:
+            raise click.UsageError(
+                "--approval-token/--approved-by need purge.require_approval: true in the config"
+            )
+        return None
+    if not execute:
+        return None
+    return require_approval(Approval(token or "", approved_by or ""))
 
 
 class PurgeJobError(BronzeSyncError):
@@ -86,6 +122,8 @@ def execute_purge(
                 "dry_run": request.dry_run,
                 "force": request.force,
                 "notes": request.notes,
+                "approval_token": request.approval.token if request.approval else None,
+                "approved_by": request.approval.approved_by if request.approval else None,
             }
         }
     }
@@ -112,6 +150,14 @@ def print_impact(report: ImpactReport) -> None:
 
 def print_outcome(outcome: PurgeOutcome, run_id: str) -> None:
     """Print what was recorded (or that nothing was, for a dry run)."""
+    if outcome.dry_run and outcome.plan.approval_token:
+        console.print(f"Approval token: {outcome.plan.approval_token}")
+        console.print(
+            "[bold]Dry run[/]: nothing was written. Once the purge is approved, record it with "
+            "the same --tables and --purge-date plus --execute --approval-token <token> "
+            "--approved-by <name>. The token lapses when a table changes."
+        )
+        return
     if outcome.dry_run:
         console.print("[bold]Dry run[/]: nothing was written. Re-run without --dry-run to record.")
         return
@@ -119,7 +165,7 @@ def print_outcome(outcome: PurgeOutcome, run_id: str) -> None:
         console.print(
             f"Pre-purge checkpoint [bold]{outcome.checkpoint.name}[/] pins "
             + ", ".join(f"{t}@v{v}" for t, v in sorted(outcome.checkpoint.table_versions.items()))
-            + f" (kept until {outcome.checkpoint.retention_date})"
+            + f" (expires: {outcome.checkpoint.expires()})"
         )
     console.print(
         f"LastPurgeDate = {outcome.plan.request.purge_date} recorded for "

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bronze_sync.cli.outcomes import SUCCESS, UP_TO_DATE, RunOutcome
+from bronze_sync.config.models import Config
 
 COUNTS = ["inserted", "updated", "deleted", "purged", "undeleted", "unchanged"]
 
@@ -72,6 +73,12 @@ def simple_table(
             *(_n(v) if isinstance(v, int | float) else ("" if v is None else str(v)) for v in row)
         )
     return table
+
+
+def config_line(config: Config) -> str:
+    """Return which configuration file and profile a command uses, in one line."""
+    profile = f"profile {config.profile}" if config.profile else "no profile"
+    return f"Configuration {config.file or '(in memory)'} ({profile})"
 
 
 def _versions(versions: dict[str, int]) -> str:

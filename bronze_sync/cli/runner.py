@@ -12,6 +12,7 @@ import dagster as dg
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import create_batch_checkpoint
+from bronze_sync.checkpoints.repair import repair_checkpoints
 from bronze_sync.cli import err_console
 from bronze_sync.cli.dagster_home import dagster_home, home_lock, log_file
 from bronze_sync.cli.instance_health import reap_dead_runs, report_pool_holders, table_pool
@@ -23,9 +24,10 @@ from bronze_sync.clock import utc_now
 from bronze_sync.config import CONFIG_ENV, Config
 from bronze_sync.config.kinds import PARTITIONED
 from bronze_sync.defs.assets import asset_key
+from bronze_sync.defs.jobs import DAILY_SYNC, NOT_RETRIED
 from bronze_sync.defs.location import load_daily_sync_job
 from bronze_sync.defs.partitions import ensure_partition
-from bronze_sync.metadata import MetadataStore
+from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.metadata.pipeline_config import sync_declared
 
 __all__ = ["RunOutcome", "TableOutcome", "dagster_instance", "run_daily_sync", "today_key"]
@@ -91,6 +93,9 @@ def run_daily_sync(
     checkpoint = None
     if run_ids:
         by = f"cli run {run_ids[0]}"
+        # As the batch sensor does: Daily checkpoints a sync could not record, first.
+        run = RunInfo(run_ids[0], DAILY_SYNC, partition_key)
+        repair_checkpoints(meta, store, run, utc_now(), by, [t.name for t in selected])
         checkpoint = create_batch_checkpoint(meta, partition_key, utc_now(), by)
     return RunOutcome(
         run_id=run_ids[0] if run_ids else "",
@@ -125,7 +130,7 @@ def execute_daily_sync(
             dg.reconstructable(load_daily_sync_job),
             instance=instance,
             run_config=run_config,
-            tags={"dagster/partition": partition_key, **owner_tags()},
+            tags={"dagster/partition": partition_key, **owner_tags(), **NOT_RETRIED},
             asset_selection=[asset_key(name) for name in tables],
         )
 

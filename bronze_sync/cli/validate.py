@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.cli import cli, config_option, console, split_tables, tables_option
-from bronze_sync.cli.render import simple_table
+from bronze_sync.cli.render import config_line, simple_table
 from bronze_sync.clock import utc_now
 from bronze_sync.config import load_config
 from bronze_sync.defs.partitions import check_partition_key
@@ -46,6 +46,7 @@ def validate(config_path: str | None, tables: str | None) -> None:
     config = load_config(config_path)
     names = split_tables(tables)
     config.select_tables(names)  # unknown names fail here (exit 2)
+    console.print(config_line(config), soft_wrap=True)
     results = validate_tables(config, names, run_id=f"cli-validate-{uuid.uuid4()}")
     console.print(results_table(results))
     failures = [r for r in results if r.blocking_failure]

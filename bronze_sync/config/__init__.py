@@ -11,9 +11,11 @@ from bronze_sync.config.models import (
     TableSettings,
     parse_tables,
 )
+from bronze_sync.config.profiles import PROFILE_ENV
 
 __all__ = [
     "CONFIG_ENV",
+    "PROFILE_ENV",
     "BronzeConfig",
     "Config",
     "SourceConfig",

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bronze_sync.config.models import Config, TableSettings
 from bronze_sync.config.pii_key import policy_keys
+from bronze_sync.config.profiles import apply_profile, profile_from_env
 from bronze_sync.config.storage_options import check_secrets_from_env, is_azure
 from bronze_sync.errors import ConfigError
 
@@ -47,28 +48,39 @@ def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    profile: str | None = None,
 ) -> Config:
-    """Load, expand and validate a configuration file."""
+    """Load, expand and validate a configuration file (`profile`, else $BRONZE_SYNC_PROFILE)."""
     file = resolve_config_path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {file}: {exc.strerror}") from None
-    config = parse_config(text, env=os.environ if env is None else env, origin=str(file))
+    env = os.environ if env is None else env
+    config = parse_config(text, env=env, origin=str(file), profile=profile)
     config._file = str(file.resolve())
     return config
 
 
-def parse_config(text: str, env: Mapping[str, str], origin: str = "<config>") -> Config:
-    """Parse YAML text into a validated Config; every error names `origin` and the key path."""
+def parse_config(
+    text: str, env: Mapping[str, str], origin: str = "<config>", profile: str | None = None
+) -> Config:
+    """Parse YAML text into a validated Config; every error names `origin` and the key path.
+
+    `profile` (else $BRONZE_SYNC_PROFILE in `env`) selects the `profiles:` entry merged over
+    the file's top level.
+    """
+    name = (profile.strip() or None) if profile is not None else profile_from_env(env)
     try:
-        return _parse(text, env)
+        return _parse(text, env, name)
     except ConfigError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+        where = f"{origin} (profile {name})" if name else origin
+        raise ConfigError(f"{where}: {exc}") from None
 
 
-def _parse(text: str, env: Mapping[str, str]) -> Config:
+def _parse(text: str, env: Mapping[str, str], profile: str | None) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -78,6 +90,7 @@ def _parse(text: str, env: Mapping[str, str]) -> Config:
         raise ConfigError(f"malformed YAML{where}: {problem}") from None
     if not isinstance(raw, dict):
         raise ConfigError("the file must hold a mapping with source, bronze, tables")
+    raw = apply_profile(raw, profile)
     env_refs: dict[str, str] = {}
     expanded = _expand(raw, env, "", env_refs)
     merged = _apply_defaults(expanded)
@@ -91,6 +104,7 @@ def _parse(text: str, env: Mapping[str, str]) -> Config:
         check_secrets_from_env(config.bronze.storage_options, env_refs)
     config._env_refs = env_refs
     config._raw = raw
+    config._profile = profile
     return config
 
 

@@ -135,6 +135,8 @@ class TableSettings(KindSettings):
     deleted_file_retention_days: int = Field(7, ge=0)
     # Tables that should be rolled back together with this one (rollback warns otherwise).
     related_tables: list[str] = Field(default_factory=list)
+    # Foreign keys: column -> "table" or "table.key_column" (rollback's orphan checks).
+    references: dict[str, str] = Field(default_factory=dict)
     # Weekly maintenance (docs/maintenance.md): VACUUM keeps removed files this long.
     vacuum_retention_hours: int = Field(MIN_VACUUM_RETENTION_HOURS, ge=0)
     allow_short_retention: bool = False
@@ -158,6 +160,16 @@ class TableSettings(KindSettings):
     source_system: str | None = Field(None, min_length=1, max_length=200)
     # Column -> how it is protected before anything is staged (docs/bronze-tables.md, "PII").
     pii: dict[str, PiiPolicy] = Field(default_factory=dict)
+
+    @field_validator("references")
+    @classmethod
+    def _reference_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        column_list(list(value), "references columns")
+        for target in value.values():
+            table, _, key = target.partition(".")
+            if not table or (key and key != column(key)) or "." in key:
+                raise ValueError(f"references target {target!r} is not `table` or `table.column`")
+        return value
 
     @field_validator("pii")
     @classmethod
@@ -313,6 +325,13 @@ class SyncSettings(StrictModel):
     # expires after it), and waits this long for a live holder before failing.
     lease_seconds: float = Field(120.0, ge=2.0)
     lease_wait_seconds: float = Field(600.0, ge=0.0)
+    # A table's Daily checkpoint that fails after its commit is retried this often (back-off
+    # from the delay, doubling); then the sync still succeeds, audited Warning, and alerts.
+    checkpoint_retries: int = Field(2, ge=0, le=10)
+    checkpoint_retry_delay_seconds: float = Field(2.0, ge=0.0, le=300.0)
+    # A failed daily_sync / sync_partitions_<table> run is re-executed from its failed steps
+    # this often by the daemon (Dagster run retries; 0: never).
+    run_retries: int = Field(2, ge=0, le=10)
     # When daily_sync_schedule fires (UTC). Tests of a deployment set a near one ("* * * * *")
     # so the daemon's scheduler launches a run within a minute.
     daily_cron: str = DAILY_CRON
@@ -346,6 +365,14 @@ class RollbackSettings(StrictModel):
     risk_high_rows: int = Field(100_000, ge=1)
 
 
+class PurgeSettings(StrictModel):
+    """Settings of recording source purges."""
+
+    # On: `bronze-sync purge` (and the purge job) only dry-runs and prints an approval token;
+    # recording needs that token and the approver's name (the data governance sign-off).
+    require_approval: bool = False
+
+
 class Config(StrictModel):
     """The whole configuration file."""
 
@@ -354,12 +381,14 @@ class Config(StrictModel):
     defaults: dict[str, Any] = Field(default_factory=dict)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     rollback: RollbackSettings = Field(default_factory=RollbackSettings)
+    purge: PurgeSettings = Field(default_factory=PurgeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     tables: list[TableConfig] = Field(min_length=1)
 
     _file: str | None = PrivateAttr(default=None)
     _env_refs: dict[str, str] = PrivateAttr(default_factory=dict)
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _profile: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _column_selection_needs_dataverse(self) -> Config:
@@ -369,6 +398,36 @@ class Config(StrictModel):
                 f"tables {', '.join(chosen)}: columns (a $select of some columns) needs a "
                 f"Dataverse source (source.kind is {self.source.kind})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _rule_tables_known(self) -> Config:
+        names = {t.name for t in self.tables}
+        unknown = sorted(set(self.alerts.rules.tables) - names)
+        if unknown:
+            raise ValueError(
+                f"alerts.rules.tables.{unknown[0]}: not a configured table "
+                f"(tables: {', '.join(sorted(names))})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _references_known(self) -> Config:
+        tables = {t.name: t for t in self.tables}
+        for table in self.tables:
+            for col, target in table.references.items():
+                parent_name, _, key = target.partition(".")
+                parent = tables.get(parent_name)
+                if parent is None:
+                    raise ValueError(
+                        f"tables {table.name}: references.{col} names table {parent_name!r}, "
+                        "which is not configured"
+                    )
+                if not key and len(parent.primary_key) != 1:
+                    raise ValueError(
+                        f"tables {table.name}: references.{col}: {parent_name} has a composite "
+                        "key; name the column (table.column)"
+                    )
         return self
 
     @model_validator(mode="after")
@@ -387,6 +446,11 @@ class Config(StrictModel):
     def file(self) -> str | None:
         """Return the file this configuration was loaded from."""
         return self._file
+
+    @property
+    def profile(self) -> str | None:
+        """Return the profile of the file's `profiles:` merged in (None: the top level as is)."""
+        return self._profile
 
     @property
     def env_refs(self) -> dict[str, str]:

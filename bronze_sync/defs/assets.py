@@ -182,6 +182,8 @@ class TableStep:
             diff_partitions=settings.diff_partitions,
             lease_seconds=settings.lease_seconds,
             lease_wait_seconds=settings.lease_wait_seconds,
+            checkpoint_retries=settings.checkpoint_retries,
+            checkpoint_retry_delay=settings.checkpoint_retry_delay_seconds,
             progress=lambda _t, stage, message: context.log.info(f"{stage}: {message}"),
             created_by=f"dagster run {context.run.run_id}",
             notifier=self.notifier,
@@ -273,6 +275,8 @@ def materialization_metadata(result: SyncResult, uri: str) -> Metadata:
         figures["partition_values"] = describe_values(result.partition_values)
     if result.skip_reason:
         figures["skip_reason"] = result.skip_reason
+    if result.checkpoint_error:
+        figures["checkpoint_error"] = result.checkpoint_error
     for what, keys in result.samples.items():
         figures[f"sample_{what}"] = keys
     figures.update(history_metadata(result, uri))

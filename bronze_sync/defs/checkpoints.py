@@ -1,4 +1,5 @@
-"""Checkpoint jobs: a manual checkpoint, and the weekly integrity validation with its schedule."""
+"""Checkpoint jobs: a manual checkpoint, retiring a permanent one, and the weekly integrity
+validation with its schedule."""
 
 import dagster as dg
 from pydantic import Field
@@ -7,6 +8,7 @@ from bronze_sync.alerts import notifier_for
 from bronze_sync.checkpoints.lifecycle import (
     CheckpointValidation,
     create_manual_checkpoint,
+    retire_checkpoint,
     validate_active_checkpoints,
 )
 from bronze_sync.clock import utc_now
@@ -19,6 +21,8 @@ from bronze_sync.metadata import MetadataStore, RunInfo
 MANUAL_JOB = "create_manual_checkpoint"
 VALIDATE_JOB = "validate_checkpoints"
 MANUAL_OP = "pin_current_versions"
+RETIRE_JOB = "retire_checkpoint"
+RETIRE_OP = "retire_permanent_checkpoint"
 VALIDATE_OP = "validate_checkpoint_integrity"
 
 
@@ -28,6 +32,20 @@ class ManualCheckpointConfig(dg.Config):
     name: str = Field(description="Checkpoint name (letters, digits, '_', '.', '-').")
     tables: list[str] = Field(default=["All"], description='Tables to pin, or ["All"].')
     notes: str | None = Field(default=None, description="Why; kept with the checkpoint.")
+    retain_days: int | None = Field(
+        default=None, description="Keep it this many days instead of 30 (1-36500)."
+    )
+    keep_forever: bool = Field(
+        default=False, description="Permanent: never expires; only retire_checkpoint ends it."
+    )
+
+
+class RetireCheckpointConfig(dg.Config):
+    """Run config of retire_checkpoint."""
+
+    name: str = Field(description="The permanent checkpoint to end (PrePurge or --keep-forever).")
+    reason: str = Field(description="Why it may go; audited with who retired it.")
+    retired_by: str | None = Field(default=None, description="Who (default: the run).")
 
 
 def _failure(exc: BronzeSyncError) -> dg.Failure:
@@ -69,18 +87,37 @@ def checkpoint_jobs(app_config: Config) -> list[dg.JobDefinition]:
                 utc_now(),
                 f"dagster run {context.run.run_id}",
                 config.notes,
+                config.retain_days,
+                config.keep_forever,
             )
         except BronzeSyncError as exc:
             raise _failure(exc) from None
         context.add_output_metadata(
             {
                 "checkpoint": checkpoint.name,
-                "retention_date": checkpoint.retention_date.isoformat(),
+                "retention_date": checkpoint.expires(),
                 "total_rows": checkpoint.total_rows,
                 "table_versions": dg.MetadataValue.json(checkpoint.table_versions),
             }
         )
         return checkpoint.table_versions
+
+    @dg.op(name=RETIRE_OP, description="End a permanent checkpoint (deactivated, audited).")
+    def retire_permanent_checkpoint(
+        context: dg.OpExecutionContext,
+        config: RetireCheckpointConfig,
+        bronze: BronzeStorageResource,
+    ) -> str:
+        run = RunInfo(run_id=context.run.run_id, pipeline_name=context.job_name)
+        by = config.retired_by or f"dagster run {context.run.run_id}"
+        try:
+            retired = retire_checkpoint(
+                MetadataStore(bronze.store()), config.name, utc_now(), by, config.reason, run
+            )
+        except BronzeSyncError as exc:
+            raise _failure(exc) from None
+        context.add_output_metadata({"checkpoint": retired.name, "notes": retired.notes or ""})
+        return retired.name
 
     @dg.op(name=VALIDATE_OP, description="Check every active checkpoint is still restorable.")
     def validate_checkpoint_integrity(
@@ -116,6 +153,15 @@ def checkpoint_jobs(app_config: Config) -> list[dg.JobDefinition]:
         pin_current_versions()
 
     @dg.job(
+        name=RETIRE_JOB,
+        executor_def=dg.in_process_executor,
+        description="End a permanent checkpoint (PrePurge or keep-forever): the only way one "
+        "stops being active; audited as CheckpointRetired.",
+    )
+    def retire_checkpoint_job() -> None:
+        retire_permanent_checkpoint()
+
+    @dg.job(
         name=VALIDATE_JOB,
         executor_def=dg.in_process_executor,
         description=(
@@ -126,7 +172,7 @@ def checkpoint_jobs(app_config: Config) -> list[dg.JobDefinition]:
     def validate_checkpoints_job() -> None:
         validate_checkpoint_integrity()
 
-    return [create_manual_checkpoint_job, validate_checkpoints_job]
+    return [create_manual_checkpoint_job, retire_checkpoint_job, validate_checkpoints_job]
 
 
 validate_checkpoints_schedule = dg.ScheduleDefinition(

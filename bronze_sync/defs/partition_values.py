@@ -8,7 +8,7 @@ a run (its Daily checkpoint, audit rows) travels in the run tag SYNC_BATCH_TAG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 from dagster._core.storage.tags import (
@@ -50,7 +50,7 @@ def partitioned_tables(config: Config) -> list[TableConfig]:
 
 
 def partition_jobs(
-    config: Config, executor: dg.ExecutorDefinition
+    config: Config, executor: dg.ExecutorDefinition, tags: Mapping[str, str] | None = None
 ) -> list[dg.UnresolvedAssetJobDefinition]:
     """Return one job per partitioned table, selecting its asset (and so its checks)."""
     return [
@@ -58,6 +58,7 @@ def partition_jobs(
             partition_job_name(table.name),
             selection=dg.AssetSelection.assets(dg.AssetKey(["bronze", table.name])),
             executor_def=executor,
+            tags=dict(tags or {}),
             description=(
                 f"Load or reload partition values of {table.name} ({table.partition_column}): "
                 "a ranged run or backfill reloads all its values in one sync."

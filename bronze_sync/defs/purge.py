@@ -19,6 +19,7 @@ from bronze_sync.purge import (
     parse_purge_date,
     prepare_purge,
 )
+from bronze_sync.purge.request import Approval
 
 PURGE_JOB = "purge_metadata_update"
 VALIDATE_OP = "validate_purge_request"
@@ -40,9 +41,19 @@ class PurgeJobConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Validate and report only; write nothing.")
     force: bool = Field(default=False, description="Allow moving LastPurgeDate backwards.")
     notes: str | None = Field(default=None, description="Why; kept in the audit log.")
+    approval_token: str | None = Field(
+        default=None,
+        description="purge.require_approval: the token an approved dry run of this purge printed.",
+    )
+    approved_by: str | None = Field(
+        default=None, description="purge.require_approval: who approved it (audited)."
+    )
 
     def request(self) -> PurgeRequest:
         """Return the domain request this config describes."""
+        approval = None
+        if self.approval_token or self.approved_by:
+            approval = Approval(self.approval_token or "", self.approved_by or "")
         return PurgeRequest(
             purge_date=parse_purge_date(self.purge_date),
             tables=parse_tables(self.tables),
@@ -50,6 +61,7 @@ class PurgeJobConfig(dg.Config):
             dry_run=self.dry_run,
             force=self.force,
             notes=self.notes,
+            approval=approval,
         )
 
 
@@ -87,8 +99,11 @@ def purge_job(app_config: Config) -> dg.JobDefinition:
                 "rows_to_purge": plan.report.total_to_purge,
                 "tables": ", ".join(t.table for t in plan.report.tables),
                 "dry_run": request.dry_run,
+                **({"approval_token": plan.approval_token} if plan.approval_token else {}),
             }
         )
+        if plan.approval_token:
+            context.log.info(f"Approval token: {plan.approval_token}")
         return plan
 
     @dg.op(

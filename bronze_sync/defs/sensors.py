@@ -6,6 +6,7 @@ import dagster as dg
 
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.checkpoints import create_batch_checkpoint
+from bronze_sync.checkpoints.repair import repair_checkpoints
 from bronze_sync.clock import utc_now
 from bronze_sync.config.models import Config
 from bronze_sync.defs.jobs import DAILY_SYNC
@@ -19,7 +20,7 @@ from bronze_sync.defs.partition_values import (
 )
 from bronze_sync.defs.resources import BronzeStorageResource, SourceResource
 from bronze_sync.errors import BronzeSyncError
-from bronze_sync.metadata import MetadataStore
+from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.sync.partition_plan import discover_values
 
 PARTITION_SENSOR = "partition_value_sensor"
@@ -27,16 +28,23 @@ PARTITION_SENSOR_SECONDS = 600  # each tick asks the source for its distinct val
 
 
 def batch_checkpoint_sensors(store: BronzeStore) -> list[dg.SensorDefinition]:
-    """Return sensors that checkpoint a sync batch once its run ends (success or failure)."""
+    """Return sensors that checkpoint a sync batch once its run ends (success or failure).
+
+    First they record the Daily checkpoints that syncs could not (CR-001 §6).
+    """
 
     def checkpoint(context: dg.RunStatusSensorContext) -> dg.SkipReason | None:
         run = context.dagster_run
         key = sync_batch_key(run)
         if not key or not _syncs_bronze(run):
             return dg.SkipReason("not a bronze sync batch run")
-        made = create_batch_checkpoint(
-            MetadataStore(store), key, utc_now(), f"dagster run {run.run_id}"
-        )
+        meta, by = MetadataStore(store), f"dagster run {run.run_id}"
+        # A table that synced without its Daily checkpoint gets it now, so the batch has it.
+        for late in repair_checkpoints(
+            meta, store, RunInfo(run.run_id, run.job_name, key), utc_now(), by
+        ):
+            context.log.warning(f"recorded the missing checkpoint {late.name}")
+        made = create_batch_checkpoint(meta, key, utc_now(), by)
         if made is None:
             return dg.SkipReason(f"no table of batch {key} has a Daily checkpoint")
         context.log.info(f"checkpoint {made.name}: {made.table_versions}")

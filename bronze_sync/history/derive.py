@@ -24,6 +24,7 @@ from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.history.columns import image_schema
 from bronze_sync.history.images import history_rows, removed_rows
 from bronze_sync.history.scan import FileSet, images, key_diff
+from bronze_sync.pii.migration_log import PII_MIGRATE, migrations_after
 
 # Commits that never change a row: their files move, their values do not.
 NO_ROW_CHANGES = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"})
@@ -67,8 +68,8 @@ def derive_version(
     dataset = after.to_pyarrow_dataset()
     when, run, key = version_identity(info)
     changes = VersionChanges(version, when, run, key, dataset.schema, iter(()))
-    if info.get("operation") in NO_ROW_CHANGES:
-        return changes
+    if info.get("operation") in NO_ROW_CHANGES or commit_fields(info).get("mode") == PII_MIGRATE:
+        return changes  # a PII migration rewrites values, never a row's source change
     partition_columns = after.metadata().partition_columns
     if version == 0:
         changes.parts = _inserted(
@@ -121,9 +122,14 @@ def _release() -> None:
 
 
 def oldest_rebuildable(uri: str, options: dict[str, str] | None, end: int) -> int:
-    """Return the oldest version v such that every version v..end can be rebuilt."""
+    """Return the oldest version v such that every version v..end can be rebuilt.
+
+    Versions before a PII migration never are: their files hold values under the old policy.
+    """
+    migrated = migrations_after(DeltaTable(uri, storage_options=options), None)
+    floor = migrated[-1].version if migrated else 0
     oldest = end + 1
-    for version in range(end, -1, -1):
+    for version in range(end, floor - 1, -1):
         if not rebuildable(uri, options, version):
             break
         oldest = version

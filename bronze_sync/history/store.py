@@ -7,7 +7,8 @@ atomic commit: a crash leaves either both or neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,25 +169,43 @@ def _widened(current: pa.Schema, wanted: pa.Schema) -> bool:
 
 def _rewrite_wider(store: BronzeStore, table: str, existing: DeltaTable, wanted: pa.Schema) -> None:
     """Rewrite the history in bronze's wider column types, keeping its coverage record."""
-    current = existing.to_pyarrow_dataset()
-    schema = pa.schema(
-        [wanted.field(f.name) if f.name in wanted.names else f for f in current.schema]
-    )
-    batches = (
-        conform_image(pa.Table.from_batches([b]), schema).to_batches() for b in current.to_batches()
-    )
-    reader = pa.RecordBatchReader.from_batches(schema, (b for part in batches for b in part))
+    current = existing.to_pyarrow_dataset().schema
+    schema = pa.schema([wanted.field(f.name) if f.name in wanted.names else f for f in current])
     coverage = coverage_of(existing, store.options())
     metadata: dict[str, str | int] = {f"bronze_sync.{REASON}": "widen"}
     if coverage is not None:
         metadata = coverage_metadata(coverage, "widen")
+    rewrite_history(store, table, existing, lambda rows: conform_image(rows, schema), metadata)
+
+
+def rewrite_history(
+    store: BronzeStore,
+    table: str,
+    existing: DeltaTable,
+    transform: Callable[[pa.Table], pa.Table],
+    metadata: dict[str, str | int],
+    before_commit: Callable[[], None] | None = None,
+) -> None:
+    """Rewrite every history row through `transform` in one commit carrying `metadata`."""
+    current = existing.to_pyarrow_dataset()
+    schema = transform(current.schema.empty_table()).schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in current.to_batches():
+            yield from conform_image(transform(pa.Table.from_batches([batch])), schema).to_batches()
+        if before_commit is not None:
+            # The writer pulls batches on deltalake's own runtime, where another Delta
+            # commit cannot start one: run it on a thread of its own.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(before_commit).result()
+
     write_deltalake(
         history_uri(store, table),
-        reader,
+        pa.RecordBatchReader.from_batches(schema, batches()),
         mode="overwrite",
         schema_mode="overwrite",
         storage_options=store.options(),
-        commit_properties=CommitProperties(custom_metadata=metadata),
+        commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=0),
     )
 
 

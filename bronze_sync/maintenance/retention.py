@@ -19,11 +19,11 @@ MAX_NAMES = 50
 def expired_checkpoints(active: Sequence[Checkpoint], now: dt.datetime) -> list[Checkpoint]:
     """Return the active checkpoints whose RetentionDate has passed (it is before today, UTC).
 
-    Every type follows its RetentionDate: PrePurge and Manual checkpoints, too, stay active
-    until that date has passed, never earlier.
+    Every type follows its RetentionDate: Manual checkpoints, too, stay active until that
+    date has passed, never earlier. Permanent ones (PrePurge, --keep-forever) never expire.
     """
     today = now.astimezone(dt.UTC).date()
-    return [c for c in active if c.is_active and c.retention_date < today]
+    return [c for c in active if c.is_active and not c.permanent and c.retention_date < today]
 
 
 def still_active(active: Sequence[Checkpoint], expired: Sequence[Checkpoint]) -> list[Checkpoint]:

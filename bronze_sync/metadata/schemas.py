@@ -98,6 +98,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             # JSON {table: {"timestamp": ms, "operation": name}}: the commit each version was
             # when pinned, so a rewritten version is detected (null on older rows).
             ("TableCommits", pa.string()),
+            # Permanent (PrePurge, `checkpoint create --keep-forever`): never expires; only
+            # `checkpoint retire` ends it. Null on older rows: not permanent.
+            ("KeepForever", pa.bool_()),
         ]
     ),
     DATA_VALIDATION: pa.schema(

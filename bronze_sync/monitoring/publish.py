@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 from bronze_sync.bronze.storage import BronzeStore
+from bronze_sync.clock import utc_now
 from bronze_sync.config.models import Config
 from bronze_sync.errors import ConfigError
 from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.monitoring.health import HealthReport, build_report
 from bronze_sync.monitoring.render import render_html, render_markdown
+from bronze_sync.monitoring.rule_alerts import rules_markdown
+from bronze_sync.monitoring.rules import evaluate_rules, gather
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,17 @@ def publish_report(
     """Write `{bronze.path}/reports/health_{day}.html` (or `out`); email it when configured."""
     store = BronzeStore.from_config(config.bronze)
     tables = [t.name for t in config.enabled_tables()]
-    report = build_report(MetadataStore(store), day, tables, history_days)
-    html = render_html(report)
+    meta = MetadataStore(store)
+    report = build_report(meta, day, tables, history_days)
+    now = utc_now()
+    findings = evaluate_rules(config, gather(meta, store, config), now)
+    rules = rules_markdown(findings, now)
+    html = render_html(report).replace("</body>", f"<pre>{escape(rules)}</pre></body>", 1)
     if out:
         path = write_local(out, html)
     else:
         path = write_text(store, f"reports/health_{day.isoformat()}.html", html)
-    markdown = render_markdown(report)
+    markdown = f"{render_markdown(report)}\n\n{rules}"
     settings = config.alerts
     send = settings.email_health_report if email is None else email
     emailed = False

@@ -25,6 +25,11 @@ def protect_column(
 ) -> tuple[pa.Array, list[str | None]]:
     """Return a column's values under `policy` (nulls stay null) and the clear text."""
     text = canonical_text(values).to_pylist()
+    return protect_text(text, policy, key), text
+
+
+def protect_text(text: list[str | None], policy: str, key: bytes) -> pa.Array:
+    """Return canonical clear texts under `policy` (nulls stay null)."""
     if policy == HASH:
         out = [None if v is None else _hmac(key, v) for v in text]
     elif policy == TOKENIZE:
@@ -33,7 +38,7 @@ def protect_column(
         out = [None if v is None else mask(v) for v in text]
     else:
         raise ValueError(f"policy {policy!r} does not keep the column")
-    return pa.array(out, pa.string()), text
+    return pa.array(out, pa.string())
 
 
 def token(key: bytes, value: str) -> str:

@@ -23,6 +23,12 @@ from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 # Stores (column, token, clear value) entries in the vault, encrypted.
 Vault = Callable[[list[tuple[str, str, str]]], None]
 PII_POLICY = "PiiPolicy"  # PipelineConfig: JSON of the policies bronze's values are under
+PII_POLICY_FIELD = "pii_policy"  # the same JSON in every sync commit's metadata
+
+
+def policy_text(policies: Mapping[str, str]) -> str:
+    """Return policies as the canonical JSON PipelineConfig and commit metadata record."""
+    return json.dumps(dict(policies), sort_keys=True)
 
 
 class ProtectedSource(Source):
@@ -244,6 +250,6 @@ def check_policy_unchanged(table: TableConfig, stored: str | None) -> None:
     )
     raise ConfigError(
         f"table {table.name}: pii policy changed ({what}) but bronze holds values written "
-        "under the old one; revert the setting (a `bronze-sync pii migrate` that rewrites "
-        "them in one commit is not available in this release)"
+        f"under the old one; revert the setting, or rewrite them in one commit with "
+        f"`bronze-sync pii migrate --table {table.name}` (a dry run; then --execute)"
     )

@@ -56,6 +56,28 @@ def store_tokens(
     meta.insert_new(PII_VAULT, rows, VAULT_KEYS)
 
 
+def reveal_column(meta: MetadataStore, table: str, column: str, vault_key: bytes) -> dict[str, str]:
+    """Return every token of a column with its clear value; VaultError if one cannot decrypt."""
+    found = {}
+    for row in meta.rows(PII_VAULT):
+        if (row["TableName"], row["ColumnName"]) == (table, column):
+            found[row["Token"]] = _open(vault_key, table, column, row["Token"], row["Ciphertext"])
+    return found
+
+
+def forget_column(meta: MetadataStore, table: str, column: str) -> int:
+    """Delete a column's vault entries (its tokens left bronze); return how many."""
+    if meta.version(PII_VAULT) is None:
+        return 0
+    vault = meta.open_or_create(PII_VAULT)
+    # Names come from the validated config; quotes are doubled all the same.
+    predicate = " AND ".join(
+        f"{name} = '{value.replace(chr(39), chr(39) * 2)}'"
+        for name, value in (("TableName", table), ("ColumnName", column))
+    )
+    return int(vault.delete(predicate).get("num_deleted_rows", 0))
+
+
 def reveal(meta: MetadataStore, table: str, column: str, token: str, vault_key: bytes) -> str:
     """Return the clear value behind `token`; VaultError when unknown or not decryptable."""
     found = [
@@ -65,7 +87,11 @@ def reveal(meta: MetadataStore, table: str, column: str, token: str, vault_key: 
     ]
     if not found:
         raise VaultError(f"table {table}, column {column}: token {token} is not in the vault")
-    raw = base64.b64decode(found[0]["Ciphertext"])
+    return _open(vault_key, table, column, token, found[0]["Ciphertext"])
+
+
+def _open(vault_key: bytes, table: str, column: str, token: str, ciphertext: str) -> str:
+    raw = base64.b64decode(ciphertext)
     try:
         clear = _cipher(vault_key).decrypt(
             raw[:NONCE_BYTES], raw[NONCE_BYTES:], _context(table, column, token)

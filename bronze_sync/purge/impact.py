@@ -57,8 +57,9 @@ class TableImpact:
         needed = RETENTION_DAYS[CheckpointType.PRE_PURGE]
         if days is not None and days < needed:
             out.append(
-                f"{LOG_RETENTION} is {self.log_retention}: the pre-purge checkpoint stops "
-                f"being restorable before its {needed} days"
+                f"{LOG_RETENTION} is {self.log_retention}: the pre-purge checkpoint (kept "
+                f"until retired) stops being restorable within {needed} days, when the log "
+                "of its version is cleaned up"
             )
         return out
 

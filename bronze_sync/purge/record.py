@@ -15,9 +15,11 @@ from bronze_sync.metadata import AuditEntry, MetadataStore, RunInfo
 from bronze_sync.metadata.audit import write_audit
 from bronze_sync.metadata.pipeline_config import DECLARED_COLUMNS, declared_row, read_all
 from bronze_sync.metadata.schemas import PIPELINE_CONFIG
+from bronze_sync.purge.approval import check_token, consume_token, purge_token, require_approval
 from bronze_sync.purge.history import PurgeEvent, add_events, pending_events
 from bronze_sync.purge.impact import ImpactReport, compute_impact
 from bronze_sync.purge.request import PurgeRequest, PurgeTarget, validate_request
+from bronze_sync.rollback.secret import approval_secret
 
 PIPELINE_NAME = "purge_metadata_update"
 
@@ -29,6 +31,7 @@ class PurgePlan:
     request: PurgeRequest
     targets: list[PurgeTarget]
     report: ImpactReport
+    approval_token: str | None = None  # a dry run's token when purge.require_approval is on
 
 
 @dataclass
@@ -45,8 +48,17 @@ def prepare_purge(
     config: Config, store: BronzeStore, request: PurgeRequest, now: dt.datetime
 ) -> PurgePlan:
     """Validate `request` and compute its impact report; writes nothing."""
-    targets = validate_request(config, store, MetadataStore(store), request, now)
-    return PurgePlan(request, targets, compute_impact(store, targets, request.purge_date))
+    meta = MetadataStore(store)
+    targets = validate_request(config, store, meta, request, now)
+    token = None
+    if config.purge.require_approval:
+        secret = approval_secret(config.rollback.approval_secret)
+        if request.dry_run:
+            token = purge_token(secret, request, targets)
+        else:
+            check_token(meta, secret, request, targets, require_approval(request.approval))
+    report = compute_impact(store, targets, request.purge_date)
+    return PurgePlan(request, targets, report, token)
 
 
 def log_validation(meta: MetadataStore, run: RunInfo, plan: PurgePlan, now: dt.datetime) -> None:
@@ -84,6 +96,8 @@ def apply_purge(
     if plan.request.dry_run:
         return PurgeOutcome(plan, dry_run=True)
     meta = MetadataStore(store)
+    if plan.request.approval is not None:  # first: a used token leaves nothing written
+        consume_token(meta, plan.request, plan.request.approval, run.run_id, now)
     checkpoint = None
     if plan.request.create_pre_purge_checkpoint:
         checkpoint = pre_purge_checkpoint(store, meta, plan, now, created_by)
@@ -131,7 +145,7 @@ def run_purge(
 def pre_purge_checkpoint(
     store: BronzeStore, meta: MetadataStore, plan: PurgePlan, now: dt.datetime, created_by: str
 ) -> Checkpoint:
-    """Pin the tables' current versions (PrePurge, 365 days); refuse to go on if it fails."""
+    """Pin the tables' current versions (PrePurge, permanent); refuse to go on if it fails."""
     versions = {}
     for target in plan.targets:
         delta = store.open(store.table_uri(target.table.name))
@@ -216,6 +230,8 @@ def _recorded_entries(
         ]
         if previous is not None and plan.request.cutoff < previous:
             notes.append("forced: the purge date moved backwards")
+        if plan.request.approval is not None:
+            notes.append(f"approved by {plan.request.approval.approved_by.strip()}")
         if plan.request.notes:
             notes.append(plan.request.notes)
         entries.append(

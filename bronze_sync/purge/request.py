@@ -22,6 +22,14 @@ class PurgeValidationError(BronzeSyncError):
 
 
 @dataclass(frozen=True)
+class Approval:
+    """Who approved an executed purge (purge.require_approval), with the dry run's token."""
+
+    token: str
+    approved_by: str
+
+
+@dataclass(frozen=True)
 class PurgeRequest:
     """Record that the source purged rows created before `purge_date` (None tables: all)."""
 
@@ -31,6 +39,7 @@ class PurgeRequest:
     dry_run: bool = False
     force: bool = False
     notes: str | None = None
+    approval: Approval | None = None
 
     @property
     def cutoff(self) -> dt.datetime:

@@ -14,6 +14,7 @@ from bronze_sync.checkpoints.integrity import check_restorable
 from bronze_sync.checkpoints.model import VALIDATED
 from bronze_sync.errors import BronzeError, CheckpointError
 from bronze_sync.metadata import MetadataStore
+from bronze_sync.pii.migration_log import migrated_after
 
 PIPELINE_NAME = "rollback_to_checkpoint"
 
@@ -134,6 +135,14 @@ def _check_table(
         return (
             f"{name}: pinned version {version} is newer than the current version "
             f"{delta.version()} (was the table re-created?)",
+            -1,
+        )
+    migrated = migrated_after(delta, version)
+    if migrated is not None:
+        return (
+            f"{name}: version {migrated} migrated its PII columns to a new policy; restoring "
+            f"version {version} would bring back values under the old one; choose a "
+            f"checkpoint at or after version {migrated}",
             -1,
         )
     return None, delta.version()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -23,9 +22,10 @@ from bronze_sync.rollback.approval import (
     consume_token,
     token_hash,
 )
-from bronze_sync.rollback.compare import Comparison
 from bronze_sync.rollback.execute import Progress, RestoreResult, restore_audit, restore_tables
+from bronze_sync.rollback.execution_report import record_execution
 from bronze_sync.rollback.impact import ImpactReport, analyse, table_text
+from bronze_sync.rollback.integrity import OrphanCheck, orphan_checks
 from bronze_sync.rollback.postcheck import PostCheck, check_restored, failure_alert
 from bronze_sync.rollback.request import (
     RollbackRequest,
@@ -57,6 +57,7 @@ class RollbackOutcome:
     results: list[RestoreResult] = field(default_factory=list)
     checks: list[PostCheck] = field(default_factory=list)
     post_checkpoint: Checkpoint | None = None
+    orphans: list[OrphanCheck] = field(default_factory=list)  # the references after it
 
     @property
     def success(self) -> bool:
@@ -99,6 +100,7 @@ def execute_rollback(
     """Use up the approval token, snapshot, restore each table, validate, snapshot again,
     report, checkpoint, notify."""
     if plan.request.dry_run:
+        notifier.send(dry_run_alert(plan, run))
         return RollbackOutcome(plan, dry_run=True)
     meta = MetadataStore(store)
     ctx = _context(plan, run, dt.datetime.now(dt.UTC))
@@ -124,8 +126,9 @@ def execute_rollback(
         for r in restored
     ]
     _record_checks(meta, run, plan, checks)
-    outcome = RollbackOutcome(plan, False, results, checks)
-    _record_execution(store, meta, ctx, outcome, keys)
+    orphans = orphan_checks(store, config, {r.table: r.new_version or 0 for r in restored})
+    outcome = RollbackOutcome(plan, False, results, checks, orphans=orphans)
+    record_execution(store, meta, ctx, outcome, keys)
     if restored:
         outcome.post_checkpoint = post_rollback_checkpoint(meta, plan, restored, ctx.now)
     _notify(notifier, outcome, run)
@@ -262,69 +265,6 @@ def _record_checks(
     write_audit(meta, run, entries, now)
 
 
-def _record_execution(
-    store: BronzeStore,
-    meta: MetadataStore,
-    ctx: reports.ReportContext,
-    outcome: RollbackOutcome,
-    keys: dict[str, list[str]],
-) -> None:
-    checks = {c.table: c for c in outcome.checks}
-    planned = {t.table: t for t in outcome.plan.report.tables}
-    snapshots, rows = [], []
-    for result in outcome.results:
-        impact = planned[result.table]
-        if not result.success or result.new_version is None:
-            now = impact.comparison.counts_from
-            failed = Comparison(
-                result.table,
-                impact.target.current_version,
-                impact.target.current_version,
-                now,
-                now,
-                unchanged=now["total"],
-            )
-            rows.append(_executed_row(ctx, failed, None, [f"restore failed: {result.error}"], 0))
-            continue
-        snapshots.append(
-            reports.snapshot_row(
-                store, result.table, result.new_version, keys[result.table], reports.POST, ctx
-            )
-        )
-        check = checks[result.table]
-        # A restore makes the table the pinned version exactly, so the executed comparison is
-        # the planned one at the new version; the post-check (counts against the checkpoint,
-        # keys, flags, read from the restored table) reports any difference as a problem.
-        # Re-joining both versions would double the run time.
-        executed = dataclasses.replace(
-            impact.comparison, to_version=result.new_version, counts_to=dict(check.counts)
-        )
-        found = list(check.problems)
-        score = reports.quality_score(True, check.passed, len(found))
-        rows.append(_executed_row(ctx, executed, result.new_version, found, score))
-    meta.append(ROLLBACK_STATE_SNAPSHOTS, snapshots)
-    meta.append(ROLLBACK_COMPARISON_REPORTS, rows)
-
-
-def _executed_row(
-    ctx: reports.ReportContext,
-    comparison: Comparison,
-    new_version: int | None,
-    found: list[str],
-    score: int,
-) -> dict[str, object]:
-    status = "Failed" if new_version is None else ("Restored" if not found else "Anomalies")
-    return reports.report_row(
-        ctx,
-        reports.EXECUTED,
-        comparison,
-        status=status,
-        new_version=new_version,
-        anomalies=found,
-        quality=score,
-    )
-
-
 def _context(plan: RollbackPlan, run: RunInfo, now: dt.datetime) -> reports.ReportContext:
     return reports.ReportContext(
         rollback_id=plan.rollback_id,
@@ -335,6 +275,25 @@ def _context(plan: RollbackPlan, run: RunInfo, now: dt.datetime) -> reports.Repo
         reason=plan.request.reason,
         dry_run=plan.request.dry_run,
         now=now,
+    )
+
+
+def dry_run_alert(plan: RollbackPlan, run: RunInfo) -> Alert:
+    """Return the notice of a rollback dry run: its impact, never its approval token."""
+    report = plan.report
+    return Alert(
+        severity=Severity.LOW,
+        subject=(
+            f"Rollback dry run to {plan.checkpoint.name}: {len(report.tables)} table(s), "
+            f"risk {report.risk.value}, {report.total('removed'):,} row(s) would disappear"
+        ),
+        body=(
+            f"{report.to_markdown()}\n\n{plan.request.who()}. Nothing was changed; the "
+            "approval token went to the requester only."
+        ),
+        job=run.pipeline_name,
+        run_id=run.run_id,
+        tables=tuple(t.table for t in report.tables),
     )
 
 

@@ -23,7 +23,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, write_audit
-from bronze_sync.pii.source import PII_POLICY, check_policy_unchanged, protected
+from bronze_sync.pii.source import PII_POLICY, check_policy_unchanged, policy_text, protected
 from bronze_sync.sync import static
 from bronze_sync.sync.changes import initial_state
 from bronze_sync.sync.history_step import keep_history
@@ -73,6 +73,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         result.phases = dict(timer.seconds)
         result.columns_not_copied = job.source.columns_not_copied(table)
         result.pii_protected = dict(table.pii)
+        result.pii_policy = policy_text(table.pii)
         return result
     state_row = pipeline_config.read_state(job.meta, table.name) or {}
     stored = state_row.get(PII_POLICY)
@@ -90,6 +91,7 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
     result.retries = retries
     result.columns_not_copied = job.source.columns_not_copied(table)
     result.pii_protected = dict(table.pii)
+    result.pii_policy = policy_text(table.pii)
     return result
 
 

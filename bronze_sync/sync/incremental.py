@@ -21,6 +21,7 @@ from bronze_sync.diff.plan import PlanInput, SyncPlan
 from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
 from bronze_sync.faults import fault_point
 from bronze_sync.history.spool import ChangeSpool
+from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
 from bronze_sync.rows.keys import sample_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync import scd2
@@ -343,6 +344,7 @@ def _commit(
         + ("; rewriting every file for the new schema" if change else ""),
     )
     metadata = {**job.commit_identity(), **result.commit_metadata(), "lease": lease.token}
+    metadata[PII_POLICY_FIELD] = policy_text(table.pii)
 
     now = job.clock()
     stamp = row_stamp(job, table, now, delta if schema_plan.missing_metadata else None)

@@ -19,6 +19,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.spill import KeyCollector, rows_in_memory
 from bronze_sync.errors import BronzeError, BronzeSyncError
 from bronze_sync.faults import fault_point
+from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
 from bronze_sync.rows.keys import check_null_keys
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob
@@ -74,6 +75,7 @@ def initial_load(
         fault_point("after_extract")
 
     metadata = {**job.commit_identity(), **read.metadata, "mode": "initial", "lease": lease_token}
+    metadata[PII_POLICY_FIELD] = policy_text(table.pii)
     with (
         StagingArea(job.staging_root, table.name, job.run.run_id) as staging,
         timer("extract"),

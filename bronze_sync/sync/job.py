@@ -44,6 +44,9 @@ class SyncJob:
     partition_values: tuple[Any, ...] | None = None
     created_by: str = "bronze_sync"
     notifier: Notifier = field(default_factory=LogNotifier)
+    # A Daily checkpoint that fails is tried again this often, after this delay (doubling).
+    checkpoint_retries: int = 2
+    checkpoint_retry_delay: float = 2.0
 
     def commit_identity(self) -> dict[str, str | None]:
         """Return who commits: the run, its job and sync batch (recorded in every commit)."""

@@ -13,11 +13,15 @@ from bronze_sync.faults import fault_point
 from bronze_sync.metadata import pipeline_config
 from bronze_sync.metadata.audit import AuditEntry, write_audit, write_validation
 from bronze_sync.purge.summary import summarize_after_sync
+from bronze_sync.sync.checkpoint_step import (
+    alert_checkpoint_failure,
+    record_checkpoint,
+    repair_missing,
+)
 from bronze_sync.sync.engine import sync_table
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.records import (
     audit_entries,
-    daily_checkpoint,
     skip_entry,
     update_sync_state,
     validate_result,
@@ -49,6 +53,7 @@ def run_table_sync(job: SyncJob, table: TableConfig) -> SyncResult:
     try:
         try:
             recover_after_crash(job, table, lease)
+            repair_missing(job, table)
             result = sync_table(job, table, lease)
         except BaseException as exc:
             _record_failure(job, table, exc, start)
@@ -89,24 +94,31 @@ def record_sync(
 
     The audit rows come after the validation and checkpoint and PipelineConfig comes last, so
     a crash in between leaves a state `recover_after_crash` completes from the commit itself.
+    A checkpoint that fails after its retries adds a Warning audit row and an alert; the
+    committed sync still succeeds (CR-001 §6).
     """
     if result.mode == "skipped":
         now = job.clock()
         # Still the day's restore point: the batch checkpoint then covers every table.
-        daily_checkpoint(job, table, result, now)
-        write_audit(job.meta, job.run, [skip_entry(table, result, start, now)], now)
+        warning = record_checkpoint(job, table, result, now)
+        entries = [skip_entry(table, result, start, now), *([warning] if warning else [])]
+        write_audit(job.meta, job.run, entries, now)
         update_sync_state(job, table, now, "Success", result)
+        if warning:
+            alert_checkpoint_failure(job, table, warning)
         return result
     job.progress(table.name, "record", "writing validation, checkpoint and audit")
     recording = time.perf_counter()
     validation = validate_result(table, result)
     now = job.clock()
     write_validation(job.meta, job.run, [validation], now)
+    warning = None
     if validation.passed:
         checkpointing = time.perf_counter()
-        daily_checkpoint(job, table, result, now)
+        warning = record_checkpoint(job, table, result, now)
         result.phases["checkpoint"] = time.perf_counter() - checkpointing
-    write_audit(job.meta, job.run, audit_entries(table, result, start, now), now)
+    entries = audit_entries(table, result, start, now)
+    write_audit(job.meta, job.run, [*entries, *([warning] if warning else [])], now)
     status = "Success" if validation.passed else "Failed"
     update_sync_state(job, table, now, status, result)
     fault_point("after_audit")
@@ -115,6 +127,8 @@ def record_sync(
         raise ValidationFailedError(
             f"post-sync validation failed: {validation.notes}", table=table.name
         )
+    if warning:
+        alert_checkpoint_failure(job, table, warning)
     _post_purge_summary(job, table, result, now)
     return result
 

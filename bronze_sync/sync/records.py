@@ -165,9 +165,11 @@ def update_sync_state(
     state[KEY_STATE] = key_state.to_json() if key_state is not None else None
     if status == "Success":
         state["LastDailySync"] = now
-        state[PII_POLICY] = json.dumps(table.pii, sort_keys=True)
         if result.full_key_scan:
             state[LAST_FULL_KEY_SCAN] = now
+    if result.committed and result.pii_policy is not None:
+        # Whatever the verdict, the committed values are under the commit's own policy.
+        state[PII_POLICY] = result.pii_policy
     state.update(_kind_state(result))
     source_state = dict(result.source_state or {})
     token = source_state.pop(CHANGE_TOKEN, None)

@@ -37,12 +37,13 @@ from bronze_sync.metadata.audit import (
     write_validation,
 )
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
+from bronze_sync.pii.migration_log import PII_MIGRATE
 from bronze_sync.staging import remove_dead_staging
+from bronze_sync.sync.checkpoint_step import alert_checkpoint_failure, record_checkpoint
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.records import (
     RECOVERED_NOTE,
     audit_entries,
-    daily_checkpoint,
     update_sync_state,
     validate_result,
 )
@@ -56,6 +57,7 @@ OWN_OPERATIONS = {
     "properties": "TablePropertiesRepair",
     "widen": "SchemaEvolution",
     "rollback": "TableRestore",
+    PII_MIGRATE: "PiiMigrate",
 }
 # Commits deltalake makes for bronze_sync without its metadata (maintenance, older releases).
 DELTA_OPERATIONS = {
@@ -100,6 +102,7 @@ def recover_after_crash(job: SyncJob, table: TableConfig, lease: TableLease) -> 
     if through is None and newest is not None and newest[0] > latest:
         raise BronzeError(_lost_versions(latest, newest), table=table.name)
     commits = sorted(_history_after(delta, through), key=lambda info: info["version"])
+    _refuse_unfinished_migration(table, commits, audited)
     for info in commits:
         if info["version"] not in audited:
             _recover_version(job, table, delta, info)
@@ -164,10 +167,16 @@ def _recover_version(
     result = _sync_result(job, table, delta, info)
     validation = validate_result(table, result)
     write_validation(job.meta, run, [validation], when)
+    warning = None
     if validation.passed:
         day = run.partition_key or when.date().isoformat()
-        daily_checkpoint(job, table, result, when, day, notes=f"run {run.run_id} (recovered)")
-    write_audit(job.meta, run, audit_entries(table, result, when, when), job.clock())
+        notes = f"run {run.run_id} (recovered)"
+        # Retried, and never a reason to fail the sync that recovers (CR-001 §6).
+        warning = record_checkpoint(job, table, result, when, day=day, notes=notes)
+    entries = [*audit_entries(table, result, when, when), *([warning] if warning else [])]
+    write_audit(job.meta, run, entries, job.clock())
+    if warning is not None:
+        alert_checkpoint_failure(job, table, warning)
 
 
 def _sync_result(
@@ -198,6 +207,20 @@ def _other_entry(table: TableConfig, info: dict[str, Any], when: dt.datetime) ->
         delta_version=info["version"],
         recovered=True,
     )
+
+
+def _refuse_unfinished_migration(
+    table: TableConfig, commits: list[dict[str, Any]], audited: set[int]
+) -> None:
+    """Refuse to write after a `pii migrate` that stopped past its bronze commit."""
+    for info in commits:
+        if commit_fields(info).get("mode") == PII_MIGRATE and info["version"] not in audited:
+            raise BronzeError(
+                f"version {info['version']} is a `pii migrate` commit whose run stopped before "
+                f"it finished (row history, vault, records); finish it with `bronze-sync pii "
+                f"migrate --table {table.name} --execute`. Nothing was written",
+                table=table.name,
+            )
 
 
 def _repair_state(

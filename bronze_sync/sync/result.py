@@ -36,6 +36,8 @@ class SyncResult:
     columns_not_copied: dict[str, str] = field(default_factory=dict)
     # Columns protected before staging and how (hash, mask, drop); never their values.
     pii_protected: dict[str, str] = field(default_factory=dict)
+    # The policies (canonical JSON) the committed values are under; None: not recorded.
+    pii_policy: str | None = None
     tracking_added: bool = False
     samples: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
@@ -61,6 +63,8 @@ class SyncResult:
     history_through: int | None = None
     history_rows: dict[int, int] = field(default_factory=dict)
     history_error: str | None = None
+    # Why the Daily checkpoint could not be recorded after its retries (the sync still counts).
+    checkpoint_error: str | None = None
     # What the commit cost: data files rewritten (copy-on-write) of the files the table had.
     files_rewritten: int = 0
     files_total: int | None = None
@@ -160,6 +164,7 @@ class SyncResult:
             fingerprint=info.get("fingerprint"),
             latest_cleared=int(info.get("latest_cleared") or 0),
             loaded_from=info.get("loaded_from"),
+            pii_policy=info.get("pii_policy"),
             recovered=True,
         )
 

@@ -25,6 +25,7 @@ def row_stamp(
         batch_id=job.run.partition_key or job.run.run_id,
         now=now,
         table_created=_created(job, delta) if delta is not None else None,
+        unhashed=(table.latest_column,) if table.latest_column else (),
     )
 
 

@@ -117,7 +117,7 @@ def test_pre_purge_checkpoint_restores_the_table_as_it_was(account, h):
     assert (
         checkpoint.type == CheckpointType.PRE_PURGE and checkpoint.validation_status == "Validated"
     )
-    assert (checkpoint.retention_date - checkpoint.created.date()).days == 365
+    assert checkpoint.permanent and checkpoint.expires() == "never (permanent)"  # issue 21
     assert checkpoint.table_versions == {"account": 0}
     assert [c.name for c in list_checkpoints(h.meta, kind=CheckpointType.PRE_PURGE)] == [
         checkpoint.name

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pyarrow.compute as pc
 import pytest
+from deltalake import DeltaTable
 
 from bronze_sync.checkpoints import CheckpointType, find_checkpoint, list_checkpoints
 from bronze_sync.metadata.schemas import (
@@ -73,6 +75,15 @@ def test_dry_run_shows_the_keys_that_reappear_and_changes_nothing(h):
     (record,) = list_rollbacks(h.meta)
     assert (record.status, record.requested_by, record.reason) == ("Dry run", "tester", "bad sync")
 
+    storage = impact.storage
+    files = DeltaTable(h.store.table_uri("account")).file_uris()
+    assert storage.now == sum(os.path.getsize(f.removeprefix("file://")) for f in files)
+    assert 0 < storage.leaving <= storage.now and storage.then > 0
+    assert "Estimated duration: about" in markdown and "stay on disk until VACUUM" in markdown
+    (notice,) = h.alerts.sent  # the dry run notifies, at LOW, without its token
+    assert notice.severity.value == "LOW" and "risk High" in notice.subject
+    assert outcome.plan.token not in notice.body and "| account | v2 -> v0 |" in notice.body
+
 
 def test_approved_rollback_restores_the_checkpoint_and_next_sync_converges(h):
     bad_sync(h)
@@ -103,7 +114,7 @@ def test_approved_rollback_restores_the_checkpoint_and_next_sync_converges(h):
     assert post.type == CheckpointType.POST_ROLLBACK and "good" in post.notes
     assert (post.retention_date - post.created.date()).days == 30
     assert post.table_versions == {"account": before}
-    assert [a.severity.value for a in h.alerts.sent] == ["MEDIUM"]
+    assert [a.severity.value for a in h.alerts.sent] == ["LOW", "MEDIUM"]  # dry run, restore
     audit = [r for r in h.meta.rows(SYNC_AUDIT_LOG) if r["Operation"] == "TableRestore"]
     assert audit[0]["DeltaVersion"] == result.new_version and "tester" in audit[0]["Notes"]
 

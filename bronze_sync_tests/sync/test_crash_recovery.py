@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from bronze_sync.errors import BronzeError
-from bronze_sync.faults import POINTS
+from bronze_sync.faults import SYNC_POINTS
 from bronze_sync.history.columns import history_uri
 from bronze_sync.history.store import Coverage, read_coverage
 from bronze_sync.metadata import RunInfo
@@ -47,7 +47,7 @@ def a_days_changes(account: PgTable) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("point", SYNC_POINTS)
 def test_kill_at_each_phase_then_a_normal_sync_converges(point, account, config, harness_for):
     account.insert_ids(f"k{i:05d}" for i in range(3000))
     h = harness_for(config)

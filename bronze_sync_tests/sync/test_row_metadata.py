@@ -9,10 +9,12 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from bronze_sync.bronze.row_metadata import RowStamp
 from bronze_sync.errors import ConfigError
 from bronze_sync.rows.record_hash import record_hashes
 from bronze_sync.validation import evaluate_table
 from bronze_sync_tests.helpers import PgTable
+from bronze_sync_tests.sync.kind_tables import customer_history, days_ago, new_version
 
 ALL = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
 T0 = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
@@ -141,3 +143,57 @@ def test_record_hash_is_equal_for_the_same_values_from_postgresql_and_sqlite(
     pg_row, lite_row = pg.bronze().to_pylist()[0], lite.bronze().to_pylist()[0]
     assert pg.source.system_name == "postgresql" and lite.source.system_name == "sqlite"
     assert pg_row["record_hash"] == lite_row["record_hash"]
+
+
+def test_an_scd2_record_hash_leaves_out_the_latest_flag_bronze_clears(
+    pg_engine, pg_schema, make_config, harness_for
+):
+    history = customer_history(pg_engine, pg_schema)
+    history.insert(
+        [{"customerid": 1, "lastmodified": days_ago(90), "islatest": True, "name": "v1"}]
+    )
+    entry = {
+        "name": "customer_history",
+        "source": history.source,
+        "kind": "scd2",
+        "primary_key": ["customerid", "lastmodified"],
+        "business_key": "customerid",
+        "modified_column": "lastmodified",
+        "latest_column": "islatest",
+        "initial_load_days": 30,
+        "metadata_columns": ["record_hash"],
+    }
+    h = harness_for(make_config([entry]))
+    h.sync()
+    first = h.bronze().to_pylist()[0]["record_hash"]
+    new_version(history, 1, "v2", days_ago(0))
+    assert h.sync().updated == 1  # the older version is no longer latest
+    rows = {r["name"]: r for r in h.bronze().to_pylist()}
+    assert not rows["v1"]["islatest"]
+    assert rows["v1"]["record_hash"] == first  # its source values did not change
+    stored = h.bronze().select(["customerid", "lastmodified", "name"])
+    assert (
+        h.bronze().column("record_hash").to_pylist()
+        == record_hashes(stored, stored.column_names).to_pylist()
+    )
+
+
+def test_backfill_hashes_only_rows_without_a_record_hash():
+    stamp = RowStamp(
+        names=("load_timestamp", "record_hash"), source_system="s", batch_id="b", now=T0
+    )
+    rows = pa.table(
+        {
+            "id": ["a", "b"],
+            "name": ["x", "y"],
+            "LastSynced": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
+            "SyncOperation": ["INSERT", "INSERT"],
+            "load_timestamp": pa.array([None, None], pa.timestamp("us", tz="UTC")),
+            "record_hash": ["kept", None],
+        }
+    )
+    filled, changed = stamp.backfill(rows)
+    assert changed.tolist() == [True, True]  # both lacked a load time
+    expected = record_hashes(rows.select(["id", "name"]), ["id", "name"]).to_pylist()
+    assert filled.column("record_hash").to_pylist() == ["kept", expected[1]]
+    assert filled.column("load_timestamp").to_pylist() == [T0, T0]
