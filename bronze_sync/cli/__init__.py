@@ -87,6 +87,7 @@ COMMAND_MODULES = [
     "bronze_sync.cli.validate",
     "bronze_sync.cli.audit",
     "bronze_sync.cli.pii",
+    "bronze_sync.cli.rules",
     "bronze_sync.cli.history",
     "bronze_sync.cli.changes",
     "bronze_sync.cli.ui",

@@ -1,17 +1,27 @@
-"""Pydantic models of the configuration file (ARCHITECTURE §2)."""
+"""Pydantic models of the configuration file (ARCHITECTURE §2): tables and the whole file."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from bronze_sync.config.alerts import AlertSettings
 from bronze_sync.config.columns import as_list, column, column_list
+from bronze_sync.config.connections import (
+    BronzeConfig,
+    SourceConfig,
+    SqlSourceConfig,
+    StrictModel,
+)
+from bronze_sync.config.job_settings import (
+    LogRetentionSettings,
+    PurgeSettings,
+    RollbackSettings,
+    SyncSettings,
+)
 from bronze_sync.config.kinds import MERGED, KindSettings, kind_problems
-from bronze_sync.config.storage_options import check_azure_options, is_azure
 from bronze_sync.errors import ConfigError
 from bronze_sync.identifiers import (
     check_table_name,
@@ -19,9 +29,6 @@ from bronze_sync.identifiers import (
 )
 
 MIN_VACUUM_RETENTION_HOURS = 168
-DAILY_CRON = "0 6 * * *"
-# Five cron fields (minute hour day month weekday); Dagster checks the values themselves.
-CRON_PATTERN = r"^\s*[0-9A-Za-z*/,?-]+(\s+[0-9A-Za-z*/,?-]+){4}\s*$"
 # How much CPU and memory a table's step asks for when each step is its own Kubernetes pod
 # (docs/scale-out.md); elsewhere it only labels the asset.
 TableSize = Literal["small", "medium", "large"]
@@ -29,91 +36,6 @@ PiiPolicy = Literal["hash", "mask", "drop", "tokenize"]
 MetadataColumn = Literal[
     "load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"
 ]
-
-
-class StrictModel(BaseModel):
-    """A model that rejects unknown keys and cannot be mutated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SqlSourceConfig(StrictModel):
-    """A SQL database reached through a SQLAlchemy URL."""
-
-    kind: Literal["sql"]
-    url: str = Field(min_length=1)
-    fast_path: Literal["auto", "off"] = "auto"
-    connect_timeout_seconds: int = Field(15, gt=0)
-    parallel_streams: int = Field(4, ge=1, le=32)
-
-
-class DataverseSourceConfig(StrictModel):
-    """A Microsoft Dataverse environment reached through its Web API (see docs/dataverse.md)."""
-
-    kind: Literal["dataverse"]
-    environment_url: str = Field(min_length=1, pattern=r"^https://")
-    tenant_id: str = ""
-    client_id: str = Field(min_length=1)
-    client_secret: str | None = None
-    certificate_path: str | None = None  # PEM file holding the private key (and certificate)
-    certificate_thumbprint: str | None = None
-    authority_url: str | None = None  # default https://login.microsoftonline.com/{tenant_id}
-    ca_file: str | None = None  # extra CA bundle to trust (a local emulator)
-    page_size: int = Field(5000, ge=1, le=5000)
-    change_tracking: Literal["auto", "on", "off"] = "auto"
-    max_concurrent_requests: int = Field(4, ge=1, le=52)
-    # created_column ranges read at once by full reads without change tracking and key scans
-    # (1: one stream; see docs/dataverse.md for when more helps).
-    parallel_reads: int = Field(1, ge=1, le=52)
-    retry_budget: int = Field(10, ge=0)
-    retry_base_seconds: float = Field(1.0, ge=0.0)
-    request_timeout_seconds: float = Field(120.0, gt=0)
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> DataverseSourceConfig:
-        if bool(self.client_secret) == bool(self.certificate_path):
-            raise ValueError("give exactly one of client_secret or certificate_path")
-        if self.certificate_path and not self.certificate_thumbprint:
-            raise ValueError("certificate_path needs certificate_thumbprint")
-        if not self.authority_url and not self.tenant_id:
-            raise ValueError("give tenant_id (or authority_url)")
-        return self
-
-
-SourceConfig = Annotated[SqlSourceConfig | DataverseSourceConfig, Field(discriminator="kind")]
-
-
-class BronzeConfig(StrictModel):
-    """Where bronze Delta tables live."""
-
-    path: str = Field(min_length=1)
-    storage_options: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("storage_options", mode="before")
-    @classmethod
-    def _options_as_text(cls, value: Any) -> Any:
-        # deltalake takes text; YAML reads `use_emulator: true` as a boolean.
-        if not isinstance(value, dict):
-            return value
-        return {
-            k: (str(v).lower() if isinstance(v, bool) else str(v))
-            if isinstance(v, bool | int | float)
-            else v
-            for k, v in value.items()
-        }
-
-    @model_validator(mode="after")
-    def _known_options(self) -> BronzeConfig:
-        # Here, not when the resource is built: a refused option must stop every command
-        # before it writes anything (metadata included).
-        if is_azure(self.path):
-            check_azure_options(self.path, self.storage_options)
-        return self
-
-    @property
-    def is_local(self) -> bool:
-        """Return True when bronze lives on a local file system."""
-        return "://" not in self.path or self.path.startswith("file://")
 
 
 class TableSettings(KindSettings):
@@ -135,6 +57,8 @@ class TableSettings(KindSettings):
     deleted_file_retention_days: int = Field(7, ge=0)
     # Tables that should be rolled back together with this one (rollback warns otherwise).
     related_tables: list[str] = Field(default_factory=list)
+    # Days the table's Daily checkpoints are kept (None: the type's 7); PipelineConfig too.
+    daily_checkpoint_retention_days: int | None = Field(None, ge=1, le=36500)
     # Foreign keys: column -> "table" or "table.key_column" (rollback's orphan checks).
     references: dict[str, str] = Field(default_factory=dict)
     # Weekly maintenance (docs/maintenance.md): VACUUM keeps removed files this long.
@@ -148,6 +72,8 @@ class TableSettings(KindSettings):
     # Compare every source key at least this often; between, key checksums prove deletes
     # (docs/performance.md). 0: every sync compares every key.
     full_key_scan_every_days: int = Field(7, ge=0)
+    # The `delete_spike` check warns above the deletes' mean plus this many standard deviations.
+    delete_spike_sigmas: float = Field(3.0, gt=0, le=100)
     # The `fresh` check warns when the last successful sync is older than this.
     freshness_hours: float = Field(26.0, gt=0)
     # Never write a re-read row whose modified value is older than bronze's (a stale read,
@@ -309,70 +235,6 @@ class TableConfig(TableSettings):
         return split_source_name(self.source, "source")[1]
 
 
-class SyncSettings(StrictModel):
-    """Run-wide settings of the sync jobs."""
-
-    max_parallel_tables: int = Field(5, ge=1)
-    max_retries: int = Field(3, ge=0)
-    retry_delay_seconds: float = Field(30.0, ge=0.0)
-    staging_path: str | None = None
-    # Bronze tables whose key diff would exceed this are diffed in hash partitions spilled to
-    # staging; it also caps how many data files a commit rewrites at once.
-    memory_budget_mb: int = Field(2048, ge=256)
-    # Forces the number of key partitions (a power of two) instead of deriving it.
-    diff_partitions: int | None = Field(None, ge=1, le=256)
-    # A writer holds a table's lease this long between renewals (a crashed holder's lease
-    # expires after it), and waits this long for a live holder before failing.
-    lease_seconds: float = Field(120.0, ge=2.0)
-    lease_wait_seconds: float = Field(600.0, ge=0.0)
-    # A table's Daily checkpoint that fails after its commit is retried this often (back-off
-    # from the delay, doubling); then the sync still succeeds, audited Warning, and alerts.
-    checkpoint_retries: int = Field(2, ge=0, le=10)
-    checkpoint_retry_delay_seconds: float = Field(2.0, ge=0.0, le=300.0)
-    # A failed daily_sync / sync_partitions_<table> run is re-executed from its failed steps
-    # this often by the daemon (Dagster run retries; 0: never).
-    run_retries: int = Field(2, ge=0, le=10)
-    # When daily_sync_schedule fires (UTC). Tests of a deployment set a near one ("* * * * *")
-    # so the daemon's scheduler launches a run within a minute.
-    daily_cron: str = DAILY_CRON
-
-    @field_validator("daily_cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if not re.match(CRON_PATTERN, value):
-            raise ValueError(
-                f"{value!r} is not a cron schedule of five fields (e.g. {DAILY_CRON!r})"
-            )
-        return value.strip()
-
-    @field_validator("diff_partitions")
-    @classmethod
-    def _power_of_two(cls, value: int | None) -> int | None:
-        if value is not None and value & (value - 1):
-            raise ValueError(f"sync.diff_partitions must be a power of two, got {value}")
-        return value
-
-
-class RollbackSettings(StrictModel):
-    """Settings of rollback_to_checkpoint: approval and the impact risk thresholds."""
-
-    require_approval: bool = True
-    # Key of the approval-token HMAC; give it as ${VAR}. Empty: a secret generated once and kept
-    # private under $DAGSTER_HOME/.bronze_sync/ or ~/.config/bronze_sync/ (rollback/secret.py).
-    approval_secret: str = ""
-    risk_high_fraction: float = Field(0.10, ge=0.0, le=1.0)
-    risk_medium_fraction: float = Field(0.01, ge=0.0, le=1.0)
-    risk_high_rows: int = Field(100_000, ge=1)
-
-
-class PurgeSettings(StrictModel):
-    """Settings of recording source purges."""
-
-    # On: `bronze-sync purge` (and the purge job) only dry-runs and prints an approval token;
-    # recording needs that token and the approver's name (the data governance sign-off).
-    require_approval: bool = False
-
-
 class Config(StrictModel):
     """The whole configuration file."""
 
@@ -382,6 +244,7 @@ class Config(StrictModel):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     rollback: RollbackSettings = Field(default_factory=RollbackSettings)
     purge: PurgeSettings = Field(default_factory=PurgeSettings)
+    log_retention: LogRetentionSettings = Field(default_factory=LogRetentionSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     tables: list[TableConfig] = Field(min_length=1)
 

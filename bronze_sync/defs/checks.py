@@ -27,7 +27,7 @@ DESCRIPTIONS = {
     "fabric_readable": "no Delta feature a Fabric SQL endpoint or Direct Lake cannot read "
     "(deletion vectors, column mapping, timestamp_ntz, v2 checkpoints)",
     "fresh": "last successful sync within freshness_hours",
-    "delete_spike": "last sync's deletes within 3 sigma of the table's history (>= 7 syncs)",
+    "delete_spike": "last sync's deletes within delete_spike_sigmas (3) sigma of their history",
     "unexpected_purge": "no purge flagged without a purge recorded since the previous sync",
 }
 

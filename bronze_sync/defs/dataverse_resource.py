@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
+from bronze_sync.config.connections import DataverseSourceConfig
 from bronze_sync.config.loader import expand_value
-from bronze_sync.config.models import Config, DataverseSourceConfig
+from bronze_sync.config.models import Config
 from bronze_sync.defs.resources import SourceResource
 from bronze_sync.sources.base import Source
 

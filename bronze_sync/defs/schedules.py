@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from bronze_sync.config.models import DAILY_CRON
+from bronze_sync.config.job_settings import DAILY_CRON
 from bronze_sync.defs.jobs import DAILY_SYNC
 from bronze_sync.defs.partitions import ensure_partition
 

@@ -40,6 +40,7 @@ from bronze_sync.maintenance.steps import Step, run_steps
 from bronze_sync.maintenance.storage import append_history, measure
 from bronze_sync.maintenance.summary import FAILED, WARNING, MaintenanceSummary, TableOutcome
 from bronze_sync.metadata.audit import AuditEntry, RunInfo, write_audit
+from bronze_sync.metadata.log_retention import trim_logs
 from bronze_sync.metadata.schemas import SCHEMAS
 from bronze_sync.metadata.store import MetadataStore
 
@@ -86,6 +87,9 @@ def run_maintenance(
         summary.pre_checkpoint = pre.name if pre else None
     deactivated, active = enforce_retention(meta, run, now, dry_run=request.dry_run)
     summary.deactivated = [c.name for c in deactivated]
+    if request.include_metadata:
+        days = config.log_retention.days()
+        summary.trimmed = trim_logs(meta, run, now, days, dry_run=request.dry_run)
     for table in tables:
         summary.outcomes.extend(maintain_table(store, table, active, request, wall_now))
     if request.include_metadata:
@@ -238,6 +242,18 @@ def _record(
     entries = [
         entry for o in summary.outcomes for op in o.operations for entry in _entries(o, op, now)
     ]
+    if any(summary.trimmed.values()):
+        trimmed = ", ".join(f"{name} {rows:,}" for name, rows in sorted(summary.trimmed.items()))
+        entries.append(
+            AuditEntry(
+                "LogRetention",
+                None,
+                now,
+                now,
+                rows_processed=sum(summary.trimmed.values()),
+                notes=f"rows older than log_retention removed: {trimmed}",
+            )
+        )
     write_audit(meta, run, entries, now)
     validations = validate_active_checkpoints(meta, store, now, notifier=notifier, run=run)
     summary.unrestorable = [v.checkpoint.name for v in validations if not v.restorable]

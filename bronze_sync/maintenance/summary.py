@@ -65,6 +65,7 @@ class MaintenanceSummary:
     deactivated: list[str] = field(default_factory=list)
     outcomes: list[TableOutcome] = field(default_factory=list)
     unrestorable: list[str] = field(default_factory=list)
+    trimmed: dict[str, int] = field(default_factory=dict)  # log rows removed by retention
 
     @property
     def failures(self) -> list[TableOutcome]:

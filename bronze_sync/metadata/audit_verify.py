@@ -18,6 +18,7 @@ from bronze_sync.metadata.audit_chain import (
     row_hash,
     tip_text,
 )
+from bronze_sync.metadata.log_retention import chain_floor
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.retry import retry_commit
@@ -46,8 +47,13 @@ def verify_chain(meta: MetadataStore) -> ChainReport:
     delta = meta.store.open(meta.uri(SYNC_AUDIT_LOG))
     rows = meta.rows(SYNC_AUDIT_LOG) if delta is not None else []
     unsealed = [r for r in rows if r["RowHash"] is None]
-    chained = sorted((r for r in rows if r["RowHash"] is not None), key=lambda r: r["ChainSeq"])
-    report = _walk(chained)
+    floor = chain_floor(rows)
+    start = floor.tip if floor is not None else EMPTY
+    chained = sorted(
+        (r for r in rows if r["RowHash"] is not None and r["ChainSeq"] > start.seq),
+        key=lambda r: r["ChainSeq"],
+    )
+    report = _walk(chained, start)
     if report.ok and delta is not None:
         report = _tail_check(report, _recorded_tip(delta))
     if report.ok and unsealed:
@@ -63,8 +69,8 @@ def verify_chain(meta: MetadataStore) -> ChainReport:
     return ChainReport(len(rows), report.tip, report.problem, report.log_id, len(unsealed))
 
 
-def _walk(chained: list[dict[str, Any]]) -> ChainReport:
-    previous = EMPTY
+def _walk(chained: list[dict[str, Any]], start: Tip = EMPTY) -> ChainReport:
+    previous = start
     for row in chained:
         seq, log_id = row["ChainSeq"], row["LogId"]
         expected = previous.seq + 1

@@ -27,6 +27,7 @@ DECLARED_COLUMNS = [
     "CreatedColumn",
     "ModifiedColumn",
     "MaxDeleteFraction",
+    "DailyCheckpointRetentionDays",
     "ModifiedDate",
 ]
 
@@ -65,6 +66,7 @@ def declared_row(
             "CreatedColumn": table.created_column,
             "ModifiedColumn": table.modified_column,
             "MaxDeleteFraction": table.max_delete_fraction,
+            "DailyCheckpointRetentionDays": table.daily_checkpoint_retention_days,
             "ModifiedDate": now,
         }
     )

@@ -52,6 +52,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("SourceFingerprint", pa.string()),  # static: content fingerprint last synced
             ("FingerprintVersion", pa.int64()),  # static: the bronze version it produced
             ("LastFullKeyScan", TS),  # every source key last compared (full_key_scan_every_days)
+            ("DailyCheckpointRetentionDays", pa.int64()),  # None: the Daily type's 7 days
             ("KeyState", pa.string()),  # JSON: key tally of LastSyncVersion (sync.noop)
             ("PiiPolicy", pa.string()),  # JSON: the pii policies bronze's values are under
         ]

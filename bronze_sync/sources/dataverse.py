@@ -13,7 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from bronze_sync.config.models import DataverseSourceConfig, TableConfig
+from bronze_sync.config.connections import DataverseSourceConfig
+from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import ConfigError
 from bronze_sync.sources.base import ChangeFeed, ExtractPlan, Source
 from bronze_sync.sources.dataverse_auth import TokenProvider, make_session

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from bronze_sync.config.models import DataverseSourceConfig
+from bronze_sync.config.connections import DataverseSourceConfig
 from bronze_sync.errors import ConfigError, SourceError, SourceUnavailableError
 from bronze_sync.redact import Redactor
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from bronze_sync.config.models import DataverseSourceConfig
+from bronze_sync.config.connections import DataverseSourceConfig
 from bronze_sync.errors import SourceError, SourceSchemaError, SourceUnavailableError
 from bronze_sync.sources.dataverse_auth import AuthenticationError, TokenProvider, _tls_message
 

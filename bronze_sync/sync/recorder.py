@@ -18,6 +18,7 @@ from bronze_sync.sync.checkpoint_step import (
     record_checkpoint,
     repair_missing,
 )
+from bronze_sync.sync.drift_alert import alert_schema_drift
 from bronze_sync.sync.engine import sync_table
 from bronze_sync.sync.job import SyncJob
 from bronze_sync.sync.records import (
@@ -129,6 +130,7 @@ def record_sync(
         )
     if warning:
         alert_checkpoint_failure(job, table, warning)
+    alert_schema_drift(job, table, result)
     _post_purge_summary(job, table, result, now)
     return result
 

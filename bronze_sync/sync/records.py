@@ -198,6 +198,7 @@ def daily_checkpoint(
         job.created_by,
         notes=notes or f"run {job.run.run_id}",
         total_rows=result.counts.get("total"),
+        retain_days=table.daily_checkpoint_retention_days,
     )
     if checkpoint.validation_status != VALIDATED:
         log.warning(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bronze_sync.metadata.audit import audited_versions
+from bronze_sync.metadata.log_retention import RETENTION_OPERATION, chain_floor
+from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 
 SHOWN = 10
@@ -11,7 +13,16 @@ SHOWN = 10
 def audit_complete(ctx: CheckContext) -> CheckResult:
     """Check that every version the table's log holds is named by a SyncAuditLog row."""
     assert ctx.delta is not None
-    versions = {int(entry["version"]) for entry in ctx.delta.history()}
+    retained = ctx.meta.read(SYNC_AUDIT_LOG, ["Operation", "Notes", "RowHash"]).to_pylist()
+    floor = chain_floor([r for r in retained if r["Operation"] == RETENTION_OPERATION])
+    # Audit rows older than the log retention were removed on purpose (an AuditRetention
+    # row records it): versions committed before that cutoff need none.
+    since = int(floor.cutoff.timestamp() * 1000) if floor is not None else None
+    versions = {
+        int(entry["version"])
+        for entry in ctx.delta.history()
+        if since is None or int(entry.get("timestamp", 0)) >= since
+    }
     columns = ["DeltaVersion", "Operation", "CreatedDate"]
     audited = audited_versions(ctx.audit.select(columns).to_pylist())
     missing = sorted(versions - audited)

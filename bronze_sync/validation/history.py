@@ -17,7 +17,6 @@ from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverit
 
 ERROR, WARN = CheckSeverity.ERROR, CheckSeverity.WARN
 SYNC_OPERATIONS = ["DataSync", "InitialSync"]
-SPIKE_SIGMAS = 3.0
 SPIKE_MIN_HISTORY = 7
 
 
@@ -159,7 +158,7 @@ def fresh(ctx: CheckContext) -> CheckResult:
 
 
 def delete_spike(ctx: CheckContext) -> CheckResult:
-    """Warn when the last sync's deletes exceed the history's mean by more than 3 sigma."""
+    """Warn when the last sync's deletes exceed the history's mean by `delete_spike_sigmas`."""
     name = "delete_spike"
     runs = _where(_where(ctx.audit, "Operation", ["DeleteDetection"]), "Status", ["Success"])
     deletes = runs.column("RowsDeleted").to_numpy(zero_copy_only=False).astype(float)
@@ -177,12 +176,13 @@ def delete_spike(ctx: CheckContext) -> CheckResult:
         )
     mean, sigma = float(history.mean()), float(history.std())
     # A flat history (sigma 0) would flag a single delete: sigma is at least one row.
-    threshold = mean + SPIKE_SIGMAS * max(sigma, 1.0)
+    sigmas = ctx.table.delete_spike_sigmas
+    threshold = mean + sigmas * max(sigma, 1.0)
     figures.update(mean=round(mean, 2), sigma=round(sigma, 2), threshold=round(threshold, 2))
     ok = last <= threshold
     message = (
         f"{int(last):,} deletes in the last sync, threshold {threshold:,.1f} "
-        f"(mean {mean:,.1f} + 3 sigma {sigma:,.1f})"
+        f"(mean {mean:,.1f} + {sigmas:g} x sigma {sigma:,.1f})"
     )
     return CheckResult(name, ctx.table.name, WARN, ok, message, figures)
 

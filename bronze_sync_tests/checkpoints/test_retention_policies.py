@@ -22,6 +22,7 @@ from bronze_sync.errors import CheckpointUsageError
 from bronze_sync.maintenance.retention import enforce_retention
 from bronze_sync.metadata import MetadataStore, RunInfo
 from bronze_sync.metadata.schemas import CHECKPOINT_HISTORY, SCHEMAS
+from bronze_sync_tests.helpers import PgTable
 
 NOW = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 RUN = RunInfo("run-retire", "retire_checkpoint")
@@ -140,3 +141,16 @@ def test_history_written_before_keep_forever_existed_still_works(config, store):
     assert kinds == {"old": False, "new": True}
     expired, _ = enforce_retention(meta, RUN, NOW + dt.timedelta(days=400))
     assert [c.name for c in expired] == ["old"]
+
+
+def test_a_table_keeps_its_daily_checkpoints_as_long_as_its_setting_says(
+    pg_engine, pg_schema, make_config, harness_for
+):
+    account = PgTable(pg_engine, pg_schema)
+    account.insert_ids(["a", "b"])
+    h = harness_for(make_config([account.config(daily_checkpoint_retention_days=3)]))
+    h.now = dt.datetime(2026, 12, 6, 6, 0, tzinfo=dt.UTC)
+    h.sync(partition="2026-12-06")
+    (daily,) = list_checkpoints(h.meta, kind=CheckpointType.DAILY)
+    assert daily.retention_date == dt.date(2026, 12, 9)
+    assert h.state()["DailyCheckpointRetentionDays"] == 3

@@ -134,3 +134,52 @@ def test_daemon_schedules_the_daily_sync_into_postgresql(
     runs = served["data"]["runsOrError"]["results"]
     assert [(r["runId"], r["status"]) for r in runs] == [(run.run_id, "SUCCESS")]
     assert "Postgres" in info["data"]["instance"]["info"]
+
+
+def _retry_chain(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """Return the first daily_sync run and the daemon's re-executions of it, in order."""
+    runs = sorted(instance.get_runs(dg.RunsFilter(job_name="daily_sync")), key=lambda r: r.run_id)
+    first = [r for r in runs if "dagster/retry_number" not in r.tags]
+    if not first:
+        return []
+    root = min(first, key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
+    chain = [r for r in runs if r.tags.get("dagster/root_run_id") == root.run_id]
+    return [root, *sorted(chain, key=lambda r: int(r.tags["dagster/retry_number"]))]
+
+
+def test_daemon_re_executes_a_failed_sync_run_up_to_run_retries(
+    pg_engine, pg_schema, make_config, instance_db, deploy_home, tmp_path, monkeypatch
+):
+    ghost = {"name": "ghost", "source": f"{pg_schema}.never_created", "primary_key": "id"}
+    config = make_config(
+        [ghost],
+        sync={"daily_cron": "* * * * *", "retry_delay_seconds": 0, "max_retries": 0,
+              "run_retries": 2},
+    )  # fmt: skip
+    pg = pg_env(instance_db)
+    env = cli_env(DAGSTER_HOME=str(deploy_home), BRONZE_SYNC_CONFIG=str(config.file), **pg)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name, value in pg.items():
+        monkeypatch.setenv(name, value)
+
+    with (
+        started_cli("daemon", env=env, logs=logs / "daemon") as daemon,
+        dg.DagsterInstance.from_config(str(deploy_home)) as instance,
+    ):
+        deadline = time.monotonic() + 2 * HANG_GUARD_SECONDS  # hang guard, not a timing check
+        chain: list[dg.DagsterRun] = []
+        while time.monotonic() < deadline:
+            assert daemon.poll() is None, _tail(logs / "daemon.err")
+            chain = _retry_chain(instance)
+            if len(chain) == 3 and all(r.is_finished for r in chain):
+                break
+            time.sleep(1)
+        assert len(chain) == 3, f"{len(chain)} run(s); daemon log: {_tail(logs / 'daemon.err')}"
+
+    root, *retries = chain
+    assert [r.status for r in chain] == [dg.DagsterRunStatus.FAILURE] * 3
+    assert [r.tags["dagster/retry_number"] for r in retries] == ["1", "2"]
+    parents = [r.tags["dagster/parent_run_id"] for r in retries]
+    assert parents == [root.run_id, retries[0].run_id]  # each retry re-executes the one before
+    assert retries[-1].tags.get("dagster/will_retry") == "false"  # two retries, then stop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -15,6 +16,7 @@ from bronze_sync.metadata.audit import AuditEntry, RunInfo, write_audit
 from bronze_sync.monitoring.publish import publish_report
 from bronze_sync.monitoring.rule_alerts import apply_findings
 from bronze_sync.monitoring.rules import evaluate_rules, gather
+from bronze_sync_tests.cli_runner import cli_runner
 from bronze_sync_tests.helpers import PgTable
 from bronze_sync_tests.purge.test_purge_request import Alerts
 
@@ -150,3 +152,18 @@ def test_bad_rule_settings_are_config_errors(rules, message):
     )
     with pytest.raises(ConfigError, match=message):
         parse_config(text, {})
+
+
+def test_the_rules_command_prints_findings_and_exits_1_while_one_fires(
+    account, make_config, harness_for, capfd, monkeypatch, dagster_home
+):
+    h = harness_for(make_config([account.config(deleted_file_retention_days=14)]))
+    h.sync()
+    run = cli_runner(capfd, monkeypatch)
+    done = run("rules", "--config", h.config.file, "--json")
+    assert done.returncode == 1, done.stderr
+    firing = {f["rule"] for f in json.loads(done.stdout) if f["firing"]}
+    assert firing == {"vacuum_retention"}
+    calm = make_config([account.config(vacuum_retention_hours=400)])  # above 14 days
+    ok = run("rules", "--config", calm.file)
+    assert ok.returncode == 0 and "vacuum_retention" in ok.stdout

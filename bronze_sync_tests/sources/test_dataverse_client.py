@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bronze_sync.config.models import DataverseSourceConfig, TableConfig
+from bronze_sync.config.connections import DataverseSourceConfig
+from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import SourceError, SourceSchemaError, SourceUnavailableError
 from bronze_sync.sources.dataverse import DataverseSource
 from bronze_sync.sources.dataverse_auth import AuthenticationError

@@ -12,6 +12,7 @@ from bronze_sync.errors import SchemaChangeError
 from bronze_sync.history.columns import history_uri
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync_tests.helpers import PgTable, years_ago
+from bronze_sync_tests.rollback.scenario import Alerts
 from bronze_sync_tests.sync.children import assert_mirrors_source, unaudited_versions
 
 
@@ -145,3 +146,15 @@ def test_incompatible_change_is_still_refused(account, h):
     with pytest.raises(SchemaChangeError, match="incompatible source type change: 'amount'"):
         h.sync()
     assert h.delta().version() == version
+
+
+def test_a_changed_schema_is_alerted_once_and_an_unchanged_one_not_at_all(account, h):
+    alerts = Alerts()
+    assert h.sync(notifier=alerts).committed is False and alerts.sent == []
+    account.execute(f"alter table {account.source} add column region text")
+    h.sync(notifier=alerts)
+    (alert,) = alerts.sent
+    assert alert.error_class == "SchemaDrift" and alert.tables == ("account",)
+    assert "columns added: region" in alert.subject and alert.severity.value == "MEDIUM"
+    h.sync(notifier=alerts)
+    assert len(alerts.sent) == 1  # nothing changed since

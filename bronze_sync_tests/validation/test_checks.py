@@ -221,6 +221,15 @@ def test_delete_spike_over_three_sigma_warns(h):
     assert result.figures["last_deletes"] == 40 and result.figures["history_syncs"] >= 7
 
 
+def test_the_spike_threshold_follows_the_table_setting(h, account, make_config, harness_for):
+    audit_history(h, [2, 3, 2, 4, 3, 2, 3, 40])
+    lenient = harness_for(
+        make_config([account.config(max_delete_fraction=0.5, delete_spike_sigmas=50)])
+    )
+    result = results_of(lenient)["delete_spike"]
+    assert result.passed and "+ 50 x sigma" in result.message
+
+
 def test_normal_deletes_do_not_warn(h):
     audit_history(h, [2, 3, 2, 4, 3, 2, 3, 4])
     assert results_of(h)["delete_spike"].passed
