@@ -22,6 +22,7 @@ from bronze_sync.monitoring.failures import (
 from bronze_sync.monitoring.publish import publish_report
 
 RESET_JOB = "reset_circuit_breaker"
+WILL_RETRY = "dagster/will_retry"  # set by Dagster on a failed run it re-executes
 CHECK_EVENTS = dg.DagsterEventType.ASSET_CHECK_EVALUATION
 
 
@@ -73,6 +74,10 @@ def run_failure_alert_sensor(store: BronzeStore, notifier: Notifier) -> dg.Senso
         written = record_run_failure(MetadataStore(store), info, failures, utc_now())
         if written:
             context.log.info(f"recorded Failed audit rows for {written}")
+        if run.tags.get(WILL_RETRY) == "true":
+            # The daemon re-executes it (sync.run_retries): the last attempt alerts, once.
+            context.log.info("not alerted: the daemon re-executes this run")
+            return
         notifier.send(run_failure_alert(info, failures))
 
     return _on_failure

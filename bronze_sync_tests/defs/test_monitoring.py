@@ -55,6 +55,15 @@ def test_run_failure_sensor_alerts_once_and_keeps_one_audit_row(
             dagster_run=run,
             dagster_event=event.dagster_event,
         ).for_run_failure()
+        instance.add_run_tags(run.run_id, {"dagster/will_retry": "true"})
+        retried = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run.run_id),
+            dagster_event=event.dagster_event,
+        ).for_run_failure()
+        sensor(retried)
+        assert hook == []  # an attempt the daemon re-executes does not alert
         sensor(context)
         sensor(context)  # a second evaluation of the same failure is deduplicated
     assert len(hook) == 1

@@ -30,6 +30,15 @@ def account(pg_engine, pg_schema):
     return table
 
 
+def _deleting_day(account, make_config, harness_for):
+    """Return a harness whose second sync flagged 3 of the 10 rows IsDeleted."""
+    h = harness_for(make_config([account.config(max_delete_fraction=1)]))
+    h.sync()
+    account.delete(IDS[:3])
+    h.sync()
+    return h
+
+
 def _findings(h, now=None):
     now = now or dt.datetime.now(dt.UTC)
     found = evaluate_rules(h.config, gather(h.meta, h.store, h.config), now)
@@ -39,10 +48,7 @@ def _findings(h, now=None):
 def test_a_day_deleting_30_percent_fires_the_ratio_and_deviation_rules(
     account, make_config, harness_for
 ):
-    h = harness_for(make_config([account.config(max_delete_fraction=1)]))
-    h.sync()
-    account.delete(IDS[:3])
-    h.sync()
+    h = _deleting_day(account, make_config, harness_for)
     found = _findings(h)
     deleted, moved = found["deleted_ratio:account"], found["record_count_deviation:account"]
     assert (deleted.firing, deleted.value, deleted.threshold) == (True, 0.3, 0.2)
@@ -88,10 +94,7 @@ def test_time_rules_fire_on_age_slowness_and_short_vacuum(account, make_config, 
 def test_firing_and_resolution_are_alerted_once_each_and_kept_in_the_alert_log(
     account, make_config, harness_for
 ):
-    h = harness_for(make_config([account.config(max_delete_fraction=1)]))
-    h.sync()
-    account.delete(IDS[:3])
-    h.sync()
+    h = _deleting_day(account, make_config, harness_for)
     transport = Alerts()
     notifier = Dispatcher([transport], h.meta, dt.timedelta(0))
     first = apply_findings(h.meta, notifier, list(_findings(h).values()), "r1")

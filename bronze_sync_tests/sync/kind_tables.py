@@ -75,6 +75,21 @@ def customer_history(engine: sa.Engine, schema: str) -> SourceTable:
     return SourceTable(engine, schema, table)
 
 
+def scd2_entry(history: SourceTable, **extra: Any) -> dict[str, Any]:
+    """Return the config entry of `customer_history` as an scd2 table (30-day first window)."""
+    return {
+        "name": "customer_history",
+        "source": history.source,
+        "kind": "scd2",
+        "primary_key": ["customerid", "lastmodified"],
+        "business_key": "customerid",
+        "modified_column": "lastmodified",
+        "latest_column": "islatest",
+        "initial_load_days": 30,
+        **extra,
+    }
+
+
 def new_version(history: SourceTable, customer: int, name: str, at: dt.datetime) -> None:
     """Add a version the way SCD2 sources do: clear the old latest flag, insert the new one."""
     t = history.table

@@ -8,7 +8,7 @@ import pytest
 from bronze_sync.validation import evaluate_table
 from bronze_sync_tests.rollback.scenario import checkpoint
 from bronze_sync_tests.sync.children import roll_back, unaudited_versions
-from bronze_sync_tests.sync.kind_tables import customer_history, days_ago, new_version
+from bronze_sync_tests.sync.kind_tables import customer_history, days_ago, new_version, scd2_entry
 
 
 @pytest.fixture
@@ -36,16 +36,7 @@ def history(pg_engine, pg_schema):
 
 @pytest.fixture
 def h(history, make_config, harness_for):
-    entry = {
-        "name": "customer_history",
-        "source": history.source,
-        "kind": "scd2",
-        "primary_key": ["customerid", "lastmodified"],
-        "business_key": "customerid",
-        "modified_column": "lastmodified",
-        "latest_column": "islatest",
-        "initial_load_days": 30,
-    }
+    entry = scd2_entry(history)
     return harness_for(make_config([entry]))
 
 

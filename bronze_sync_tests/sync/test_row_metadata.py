@@ -14,7 +14,7 @@ from bronze_sync.errors import ConfigError
 from bronze_sync.rows.record_hash import record_hashes
 from bronze_sync.validation import evaluate_table
 from bronze_sync_tests.helpers import PgTable
-from bronze_sync_tests.sync.kind_tables import customer_history, days_ago, new_version
+from bronze_sync_tests.sync.kind_tables import customer_history, days_ago, new_version, scd2_entry
 
 ALL = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
 T0 = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
@@ -152,17 +152,7 @@ def test_an_scd2_record_hash_leaves_out_the_latest_flag_bronze_clears(
     history.insert(
         [{"customerid": 1, "lastmodified": days_ago(90), "islatest": True, "name": "v1"}]
     )
-    entry = {
-        "name": "customer_history",
-        "source": history.source,
-        "kind": "scd2",
-        "primary_key": ["customerid", "lastmodified"],
-        "business_key": "customerid",
-        "modified_column": "lastmodified",
-        "latest_column": "islatest",
-        "initial_load_days": 30,
-        "metadata_columns": ["record_hash"],
-    }
+    entry = scd2_entry(history, metadata_columns=["record_hash"])
     h = harness_for(make_config([entry]))
     h.sync()
     first = h.bronze().to_pylist()[0]["record_hash"]
