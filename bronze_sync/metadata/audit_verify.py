@@ -18,7 +18,7 @@ from bronze_sync.metadata.audit_chain import (
     row_hash,
     tip_text,
 )
-from bronze_sync.metadata.log_retention import chain_floor
+from bronze_sync.metadata.chain_floor import chain_floor
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.retry import retry_commit

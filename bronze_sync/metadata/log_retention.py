@@ -12,47 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
 from bronze_sync.errors import AuditChainError
 from bronze_sync.metadata.audit import AuditEntry, RunInfo, write_audit
-from bronze_sync.metadata.audit_chain import Tip
+from bronze_sync.metadata.audit_verify import verify_chain
+from bronze_sync.metadata.chain_floor import RETENTION_OPERATION, chain_floor
 from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.retry import retry_commit
 
-RETENTION_OPERATION = "AuditRetention"
 ALERT_LOG = "AlertLog"  # alerts.dedup registers it; named here to keep metadata below alerts
 DATE_COLUMNS = {
     SYNC_AUDIT_LOG: "CreatedDate",
     DATA_VALIDATION: "ValidationDate",
     ALERT_LOG: "SentDate",
 }
-
-
-@dataclass(frozen=True)
-class Floor:
-    """Where a trimmed chain starts: the last removed row's ChainSeq and RowHash."""
-
-    tip: Tip
-    cutoff: dt.datetime
-
-
-def chain_floor(rows: Sequence[Mapping[str, Any]]) -> Floor | None:
-    """Return the newest floor an AuditRetention row recorded (None: never trimmed)."""
-    floors = []
-    for row in rows:
-        if row.get("Operation") != RETENTION_OPERATION or not row.get("RowHash"):
-            continue
-        try:
-            data = json.loads(str(row.get("Notes") or ""))
-            tip = Tip(int(data["floor_seq"]), str(data["floor_hash"]))
-            floors.append(Floor(tip, dt.datetime.fromisoformat(data["cutoff"])))
-        except (ValueError, KeyError, TypeError):
-            continue  # a retention row without a floor: an older or failed one
-    return max(floors, key=lambda f: f.tip.seq, default=None)
 
 
 def trim_logs(
@@ -92,8 +67,6 @@ def _trim_chain(
     meta: MetadataStore, run: RunInfo, now: dt.datetime, cutoff: dt.datetime, dry_run: bool
 ) -> int:
     """Remove the chain's prefix older than `cutoff`, anchored by an AuditRetention row."""
-    from bronze_sync.metadata.audit_verify import verify_chain  # verify imports this module
-
     report = verify_chain(meta)
     if not report.ok:
         # Trimming would destroy the evidence of whatever broke the chain.

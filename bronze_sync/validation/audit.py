@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bronze_sync.metadata.audit import audited_versions
-from bronze_sync.metadata.log_retention import RETENTION_OPERATION, chain_floor
+from bronze_sync.metadata.chain_floor import RETENTION_OPERATION, chain_floor
 from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.validation.model import CheckContext, CheckResult, CheckSeverity
 

@@ -21,7 +21,8 @@ from bronze_sync.metadata.audit import (
     write_validation,
 )
 from bronze_sync.metadata.audit_verify import verify_chain
-from bronze_sync.metadata.log_retention import RETENTION_OPERATION, trim_logs
+from bronze_sync.metadata.chain_floor import RETENTION_OPERATION
+from bronze_sync.metadata.log_retention import trim_logs
 from bronze_sync.metadata.schemas import DATA_VALIDATION, SCHEMAS, SYNC_AUDIT_LOG
 from bronze_sync.validation import evaluate_table
 from bronze_sync_tests.helpers import PgTable
