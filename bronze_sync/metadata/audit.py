@@ -7,8 +7,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow.compute as pc
+
 from bronze_sync.metadata.audit_chain import append_chained
-from bronze_sync.metadata.schemas import DATA_VALIDATION
+from bronze_sync.metadata.schemas import DATA_VALIDATION, SYNC_AUDIT_LOG
 from bronze_sync.metadata.store import MetadataStore
 
 MAX_MESSAGE = 4000
@@ -116,6 +118,14 @@ def write_validation(
 
 
 LOST_VERSIONS_ACCEPTED = "LostVersionsAccepted"
+
+
+def table_audit_rows(meta: MetadataStore, table: str) -> list[dict[str, Any]]:
+    """Return one table's SyncAuditLog rows: version, run, operation and date."""
+    columns = ["TableName", "DeltaVersion", "PipelineRunId", "Operation", "CreatedDate"]
+    audit = meta.read(SYNC_AUDIT_LOG, columns)
+    mine = pc.fill_null(pc.equal(audit.column("TableName"), table), False)
+    return audit.filter(mine).to_pylist()
 
 
 def audited_versions(rows: list[dict[str, Any]]) -> set[int]:

@@ -47,13 +47,22 @@ class Finding:
         return f"{self.rule}:{self.table or '*'}"
 
 
+@dataclass(frozen=True)
+class CheckpointSeen:
+    """One checkpoint as the rules read it: when, its verdict, the tables it pins."""
+
+    created: dt.datetime
+    status: str | None
+    tables: frozenset[str]
+
+
 @dataclass
 class RuleInputs:
     """The metadata the rules read, gathered once per evaluation."""
 
     audit: pl.DataFrame
     validation: pl.DataFrame
-    checkpoints: pl.DataFrame
+    checkpoints: list[CheckpointSeen]
     file_retention_hours: dict[str, float] = field(default_factory=dict)
     running_maintenance: dict[str, dt.datetime] = field(default_factory=dict)  # run -> start
 
@@ -79,9 +88,13 @@ def gather(
              "DeletedRowCount", "PurgedRowCount", "ValidationContext"],
         )
     )  # fmt: skip
-    checkpoints = frame(
-        meta.read(CHECKPOINT_HISTORY, ["CreatedDate", "ValidationStatus", "TableVersions"])
-    )
+    history = meta.read(CHECKPOINT_HISTORY, ["CreatedDate", "ValidationStatus", "TableVersions"])
+    # Each checkpoint's TableVersions JSON is parsed once, not once per table and rule.
+    checkpoints = [
+        CheckpointSeen(row["CreatedDate"], row["ValidationStatus"], frozenset(json.loads(pinned)))
+        for row in history.to_pylist()
+        if (pinned := row["TableVersions"])
+    ]
     retention = {}
     for table in config.enabled_tables():
         delta = store.open(store.table_uri(table.name))
@@ -187,13 +200,8 @@ def _ratio(column: str) -> Callable[[RuleInputs, TableConfig, dt.datetime], floa
 
 
 def _checkpoint_failures(inputs: RuleInputs, table: TableConfig, now: dt.datetime) -> float | None:
-    recent = inputs.checkpoints.filter(pl.col("CreatedDate") >= now - WEEK)
     statuses = [
-        status
-        for status, versions in zip(
-            recent["ValidationStatus"], recent["TableVersions"], strict=True
-        )
-        if versions and table.name in json.loads(versions)
+        c.status for c in inputs.checkpoints if c.created >= now - WEEK and table.name in c.tables
     ]
     not_created = (
         _mine(inputs.audit, table)
@@ -209,8 +217,7 @@ def _checkpoint_age(inputs: RuleInputs, table: TableConfig, now: dt.datetime) ->
     synced = _mine(inputs.audit, table).filter(pl.col("Operation").is_in(SYNC_OPS))
     if synced.height == 0:
         return None  # never synced: nothing to checkpoint yet
-    pairs = zip(inputs.checkpoints["CreatedDate"], inputs.checkpoints["TableVersions"], strict=True)
-    mine: list[dt.datetime] = [c for c, v in pairs if v and table.name in json.loads(v)]
+    mine = [c.created for c in inputs.checkpoints if table.name in c.tables]
     first_sync = synced["CreatedDate"].min()
     since = max(mine) if mine else first_sync
     if not isinstance(since, dt.datetime):

@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.lease import LeaseRequest, TableLease, hold_lease
@@ -36,8 +35,13 @@ from bronze_sync.history.store import (
     rewrite_history,
 )
 from bronze_sync.metadata import pipeline_config
-from bronze_sync.metadata.audit import AuditEntry, RunInfo, audited_versions, write_audit
-from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
+from bronze_sync.metadata.audit import (
+    AuditEntry,
+    RunInfo,
+    audited_versions,
+    table_audit_rows,
+    write_audit,
+)
 from bronze_sync.metadata.store import MetadataStore
 from bronze_sync.pii.migration_log import (
     PII_MIGRATE,
@@ -252,9 +256,7 @@ def _unfinished(
     found = migrations_after(delta, int(through) if isinstance(through, int) else None)
     if not found:
         return None
-    audit = meta.read(SYNC_AUDIT_LOG, ["TableName", "DeltaVersion", "Operation", "CreatedDate"])
-    mine = audit.filter(pc.fill_null(pc.equal(audit.column("TableName"), table), False))
-    audited = audited_versions(mine.to_pylist())
+    audited = audited_versions(table_audit_rows(meta, table))
     pending = [m for m in found if m.version not in audited]
     return pending[-1] if pending else None
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from bronze_sync.bronze.commit import commit_fields
@@ -33,10 +32,10 @@ from bronze_sync.metadata.audit import (
     AuditEntry,
     RunInfo,
     audited_versions,
+    table_audit_rows,
     write_audit,
     write_validation,
 )
-from bronze_sync.metadata.schemas import SYNC_AUDIT_LOG
 from bronze_sync.pii.migration_log import PII_MIGRATE
 from bronze_sync.staging import remove_dead_staging
 from bronze_sync.sync.checkpoint_step import alert_checkpoint_failure, record_checkpoint
@@ -119,10 +118,7 @@ def recover_after_crash(job: SyncJob, table: TableConfig, lease: TableLease) -> 
 
 def _audited(meta: MetadataStore, table: str) -> tuple[set[int], tuple[int, str] | None]:
     """Return the bronze versions the audit names, and the newest one with its run id."""
-    audit = meta.read(
-        SYNC_AUDIT_LOG, ["TableName", "DeltaVersion", "PipelineRunId", "Operation", "CreatedDate"]
-    )
-    rows = audit.filter(pc.fill_null(pc.equal(audit.column("TableName"), table), False)).to_pylist()
+    rows = table_audit_rows(meta, table)
     versions = audited_versions(rows)
     top = max(
         (r for r in rows if r["DeltaVersion"] in versions),
