@@ -75,6 +75,18 @@ class LeaseLostError(BronzeError):
     retryable = True
 
 
+class SparkEngineError(BronzeSyncError):
+    """The Spark cluster a table syncs on could not run the sync (nothing was written)."""
+
+
+class SparkUnavailableError(SparkEngineError):
+    """The Spark Connect endpoint did not answer.
+
+    Not retried within the run: the client already retried for `connect_timeout_seconds`;
+    the run's own retries (`sync.run_retries`) try again later.
+    """
+
+
 class MetadataError(BronzeSyncError):
     """A metadata table cannot be read or written."""
 

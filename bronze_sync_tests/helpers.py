@@ -101,6 +101,10 @@ class PgTable:
             result = conn.execute(sa.select(self.table).order_by(self.table.c.id))
             return [dict(r) for r in result.mappings()]
 
+    def rows_by_id(self) -> dict[str, dict[str, Any]]:
+        """Return every row keyed by id."""
+        return {r["id"]: r for r in self.rows()}
+
     def ids(self) -> list[str]:
         """Return every id, sorted."""
         return [r["id"] for r in self.rows()]

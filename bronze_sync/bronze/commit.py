@@ -134,4 +134,18 @@ def _first_commit_info(stream: Any) -> dict[str, Any] | None:
 def commit_fields(info: Mapping[str, Any]) -> dict[str, Any]:
     """Return a history entry's `bronze_sync.*` commit metadata without the prefix."""
     prefix = "bronze_sync."
-    return {k.removeprefix(prefix): v for k, v in info.items() if k.startswith(prefix)}
+    fields = {k.removeprefix(prefix): v for k, v in info.items() if k.startswith(prefix)}
+    if not fields and isinstance(info.get("userMetadata"), str):
+        fields = _user_metadata(info["userMetadata"], prefix)
+    return fields
+
+
+def _user_metadata(text: str, prefix: str) -> dict[str, Any]:
+    """Return bronze_sync's fields a Spark engine wrote as `userMetadata` JSON."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k.removeprefix(prefix): v for k, v in found.items() if k.startswith(prefix)}

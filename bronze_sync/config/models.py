@@ -15,6 +15,7 @@ from bronze_sync.config.connections import (
     SqlSourceConfig,
     StrictModel,
 )
+from bronze_sync.config.engine import NATIVE, Engine, SparkSettings, engine_problems
 from bronze_sync.config.job_settings import (
     LogRetentionSettings,
     PurgeSettings,
@@ -86,6 +87,9 @@ class TableSettings(KindSettings):
     source_system: str | None = Field(None, min_length=1, max_length=200)
     # Column -> how it is protected before anything is staged (docs/bronze-tables.md, "PII").
     pii: dict[str, PiiPolicy] = Field(default_factory=dict)
+    # Who runs the sync: bronze_sync itself, or a Spark cluster via Spark Connect.
+    engine: Engine = NATIVE
+    spark: SparkSettings | None = None
 
     @field_validator("references")
     @classmethod
@@ -207,7 +211,7 @@ class TableConfig(TableSettings):
 
     @model_validator(mode="after")
     def _kind_settings(self) -> TableConfig:
-        problems = kind_problems(self) + pii_problems(self)
+        problems = kind_problems(self) + pii_problems(self) + engine_problems(self)
         if problems:
             raise ValueError(f"table {self.name}: " + "; ".join(problems))
         return self

@@ -13,6 +13,7 @@ from typing import Any
 
 from deltalake import DeltaTable
 
+from bronze_sync.bronze import commit_notes as notes
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.storage import BronzeStore
 from bronze_sync.errors import BronzeError, CommitConflictError
@@ -144,14 +145,14 @@ def _record_once(
 def first_tracked_version(delta: DeltaTable) -> int | None:
     """Return the oldest version a history-writing release committed (None: none did)."""
     tracked = [
-        int(info["version"]) for info in delta.history() if commit_fields(info).get("history")
+        int(info["version"]) for info in notes.history(delta) if commit_fields(info).get("history")
     ]
     return min(tracked, default=None)
 
 
 def commit_infos(delta: DeltaTable, first: int) -> dict[int, dict[str, Any]]:
     """Return the commitInfo of every version from `first` to the table's version."""
-    entries = delta.history(delta.version() - first + 1)
+    entries = notes.history(delta, delta.version() - first + 1)
     infos = {int(e["version"]): dict(e) for e in entries}
     missing = [v for v in range(first, delta.version() + 1) if v not in infos]
     if missing:

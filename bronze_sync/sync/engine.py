@@ -18,7 +18,8 @@ from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.properties import ensure_retention_properties
 from bronze_sync.bronze.reader import count_flags
 from bronze_sync.bronze.row_metadata import metadata_fields
-from bronze_sync.bronze.schema import check_source_columns, plan_schema
+from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
+from bronze_sync.config.engine import SPARK
 from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError
 from bronze_sync.metadata import pipeline_config
@@ -32,6 +33,7 @@ from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.kinds import KindScope, initial_read, sync_scope
 from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.spark.run import sync_with_spark
 
 SYNC_ATTEMPTS = 5
 
@@ -85,8 +87,18 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
     if scope.skip_reason is not None:
         result = _skipped(job, table, delta, scope)
         result.note_history(*keep_history(job, table, delta.version()))
+    elif table.engine == SPARK and isinstance(
+        spark_plan := _spark_schema(delta, source_schema, table, state_row), SchemaPlan
+    ):
+        result = sync_with_spark(
+            job, table, delta, spark_plan, source_schema.names, timer, lease, state_row
+        )
+        result.engine = SPARK
     else:
+        if table.engine == SPARK:
+            job.progress(table.name, "schema", f"this sync runs on the native engine: {spark_plan}")
         result = sync_existing(job, table, source_schema, delta, timer, lease, state_row, scope)
+        result.engine_note = str(spark_plan) if table.engine == SPARK else None
     result.properties_repaired = repaired
     result.retries = retries
     result.columns_not_copied = job.source.columns_not_copied(table)
@@ -113,6 +125,24 @@ def _repair_properties(job: SyncJob, table: TableConfig, delta: DeltaTable) -> l
         )
         write_audit(job.meta, job.run, [entry], now)
     return repaired
+
+
+def _spark_schema(
+    delta: DeltaTable, source_schema: pa.Schema, table: TableConfig, state_row: dict[str, object]
+) -> SchemaPlan | str:
+    """Return the schema plan a spark sync writes under, or why this sync runs natively.
+
+    The spark engine writes rows only: a sync that changes bronze's schema (new, widened or
+    re-added columns, a newly dropped one) runs on the native engine, which rewrites files.
+    """
+    dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
+    bronze = pa.schema(delta.schema().to_arrow())
+    plan = plan_schema(
+        source_schema, bronze, table.name, dropped_before, metadata_fields(table.metadata_columns)
+    )
+    if plan.rewrites_table or plan.widened or set(plan.dropped) != set(dropped_before):
+        return "the source's columns changed (the native engine evolves the schema)"
+    return plan
 
 
 def _schema_changes(

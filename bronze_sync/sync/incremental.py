@@ -18,7 +18,7 @@ from bronze_sync.bronze.schema import SchemaPlan, plan_schema
 from bronze_sync.config.kinds import SCD2
 from bronze_sync.config.models import TableConfig
 from bronze_sync.diff.plan import PlanInput, SyncPlan
-from bronze_sync.errors import BronzeError, CommitConflictError, MassDeleteError
+from bronze_sync.errors import BronzeError, CommitConflictError
 from bronze_sync.faults import fault_point
 from bronze_sync.history.spool import ChangeSpool
 from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
@@ -33,6 +33,7 @@ from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import CHECKSUM, checksum_scan, full_scan_reason
 from bronze_sync.sync.kinds import KindScope
+from bronze_sync.sync.mass_delete import check_mass_delete
 from bronze_sync.sync.noop import (
     NoopTry,
     key_state_after,
@@ -253,18 +254,7 @@ def _fetch(job: SyncJob, table: TableConfig, schema: pa.Schema, keys: pa.Table) 
 
 def guard_mass_delete(job: SyncJob, table: TableConfig, plan: SyncPlan) -> None:
     """Refuse a sync that would flag more than max_delete_fraction of the active rows."""
-    deleted, active = plan.count("deleted"), plan.active_before
-    if job.allow_mass_delete or table.allow_mass_delete or not active or not deleted:
-        return
-    share = deleted / active
-    if share > table.max_delete_fraction:
-        raise MassDeleteError(
-            f"this sync would flag {deleted:,} of {active:,} active rows ({share:.1%}) as deleted, "
-            f"above max_delete_fraction {table.max_delete_fraction:.0%} "
-            f"({plan.count('purged'):,} purges not counted); nothing was written. If the source "
-            "really lost these rows, re-run with allow_mass_delete (CLI: --allow-mass-delete)",
-            table=table.name,
-        )
+    check_mass_delete(job, table, plan.count("deleted"), plan.active_before, plan.count("purged"))
 
 
 def _planned_result(

@@ -18,6 +18,7 @@ from typing import Any
 
 from deltalake import DeltaTable
 
+from bronze_sync.bronze import commit_notes as notes
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.lease import LeaseRequest, TableLease, hold_lease
 from bronze_sync.bronze.orphans import remove_orphans
@@ -142,9 +143,9 @@ def commit_time(info: dict[str, Any]) -> dt.datetime:
 def _history_after(delta: DeltaTable, version: int | None) -> list[dict[str, Any]]:
     """Return the history entries after `version` (all of them when None)."""
     if version is None:
-        return delta.history()
+        return notes.history(delta)
     newer = delta.version() - int(version)
-    return delta.history(newer) if newer > 0 else []
+    return notes.history(delta, newer) if newer > 0 else []
 
 
 def _recover_version(

@@ -73,6 +73,9 @@ class SyncResult:
     key_path: str | None = None
     key_path_reason: str | None = None
     keys_compared: int | None = None
+    # Which engine wrote the commit (config.engine), and why a spark table's sync ran natively.
+    engine: str = "native"
+    engine_note: str | None = None
     key_state: Any = None  # diff.key_state.KeyState of the version left (saved in PipelineConfig)
 
     @property
@@ -195,4 +198,6 @@ class SyncResult:
             "delete_detection": self.key_path,
             "delete_detection_reason": self.key_path_reason,
             "keys_compared": self.keys_compared,
+            "engine": self.engine,
+            **({"engine_note": self.engine_note} if self.engine_note else {}),
         }

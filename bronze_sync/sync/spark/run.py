@@ -1,0 +1,336 @@
+"""Sync an existing bronze table on a Spark cluster: the same plan, one MERGE commit.
+
+The Python step stays a thin client: it streams the changed rows and the source's keys into
+the lake as Parquet, and the cluster does the rest (the diff, the purge-aware classification,
+the mass-delete guard's counts and the one MERGE). Nothing here reads bronze's rows.
+"""
+
+# ruff: noqa: S608  # identifiers are validated by the config and quoted by statements.q
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from bronze_sync.bronze import commit_notes
+from bronze_sync.bronze.lease import TableLease
+from bronze_sync.bronze.schema import SchemaPlan
+from bronze_sync.config.models import TableConfig
+from bronze_sync.errors import CommitConflictError, SparkEngineError
+from bronze_sync.faults import fault_point
+from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
+from bronze_sync.rows.keys import refuse_duplicates
+from bronze_sync.sync.history_step import keep_history
+from bronze_sync.sync.job import PhaseTimer, SyncJob
+from bronze_sync.sync.key_check import FULL
+from bronze_sync.sync.mass_delete import check_mass_delete
+from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.spark import statements as st
+from bronze_sync.sync.spark.lake_staging import LakeStaging
+from bronze_sync.sync.spark.session import cluster_errors, spark_session
+from bronze_sync.sync.spark.tally import SparkTally, check_null_keys, tally
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+MERGE = "MERGE"
+
+
+def sync_with_spark(
+    job: SyncJob,
+    table: TableConfig,
+    delta: DeltaTable,
+    schema_plan: SchemaPlan,
+    source_names: list[str],
+    timer: PhaseTimer,
+    lease: TableLease,
+    state_row: dict[str, object],
+) -> SyncResult:
+    """Bring bronze table `table` in step with the source on its Spark cluster."""
+    assert table.spark is not None  # the configuration refuses engine spark without it
+    started = time.perf_counter()
+    read_schema = schema_plan.read_schema(source_names)
+    staging = LakeStaging(job.store, table.name, job.run.run_id)
+    stale = staging.remove_stale()
+    if stale:
+        job.progress(table.name, "extract", f"removed staging left by crashed run(s) {stale}")
+    try:
+        with (
+            spark_session(table.spark, table.name) as spark,
+            cluster_errors(table.spark, table.name, "run the sync"),
+        ):
+            result = _sync(job, table, delta, read_schema, timer, lease, state_row, spark, staging)
+    finally:
+        staging.remove()
+    result.seconds = time.perf_counter() - started
+    result.phases = dict(timer.seconds)
+    return result
+
+
+def _sync(
+    job: SyncJob,
+    table: TableConfig,
+    delta: DeltaTable,
+    schema: pa.Schema,
+    timer: PhaseTimer,
+    lease: TableLease,
+    state_row: dict[str, object],
+    spark: Any,
+    staging: LakeStaging,
+) -> SyncResult:
+    version, uri = delta.version(), job.store.table_uri(table.name)
+    keys = list(table.primary_key)
+    sql = _statements(job, table, schema)
+    with timer("state"):
+        spark.read.format("delta").option("versionAsOf", version).load(uri).createOrReplaceTempView(
+            "bronze"
+        )
+        since = _since(spark, table)
+    with timer("extract"):
+        job.progress(table.name, "extract", f"extracting rows changed since {since or 'ever'}")
+        extracted = staging.stage("rows", job.source.read_rows(table, schema, since), schema)
+        rows = spark.read.parquet(staging.location("rows"))
+        rows.createOrReplaceTempView("rows")
+        check_null_keys(spark, "rows", keys, table.name, "extracted rows")
+        _refuse_repeats(spark, "rows", keys, table.name, "extracted rows")
+    source_rows = _stage_keys(job, table, schema, since, spark, staging, timer, extracted)
+    with timer("diff"):
+        _fetch(job, table, schema, spark, staging, sql)
+        spark.sql(sql.candidates(table.track_deletes)).createOrReplaceTempView("candidates")
+        purge_before = _purge_date(job, table, state_row)
+        if table.track_deletes:
+            spark.sql(sql.vanished(purge_before)).createOrReplaceTempView("vanished")
+        counts = tally(spark, table.track_deletes)
+    check_mass_delete(job, table, counts.deleted, counts.active_before, counts.purged)
+    result = _result(table, version, since, extracted, source_rows, counts)
+    if counts.written:
+        with timer("commit"):
+            _commit(job, table, uri, version, sql, spark, lease, result)
+    with timer("history"):
+        result.note_history(*keep_history(job, table, result.version))
+    with timer("validate"):
+        result.counts = _flag_counts(spark, uri, result.version)
+    return result
+
+
+def _statements(job: SyncJob, table: TableConfig, schema: pa.Schema) -> st.SyncSql:
+    return st.SyncSql(
+        keys=tuple(table.primary_key),
+        data=tuple(schema.names),
+        modified=table.modified_column if table.modified_column in schema.names else None,
+        created=table.created_column,
+        trust_modified=job.source.modified_marks_every_change,
+        skip_older=table.skip_older_rows,
+        track_deletes=table.track_deletes,
+    )
+
+
+def _since(spark: Any, table: TableConfig) -> dt.datetime | None:
+    """Return where incremental extraction starts: bronze's newest modified value less overlap."""
+    if not table.modified_column:
+        return None
+    top = spark.sql(f"SELECT max({st.q(table.modified_column)}) AS top FROM bronze").collect()[0][0]
+    if top is None:
+        return None
+    if not isinstance(top, dt.datetime):  # a date column
+        top = dt.datetime.combine(top, dt.time())
+    top = top.replace(tzinfo=dt.UTC) if top.tzinfo is None else top.astimezone(dt.UTC)
+    return top - dt.timedelta(minutes=table.watermark_overlap_minutes)
+
+
+def _stage_keys(
+    job: SyncJob,
+    table: TableConfig,
+    schema: pa.Schema,
+    since: dt.datetime | None,
+    spark: Any,
+    staging: LakeStaging,
+    timer: PhaseTimer,
+    extracted: int,
+) -> int | None:
+    """Stage every current source key (view `source_keys`); return how many there are."""
+    keys = list(table.primary_key)
+    if not table.track_deletes:
+        return None
+    if since is None:  # a full read: the extracted rows are every key
+        spark.sql(f"SELECT {', '.join(st.q(k) for k in keys)} FROM rows").createOrReplaceTempView(
+            "source_keys"
+        )
+        return extracted
+    key_schema = pa.schema([schema.field(k) for k in keys])
+    job.progress(table.name, "keys", "scanning the source's current keys")
+    with timer("keys"):
+        found = staging.stage("keys", job.source.read_keys(table, schema), key_schema)
+        spark.read.parquet(staging.location("keys")).createOrReplaceTempView("source_keys")
+        check_null_keys(spark, "source_keys", keys, table.name, "source key scan")
+        _refuse_repeats(spark, "source_keys", keys, table.name, "source key scan")
+    return found
+
+
+def _fetch(
+    job: SyncJob,
+    table: TableConfig,
+    schema: pa.Schema,
+    spark: Any,
+    staging: LakeStaging,
+    sql: st.SyncSql,
+) -> None:
+    """Read back by key the late inserts and the flagged rows the source holds again."""
+    wanted = None
+    if table.track_deletes:
+        wanted = spark.sql(sql.to_fetch()).toArrow()
+    if wanted is not None and wanted.num_rows:
+        job.progress(table.name, "diff", f"reading {wanted.num_rows:,} rows back by key")
+        batches = job.source.read_rows_by_keys(table, schema, wanted)
+        staging.stage("fetched", batches, schema)
+        spark.read.parquet(staging.location("fetched")).createOrReplaceTempView("fetched")
+    else:
+        spark.sql("SELECT * FROM rows WHERE false").createOrReplaceTempView("fetched")
+
+
+def _refuse_repeats(spark: Any, view: str, keys: list[str], table: str, what: str) -> None:
+    cols = ", ".join(st.q(k) for k in keys)
+    repeated = spark.sql(
+        f"SELECT {cols} FROM {view} GROUP BY {cols} HAVING count(*) > 1 LIMIT 5"
+    ).toArrow()
+    refuse_duplicates(repeated, keys, table, what)
+
+
+def _purge_date(
+    job: SyncJob, table: TableConfig, state_row: dict[str, object]
+) -> dt.datetime | None:
+    """Return the purge date that classifies vanished rows as PURGE (None: none applies)."""
+    from bronze_sync.diff.classify import purge_window_open
+
+    last = state_row.get("LastPurgeDate")
+    recorded = state_row.get("LastPurgeRecorded")
+    if not isinstance(last, dt.datetime):
+        return None
+    opened = purge_window_open(
+        recorded if isinstance(recorded, dt.datetime) else None,
+        table.purge_window_days,
+        job.clock(),
+    )
+    return last if opened else None
+
+
+def _result(
+    table: TableConfig,
+    version: int,
+    since: dt.datetime | None,
+    extracted: int,
+    source_rows: int | None,
+    counts: SparkTally,
+) -> SyncResult:
+    return SyncResult(
+        table=table.name,
+        mode="full" if since is None else "incremental",
+        version=version,
+        committed=False,
+        inserted=counts.inserted,
+        updated=counts.updated,
+        deleted=counts.deleted,
+        purged=counts.purged,
+        undeleted=counts.undeleted,
+        unchanged=counts.unchanged + counts.unmodified,
+        late_inserts=counts.late_inserts,
+        unmodified=counts.unmodified,
+        stale_skipped=counts.stale,
+        extracted_rows=extracted,
+        source_rows=source_rows,
+        full_key_scan=source_rows is not None,
+        key_path=FULL if source_rows is not None else None,
+        key_path_reason="the spark engine compares every key on the cluster"
+        if source_rows is not None
+        else None,
+        keys_compared=source_rows,
+        since=since,
+    )
+
+
+def _commit(
+    job: SyncJob,
+    table: TableConfig,
+    uri: str,
+    version: int,
+    sql: st.SyncSql,
+    spark: Any,
+    lease: TableLease,
+    result: SyncResult,
+) -> None:
+    """Write the edits in ONE MERGE pinned to `version`; fill `result` with what landed."""
+    job.progress(
+        table.name, "commit", f"merging {result.changed_rows:,} row changes on the cluster"
+    )
+    spark.sql(sql.edits(table.track_deletes)).createOrReplaceTempView("edits")
+    metadata = {
+        **job.commit_identity(),
+        **result.commit_metadata(),
+        "lease": lease.token,
+        "engine": "spark",
+        # What native's rewrite adds after comparing values; the cluster compared them first.
+        "updated": result.updated,
+        "undeleted": result.undeleted,
+        "unchanged": result.unchanged - result.unmodified,
+        "filled": 0,
+        PII_POLICY_FIELD: policy_text(table.pii),
+    }
+    lease.before_commit()
+    latest = job.store.open(uri)
+    if latest is None or latest.version() != version:
+        raise CommitConflictError("the table changed since it was read", table=table.name)
+    options = job.store.options()
+    # The note first: a crash after the MERGE still leaves its commit attributable.
+    commit_notes.write_note(uri, options, version + 1, MERGE, metadata)
+    spark.conf.set(
+        USER_METADATA, json.dumps({f"bronze_sync.{k}": v for k, v in metadata.items()}, default=str)
+    )
+    try:
+        spark.sql(sql.merge(uri, job.clock())).collect()
+    except Exception:
+        landed = job.store.open(uri)
+        if landed is None or landed.version() == version:
+            commit_notes.remove_note(uri, options, version + 1)
+        raise
+    fault_point("after_commit")
+    landed = job.store.open(uri)
+    if landed is None or landed.version() != version + 1:
+        raise SparkEngineError(
+            f"the MERGE left the table at version {landed.version() if landed else '?'}, "
+            f"not {version + 1}: another writer committed; recovery will audit it",
+            table=table.name,
+        )
+    _check_protocol(landed, table)
+    result.version, result.committed = version + 1, True
+
+
+def _check_protocol(delta: DeltaTable, table: TableConfig) -> None:
+    """Refuse a table the cluster upgraded to features deltalake cannot read or write."""
+    protocol = delta.protocol()
+    features = set(protocol.reader_features or []) | set(protocol.writer_features or [])
+    unsupported = features & {"deletionVectors", "columnMapping", "v2Checkpoint"}
+    if protocol.min_reader_version > 3 or unsupported:
+        raise SparkEngineError(
+            f"the cluster wrote table features {sorted(unsupported) or protocol} that rollback "
+            "and maintenance (deltalake) cannot rewrite; turn them off on the cluster",
+            table=table.name,
+        )
+
+
+def _flag_counts(spark: Any, uri: str, version: int) -> dict[str, int]:
+    """Return total, active, deleted and purged counts of bronze at `version` (on the cluster)."""
+    row = spark.sql(
+        f"SELECT count(*) AS total, count_if(coalesce({st.IS_DELETED}, false)) AS deleted, "
+        f"count_if(coalesce({st.IS_PURGED}, false)) AS purged "
+        f"FROM delta.{st.q(uri)} VERSION AS OF {int(version)}"
+    ).collect()[0]
+    total, deleted, purged = int(row[0]), int(row[1]), int(row[2])
+    return {
+        "total": total,
+        "active": total - deleted - purged,
+        "deleted": deleted,
+        "purged": purged,
+    }

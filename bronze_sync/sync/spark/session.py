@@ -1,0 +1,108 @@
+"""Open a Spark Connect session and turn the cluster's failures into one clear line."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from bronze_sync.config.engine import SparkSettings
+from bronze_sync.errors import BronzeSyncError, SparkEngineError, SparkUnavailableError
+
+# Session settings every sync needs: UTC literals, and the SQL MERGE of Delta tables.
+DEFAULT_PORT = 15002  # Spark Connect's
+SESSION_SETTINGS = {"spark.sql.session.timeZone": "UTC"}
+_UNREACHABLE = ("UNAVAILABLE", "failed to connect", "Connection refused", "DEADLINE_EXCEEDED")
+_REFUSED = ("UNAUTHENTICATED", "PERMISSION_DENIED", "401", "403", "invalid token")
+_NO_DELTA = ("delta", "DELTA")
+
+
+@contextmanager
+def spark_session(settings: SparkSettings, table: str) -> Iterator[Any]:
+    """Yield a Spark Connect session to the table's cluster; stop it afterwards."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkEngineError(
+            "engine spark needs pyspark-client (pip install 'bronze_sync[spark]')", table=table
+        ) from None
+    _probe(settings, table)
+    with cluster_errors(settings, table, "connect"):
+        session = SparkSession.builder.remote(settings.remote).create()
+        _bounded_retries(session, settings)
+        for key, value in {**SESSION_SETTINGS, **settings.options}.items():
+            session.conf.set(key, value)
+    try:
+        yield session
+    finally:
+        with cluster_errors(settings, table, "disconnect"):
+            session.stop()
+
+
+def _probe(settings: SparkSettings, table: str) -> None:
+    """Fail at once when nothing listens at the endpoint (the client would retry for minutes)."""
+    match = re.match(r"^sc://([^/:;]+)(?::(\d+))?", settings.remote)
+    assert match is not None  # the configuration validated the address
+    host, port = match.group(1), int(match.group(2) or DEFAULT_PORT)
+    try:
+        socket.create_connection((host, port), timeout=settings.connect_timeout_seconds).close()
+    except OSError as exc:
+        raise SparkUnavailableError(
+            f"cannot reach Spark Connect endpoint {settings.endpoint}: {exc.strerror or exc}",
+            table=table,
+        ) from None
+
+
+def _bounded_retries(session: Any, settings: SparkSettings) -> None:
+    """Retry transient failures for about `connect_timeout_seconds`, not the client's 10 min."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    backoff_ms = max(50, int(settings.connect_timeout_seconds * 1000 / 8))
+    policy = DefaultPolicy(max_retries=4, initial_backoff=50, max_backoff=backoff_ms)
+    session.client.set_retry_policies([policy])
+
+
+@contextmanager
+def cluster_errors(settings: SparkSettings, table: str, action: str) -> Iterator[None]:
+    """Re-raise what the cluster reports as a SparkEngineError naming the endpoint only."""
+    try:
+        yield
+    except BronzeSyncError:
+        raise  # our own verdicts (mass delete, bad keys, conflicts) pass through unchanged
+    except Exception as exc:  # the client raises gRPC and Spark errors of many classes
+        raise describe_failure(settings, table, action, exc) from None
+
+
+def describe_failure(
+    settings: SparkSettings, table: str, action: str, exc: BaseException
+) -> SparkEngineError:
+    """Return the one-line error of a failed cluster call (never the token)."""
+    text = redact(str(exc), settings.remote)
+    first = _headline(text) or type(exc).__name__
+    where = f"Spark Connect endpoint {settings.endpoint}"
+    if any(mark in text for mark in _REFUSED):
+        return SparkEngineError(f"{where} refused the credentials ({action}): {first}", table=table)
+    if any(mark in text for mark in _UNREACHABLE):
+        return SparkUnavailableError(f"cannot reach {where} ({action}): {first}", table=table)
+    return SparkEngineError(f"{where} failed to {action}: {first}", table=table)
+
+
+def redact(text: str, remote: str) -> str:
+    """Remove the remote's parameters (token=...) from `text`."""
+    _, _, params = remote.partition(";")
+    for part in params.split(";"):
+        _, _, value = part.partition("=")
+        if value:
+            text = text.replace(value, "***")
+    return re.sub(r"(token=)[^;\s\"']+", r"\1***", text)
+
+
+def _headline(text: str) -> str | None:
+    """Return the status and details of a gRPC error, else the text's first line."""
+    status = re.search(r"status = StatusCode\.(\w+)", text)
+    details = re.search(r'details = "([^"]*)"', text)
+    if status:
+        return f"{status.group(1)}" + (f": {details.group(1)}" if details else "")
+    return next((line.strip() for line in text.splitlines() if line.strip()), None)

@@ -1,0 +1,168 @@
+"""The Spark SQL of one sync: candidates, vanished keys and the one MERGE (ARCHITECTURE §4).
+
+Views the statements read: `bronze` (the pinned version), `rows` (extracted), `fetched`
+(rows read back by key), `source_keys` (every current source key). Every identifier comes
+from the validated configuration or bronze's schema and is quoted here.
+"""
+
+# ruff: noqa: S608  # identifiers are validated by the config and quoted by statements.q
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bronze_sync.bronze.tracking import (
+    DELETED_DATE,
+    IS_DELETED,
+    IS_PURGED,
+    LAST_SYNCED,
+    PURGED_DATE,
+    SYNC_OPERATION,
+    SyncOp,
+)
+
+# What a candidate row does (`_act`); the first three are written.
+INSERT, UPDATE, UNDELETE = SyncOp.INSERT.value, SyncOp.UPDATE.value, SyncOp.UNDELETE.value
+UNMODIFIED, STALE, UNCHANGED = "UNMODIFIED", "STALE", "UNCHANGED"
+DELETE, PURGE = SyncOp.DELETE.value, SyncOp.PURGE.value
+ACTIVE = f"NOT coalesce(b.{IS_DELETED}, false) AND NOT coalesce(b.{IS_PURGED}, false)"
+
+
+def q(name: str) -> str:
+    """Quote an identifier for Spark SQL."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def ts(value: dt.datetime) -> str:
+    """Return a UTC timestamp literal (the session's time zone is UTC)."""
+    utc = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"CAST('{utc.isoformat(sep=' ', timespec='microseconds')}' AS TIMESTAMP)"
+
+
+def joined(keys: Sequence[str], left: str, right: str) -> str:
+    """Return the equi-join condition of two aliases on the key columns."""
+    return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in keys)
+
+
+@dataclass(frozen=True)
+class SyncSql:
+    """The statements of one table's sync."""
+
+    keys: tuple[str, ...]
+    data: tuple[str, ...]  # the source columns written (bronze types)
+    modified: str | None
+    created: str | None
+    trust_modified: bool
+    skip_older: bool
+    track_deletes: bool
+
+    def to_fetch(self) -> str:
+        """Return keys to read back: late inserts, and flagged rows back in the source."""
+        cols = ", ".join(f"k.{q(c)}" for c in self.keys)
+        late = (
+            f"SELECT {cols} FROM source_keys k "
+            f"LEFT ANTI JOIN bronze b ON {joined(self.keys, 'k', 'b')}"
+            f" LEFT ANTI JOIN rows s ON {joined(self.keys, 'k', 's')}"
+        )
+        back_cols = ", ".join(f"b.{q(c)}" for c in self.keys)
+        back = (
+            f"SELECT {back_cols} FROM bronze b LEFT SEMI JOIN source_keys k ON "
+            f"{joined(self.keys, 'b', 'k')} LEFT ANTI JOIN rows s ON {joined(self.keys, 'b', 's')}"
+            f" WHERE NOT ({ACTIVE})"
+        )
+        return f"{late} UNION ALL {back}"
+
+    def candidates(self, with_keys: bool) -> str:
+        """Return the extracted and fetched rows, each with what the sync does to it."""
+        cols = ", ".join(q(c) for c in self.data)
+        rows = f"SELECT {cols}, false AS _late FROM rows"
+        if with_keys:  # the key scan ran after extraction: a row it no longer sees is gone
+            on = joined(self.keys, "r", "k")
+            rows = f"SELECT {cols}, false AS _late FROM rows r LEFT SEMI JOIN source_keys k ON {on}"
+        source = f"{rows} UNION ALL SELECT {cols}, true AS _late FROM fetched"
+        first = q(self.keys[0])
+        return (
+            f"SELECT s.*, CASE WHEN b.{first} IS NULL THEN '{INSERT}' "
+            f"WHEN NOT ({ACTIVE}) THEN '{UNDELETE}' "
+            f"WHEN {self._same()} THEN '{UNMODIFIED}' WHEN {self._older()} THEN '{STALE}' "
+            f"WHEN {self._differ()} THEN '{UPDATE}' ELSE '{UNCHANGED}' END AS _act "
+            f"FROM ({source}) s LEFT JOIN bronze b ON {joined(self.keys, 's', 'b')}"
+        )
+
+    def _same(self) -> str:
+        if not (self.trust_modified and self.modified):
+            return "false"
+        m = q(self.modified)
+        return f"coalesce(s.{m} = b.{m}, false)"
+
+    def _older(self) -> str:
+        if not (self.skip_older and self.modified):
+            return "false"
+        m = q(self.modified)
+        return f"coalesce(s.{m} < b.{m}, false)"
+
+    def _differ(self) -> str:
+        # NULL <=> NULL is true; Spark's NaN = NaN is true too, as rows.values.rows_differ holds.
+        tests = [f"NOT (s.{q(c)} <=> b.{q(c)})" for c in self.data]
+        return "(" + " OR ".join(tests) + ")" if tests else "false"
+
+    def vanished(self, purge_before: dt.datetime | None) -> str:
+        """Return bronze's active rows the source lost, each with DELETE or PURGE."""
+        cols = ", ".join(f"b.{q(c)}" for c in self.data)
+        purge = "false"
+        if purge_before is not None and self.created:
+            purge = f"coalesce(CAST(b.{q(self.created)} AS TIMESTAMP) < {ts(purge_before)}, false)"
+        return (
+            f"SELECT {cols}, CASE WHEN {purge} THEN '{PURGE}' ELSE '{DELETE}' END AS _act "
+            f"FROM bronze b LEFT ANTI JOIN source_keys k ON {joined(self.keys, 'b', 'k')} "
+            f"WHERE {ACTIVE}"
+        )
+
+    def edits(self, with_vanished: bool) -> str:
+        """Return the rows the MERGE writes (from views `candidates` and `vanished`)."""
+        cols = ", ".join(q(c) for c in self.data)
+        acts = f"'{INSERT}', '{UPDATE}', '{UNDELETE}'"
+        written = f"SELECT {cols}, _act FROM candidates WHERE _act IN ({acts})"
+        if with_vanished:
+            written += f" UNION ALL SELECT {cols}, _act FROM vanished"
+        return written
+
+    def merge(self, target: str, now: dt.datetime) -> str:
+        """Return the one MERGE that writes the edits into bronze."""
+        when = ts(now)
+        data_set = ", ".join(f"t.{q(c)} = u.{q(c)}" for c in self.data if c not in self.keys)
+        live = (
+            f"t.{IS_DELETED} = false, t.{IS_PURGED} = false, t.{DELETED_DATE} = NULL, "
+            f"t.{PURGED_DATE} = NULL, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = u._act"
+        )
+        update = f"{data_set}, {live}" if data_set else live
+        columns = [
+            *self.data,
+            IS_DELETED,
+            IS_PURGED,
+            DELETED_DATE,
+            PURGED_DATE,
+            LAST_SYNCED,
+            SYNC_OPERATION,
+        ]
+        values = [f"u.{q(c)}" for c in self.data] + [
+            "false",
+            "false",
+            "NULL",
+            "NULL",
+            when,
+            "u._act",
+        ]
+        return (
+            f"MERGE INTO delta.{q(target)} t USING edits u ON {joined(self.keys, 't', 'u')} "
+            f"WHEN MATCHED AND u._act IN ('{UPDATE}', '{UNDELETE}') THEN UPDATE SET {update} "
+            f"WHEN MATCHED AND u._act = '{DELETE}' THEN UPDATE SET t.{IS_DELETED} = true, "
+            f"t.{DELETED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{DELETE}' "
+            f"WHEN MATCHED AND u._act = '{PURGE}' THEN UPDATE SET t.{IS_PURGED} = true, "
+            f"t.{PURGED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{PURGE}' "
+            f"WHEN NOT MATCHED AND u._act = '{INSERT}' "
+            f"THEN INSERT ({', '.join(q(c) for c in columns)}) "
+            f"VALUES ({', '.join(values)})"
+        )
