@@ -33,6 +33,7 @@ from bronze_sync.sync.initial import initial_load
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.kinds import KindScope, initial_read, sync_scope
 from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.spark.initial import spark_initial_load
 from bronze_sync.sync.spark.run import sync_with_spark
 
 SYNC_ATTEMPTS = 5
@@ -64,7 +65,10 @@ def _sync_once(job: SyncJob, table: TableConfig, lease: TableLease, retries: int
         lease.ensure()
         plain = pa.schema([pa.field(f.name, f.type) for f in source_schema])
         read = initial_read(job, table, plain)
-        result = initial_load(job, table, plain, timer, lease.token, read)
+        if table.engine == SPARK:
+            result = spark_initial_load(job, table, plain, timer, lease.token)
+        else:
+            result = initial_load(job, table, plain, timer, lease.token, read)
         result.source_state = initial_state(job, table)
         result.partition_values = read.metadata.get("partition_values")
         result.fingerprint = read.metadata.get("fingerprint")

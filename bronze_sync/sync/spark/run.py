@@ -24,13 +24,13 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError, SparkEngineError
 from bronze_sync.faults import fault_point
 from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
-from bronze_sync.rows.keys import refuse_duplicates
 from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import FULL
 from bronze_sync.sync.mass_delete import check_mass_delete
 from bronze_sync.sync.result import SyncResult
 from bronze_sync.sync.spark import statements as st
+from bronze_sync.sync.spark.checks import check_protocol, flag_counts, refuse_repeats
 from bronze_sync.sync.spark.lake_staging import LakeStaging
 from bronze_sync.sync.spark.session import cluster_errors, spark_session
 from bronze_sync.sync.spark.tally import SparkTally, check_null_keys, tally
@@ -95,7 +95,7 @@ def _sync(
         rows = spark.read.parquet(staging.location("rows"))
         rows.createOrReplaceTempView("rows")
         check_null_keys(spark, "rows", keys, table.name, "extracted rows")
-        _refuse_repeats(spark, "rows", keys, table.name, "extracted rows")
+        refuse_repeats(spark, "rows", keys, table.name, "extracted rows")
     source_rows = _stage_keys(job, table, schema, since, spark, staging, timer, extracted)
     with timer("diff"):
         _fetch(job, table, schema, spark, staging, sql)
@@ -112,7 +112,7 @@ def _sync(
     with timer("history"):
         result.note_history(*keep_history(job, table, result.version))
     with timer("validate"):
-        result.counts = _flag_counts(spark, uri, result.version)
+        result.counts = flag_counts(spark, uri, result.version)
     return result
 
 
@@ -166,7 +166,7 @@ def _stage_keys(
         found = staging.stage("keys", job.source.read_keys(table, schema), key_schema)
         spark.read.parquet(staging.location("keys")).createOrReplaceTempView("source_keys")
         check_null_keys(spark, "source_keys", keys, table.name, "source key scan")
-        _refuse_repeats(spark, "source_keys", keys, table.name, "source key scan")
+        refuse_repeats(spark, "source_keys", keys, table.name, "source key scan")
     return found
 
 
@@ -189,14 +189,6 @@ def _fetch(
         spark.read.parquet(staging.location("fetched")).createOrReplaceTempView("fetched")
     else:
         spark.sql("SELECT * FROM rows WHERE false").createOrReplaceTempView("fetched")
-
-
-def _refuse_repeats(spark: Any, view: str, keys: list[str], table: str, what: str) -> None:
-    cols = ", ".join(st.q(k) for k in keys)
-    repeated = spark.sql(
-        f"SELECT {cols} FROM {view} GROUP BY {cols} HAVING count(*) > 1 LIMIT 5"
-    ).toArrow()
-    refuse_duplicates(repeated, keys, table, what)
 
 
 def _purge_date(
@@ -303,34 +295,5 @@ def _commit(
             f"not {version + 1}: another writer committed; recovery will audit it",
             table=table.name,
         )
-    _check_protocol(landed, table)
+    check_protocol(landed, table)
     result.version, result.committed = version + 1, True
-
-
-def _check_protocol(delta: DeltaTable, table: TableConfig) -> None:
-    """Refuse a table the cluster upgraded to features deltalake cannot read or write."""
-    protocol = delta.protocol()
-    features = set(protocol.reader_features or []) | set(protocol.writer_features or [])
-    unsupported = features & {"deletionVectors", "columnMapping", "v2Checkpoint"}
-    if protocol.min_reader_version > 3 or unsupported:
-        raise SparkEngineError(
-            f"the cluster wrote table features {sorted(unsupported) or protocol} that rollback "
-            "and maintenance (deltalake) cannot rewrite; turn them off on the cluster",
-            table=table.name,
-        )
-
-
-def _flag_counts(spark: Any, uri: str, version: int) -> dict[str, int]:
-    """Return total, active, deleted and purged counts of bronze at `version` (on the cluster)."""
-    row = spark.sql(
-        f"SELECT count(*) AS total, count_if(coalesce({st.IS_DELETED}, false)) AS deleted, "
-        f"count_if(coalesce({st.IS_PURGED}, false)) AS purged "
-        f"FROM delta.{st.q(uri)} VERSION AS OF {int(version)}"
-    ).collect()[0]
-    total, deleted, purged = int(row[0]), int(row[1]), int(row[2])
-    return {
-        "total": total,
-        "active": total - deleted - purged,
-        "deleted": deleted,
-        "purged": purged,
-    }

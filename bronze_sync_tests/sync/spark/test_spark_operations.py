@@ -89,8 +89,8 @@ def test_unreachable_cluster_fails_naming_the_endpoint_not_the_token(
     account = PgTable(pg_engine, pg_schema)
     account.insert_ids(["a", "b"])
     remote = "sc://127.0.0.1:9/;token=s3cr3t-token-value"
+    harness_for(make_config([account.config()])).sync()  # loaded natively before the switch
     h = harness_for(make_config([account.config(engine="spark", spark={"remote": remote})]))
-    h.sync()  # the initial load runs natively
     account.update(["a"], name="changed")
     before = h.bronze()
     with pytest.raises(SparkUnavailableError) as raised:
@@ -108,8 +108,9 @@ def test_cli_exit_codes_for_an_unreachable_cluster_and_a_missing_spark_block(
     account = PgTable(pg_engine, pg_schema)
     account.insert_ids(["a", "b"])
     remote = "sc://127.0.0.1:9/;token=s3cr3t-token-value"
+    native = make_config([account.config()])
+    assert run("sync", "--config", native.file).returncode == 0  # loaded before the switch
     config = make_config([account.config(engine="spark", spark={"remote": remote})])
-    assert run("sync", "--config", config.file).returncode == 0  # initial load: native
     account.update(["a"], name="changed")
     failed = run("sync", "--config", config.file)
     assert failed.returncode == 1
@@ -155,8 +156,8 @@ def test_refused_token_fails_in_one_line_and_bronze_is_unchanged(
 ):
     account = PgTable(pg_engine, pg_schema)
     account.insert_ids(["a", "b"])
+    harness_for(make_config([account.config()])).sync()  # loaded natively before the switch
     h = harness_for(make_config([account.config(**spark_settings(refusing_endpoint))]))
-    h.sync()
     account.delete(["a"])
     version = h.delta().version()
     with pytest.raises(SparkEngineError, match="refused the credentials") as raised:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -71,6 +72,10 @@ def test_spark_sync_writes_what_native_writes_in_one_merge(
     fields = commit_fields(history(delta, 1)[0])
     assert fields["run_id"] and fields["engine"] == "spark" and fields["purged"] == 3
     assert delta.protocol().min_reader_version == 1
+    initial = commit_fields(history(delta)[-1])
+    assert (initial["mode"], initial["engine"]) == ("initial", "spark")  # written on the cluster
+    assert pa.schema(delta.schema().to_arrow()) == pa.schema(native_h.delta().schema().to_arrow())
+    assert delta.metadata().configuration == native_h.delta().metadata().configuration
     assert spark.history_through == 1 and spark.history_rows.get(1) == native.history_rows.get(1)
 
 
