@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import re
 import socket
 from collections.abc import Iterator
@@ -31,14 +33,28 @@ def spark_session(settings: SparkSettings, table: str) -> Iterator[Any]:
     _probe(settings, table)
     with cluster_errors(settings, table, "connect"):
         session = SparkSession.builder.remote(settings.remote).create()
-        _bounded_retries(session, settings)
-        for key, value in {**SESSION_SETTINGS, **settings.options}.items():
-            session.conf.set(key, value)
+        try:
+            _bounded_retries(session, settings)
+            for key, value in {**SESSION_SETTINGS, **settings.options}.items():
+                session.conf.set(key, value)
+        except Exception:
+            _close(session)
+            raise
     try:
         yield session
     finally:
-        with cluster_errors(settings, table, "disconnect"):
-            session.stop()
+        _close(session)
+
+
+def _close(session: Any) -> None:
+    """Stop the session; a failure to say goodbye never fails a sync."""
+    with contextlib.suppress(Exception):
+        session.stop()
+    # The client registers an exit hook that calls the cluster again unless it closed
+    # cleanly; after a refused or lost connection that call would only log errors at exit.
+    hook = getattr(getattr(session, "client", None), "_on_exit", None)
+    if hook is not None:
+        atexit.unregister(hook)
 
 
 def _probe(settings: SparkSettings, table: str) -> None:
