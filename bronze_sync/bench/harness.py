@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from bronze_sync.bench import pg_source
 from bronze_sync.bench.memlimit import MemoryCage
+from bronze_sync.bench.sail import SailServer
 from bronze_sync.bench.worker import PhaseRequest
 
 PHASES = ("initial", "daily", "noop", "daily_recent")
@@ -25,8 +26,10 @@ CHANGES = {
     "daily": pg_source.apply_daily_changes,
     "daily_recent": pg_source.apply_recent_changes,
 }
-# Only bronze_sync has checkpoints to roll back to and a checkpoint-safe VACUUM.
-EXTRA_PHASES = {"bronze_sync": ("rollback", "vacuum")}
+SPARK_TOOL = "bronze_sync[spark]"
+# Only bronze_sync has checkpoints to roll back to and a checkpoint-safe VACUUM (on a table
+# the spark engine wrote too: both run through deltalake on any bronze table).
+EXTRA_PHASES = {"bronze_sync": ("rollback", "vacuum"), SPARK_TOOL: ("rollback", "vacuum")}
 Report = Callable[[str], None]
 
 
@@ -37,11 +40,18 @@ def run_tool(
     workdir: Path,
     report: Report,
     memory_limit_mb: int | None = None,
+    server: SailServer | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one tool's three phases on a fresh copy of the source; return one row per phase."""
+    """Run one tool's phases on a fresh copy of the source; return one row per phase.
+
+    bronze_sync[spark] syncs on `server` (its figures add the server's CPU and memory).
+    """
+    if tool == SPARK_TOOL and server is None:
+        raise ValueError(f"{SPARK_TOOL} needs a Spark Connect server")
+    remote = server.remote if server and tool == SPARK_TOOL else None
     engine = sa.create_engine(pg_url)
     source = pg_source.fresh_copy(engine, tool)
-    folder = workdir / tool
+    folder = workdir / pg_source.slug(tool)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     results = []
@@ -51,8 +61,10 @@ def run_tool(
             if phase in CHANGES:
                 changes = CHANGES[phase](engine, tool, rows)
                 report(f"{tool}: source changed for {phase} ({asdict(changes)})")
-            request = PhaseRequest(tool, phase, pg_url, source, str(folder), memory_limit_mb)
-            figures = run_phase_subprocess(request, memory_limit_mb)
+            request = PhaseRequest(
+                tool, phase, pg_url, source, str(folder), memory_limit_mb, remote
+            )
+            figures = _measured(request, memory_limit_mb, server if remote else None)
             figures.update({"tool": tool, "phase": phase, "rows": rows})
             if changes is not None:
                 figures["changes"] = asdict(changes)
@@ -65,6 +77,23 @@ def run_tool(
         pg_source.drop_copy(engine, tool)
         engine.dispose()
     return results
+
+
+def _measured(
+    request: PhaseRequest, memory_limit_mb: int | None, server: SailServer | None
+) -> dict[str, Any]:
+    """Run a phase; with a server, add what the server used meanwhile (CPU s, peak MB)."""
+    if server is None:
+        return run_phase_subprocess(request, memory_limit_mb)
+    server.reset_peak()
+    before = server.usage()["cpu_seconds"]
+    figures = run_phase_subprocess(request, memory_limit_mb)
+    after = server.usage()
+    cpu = after["cpu_seconds"]
+    figures["server_cpu_seconds"] = cpu - before if cpu is not None and before is not None else None
+    figures["server_peak_mb"] = after["peak_mb"]
+    figures["server_cores"] = server.cores
+    return figures
 
 
 def run_phase_subprocess(

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -66,8 +67,13 @@ class DailyChanges:
 
 
 def table_name(tool: str) -> str:
-    """Return the source table a tool syncs from."""
-    return f"src_{tool}"
+    """Return the source table a tool syncs from (`bronze_sync[spark]`: src_bronze_sync_spark)."""
+    return f"src_{slug(tool)}"
+
+
+def slug(tool: str) -> str:
+    """Return a tool's name as a plain identifier (for table and folder names)."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", tool).strip("_")
 
 
 def build_template(engine: sa.Engine, rows: int) -> None:

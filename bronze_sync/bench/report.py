@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 PHASE_ORDER = ["initial", "daily", "noop", "daily_recent", "rollback", "vacuum"]
-TOOL_ORDER = ["bronze_sync", "dlt", "notebook"]
+SPARK_TOOL = "bronze_sync[spark]"
+TOOL_ORDER = ["bronze_sync", SPARK_TOOL, "dlt", "notebook"]
 BREAKDOWN = [
     "schema",
     "state",
@@ -61,8 +62,45 @@ def markdown(results: list[dict[str, Any]], machine: str) -> str:
     ]
     for r in sorted(results, key=_order):
         lines.append(_row(r, baseline.get(r["phase"])))
-    breakdown = _breakdown([r for r in results if r["tool"] == "bronze_sync" and r.get("phases")])
-    return "\n".join(lines + breakdown)
+    for tool in ("bronze_sync", SPARK_TOOL):
+        lines += _breakdown(tool, [r for r in results if r["tool"] == tool and r.get("phases")])
+    return "\n".join(lines + spark_sizing(results))
+
+
+def spark_rows_per_core(results: list[dict[str, Any]]) -> float | None:
+    """Return the spark engine's daily rows/s per server core (table rows / daily s / cores)."""
+    daily = _spark_daily(results)
+    if daily is None:
+        return None
+    return float(daily["rows"] / daily["seconds"] / _cores(daily))
+
+
+def spark_sizing(results: list[dict[str, Any]]) -> list[str]:
+    """Return the line sizing a cluster: the spark engine's rows/s per core of the daily sync."""
+    daily, rate = _spark_daily(results), spark_rows_per_core(results)
+    if daily is None or rate is None:
+        return []
+    return [
+        "",
+        f"spark engine rows/s per core: {rate:,.0f} ({daily['rows']:,} rows / "
+        f"{daily['seconds']:.2f} s daily / {_cores(daily)} cores of the local Sail "
+        f"{_version('pysail')} server)",
+    ]
+
+
+def _spark_daily(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next(
+        (
+            r
+            for r in results
+            if r["tool"] == SPARK_TOOL and r["phase"] == "daily" and r.get("seconds")
+        ),
+        None,
+    )
+
+
+def _cores(result: dict[str, Any]) -> int:
+    return int(result.get("server_cores") or os.cpu_count() or 1)
 
 
 def _row(r: dict[str, Any], base: float | None) -> str:
@@ -75,24 +113,33 @@ def _row(r: dict[str, Any], base: float | None) -> str:
     return head + f"| {r['seconds']:.2f} | {rate} | {peak} | {ratio} |"
 
 
-def _breakdown(results: list[dict[str, Any]]) -> list[str]:
-    """Return bronze_sync's per-phase seconds (extract, keys, diff, commit, ...) as a table."""
+def _breakdown(tool: str, results: list[dict[str, Any]]) -> list[str]:
+    """Return a tool's per-phase seconds (extract, keys, diff, commit, ...) as a table."""
     if not results:
         return []
     names = [n for n in BREAKDOWN if any(n in r["phases"] for r in results)]
+    server = any("server_cpu_seconds" in r for r in results)
+    extra = " server CPU s | server peak MB |" if server else ""
     lines = [
         "",
-        "bronze_sync per phase (seconds; the rest of the wall time is process start-up, "
+        f"{tool} per phase (seconds; the rest of the wall time is process start-up, "
         "imports and opening tables):",
         "",
-        "| phase | " + " | ".join(names) + " | files rewritten | delete detection |",
-        "|---|" + "---:|" * (len(names) + 1) + "---|",
+        "| phase | " + " | ".join(names) + " | files rewritten | delete detection |" + extra,
+        "|---|" + "---:|" * (len(names) + 1) + "---|" + "---:|" * (2 if server else 0),
     ]
     for r in sorted(results, key=_order):
         cells = [f"{r['phases'][n]:.2f}" if n in r["phases"] else "-" for n in names]
-        tail = f" | {_files(r)} | {_detection(r)} |"
+        tail = f" | {_files(r)} | {_detection(r)} |" + (_server(r) if server else "")
         lines.append(f"| {r['phase']} | " + " | ".join(cells) + tail)
     return lines
+
+
+def _server(result: dict[str, Any]) -> str:
+    """Return the Spark Connect server's CPU seconds and peak MB during a phase."""
+    cpu, peak = result.get("server_cpu_seconds"), result.get("server_peak_mb")
+    cpu_cell = f" {cpu:.2f} |" if cpu is not None else " - |"
+    return cpu_cell + (f" {peak:,.0f} |" if peak is not None else " - |")
 
 
 def _detection(result: dict[str, Any]) -> str:
@@ -114,10 +161,12 @@ def _files(result: dict[str, Any]) -> str:
 
 
 def write_json(path: Path, rows: int, results: list[dict[str, Any]], machine: str) -> None:
-    """Write `{"rows": N, "machine": ..., "results": [...]}`."""
-    path.write_text(
-        json.dumps({"rows": rows, "machine": machine, "results": results}, indent=2, default=str)
-    )
+    """Write `{"rows": N, "machine": ..., "results": [...]}` (and the spark rows/s per core)."""
+    data: dict[str, Any] = {"rows": rows, "machine": machine, "results": results}
+    rate = spark_rows_per_core(results)
+    if rate is not None:
+        data["spark_rows_per_s_per_core"] = round(rate, 1)
+    path.write_text(json.dumps(data, indent=2, default=str))
 
 
 def _order(result: dict[str, Any]) -> tuple[int, int]:

@@ -30,7 +30,10 @@ BEFORE_DAILY = "bench_before_daily"
 
 
 def run_phase(request: PhaseRequest) -> dict[str, Any]:
-    """Sync the source table once (initial, daily, no-op), or roll back to before the daily."""
+    """Sync the source table once (initial, daily, no-op), or roll back to before the daily.
+
+    With `spark_remote` the table is configured `engine: spark`: its syncs run on that server.
+    """
     config = _config(request)
     if request.phase == "rollback":
         return _rollback(config)
@@ -143,7 +146,15 @@ def _config(request: PhaseRequest) -> Config:
                 # Reclaim every file no checkpoint needs; pinned versions are kept regardless.
                 "vacuum_retention_hours": 0,
                 "allow_short_retention": True,
+                **_engine(request),
             }
         ],
     }
     return parse_config(yaml.safe_dump(raw), env={})
+
+
+def _engine(request: PhaseRequest) -> dict[str, Any]:
+    """Return the table's engine settings: spark on the bench's server, else the default."""
+    if request.spark_remote is None:
+        return {}
+    return {"engine": "spark", "spark": {"remote": request.spark_remote}}

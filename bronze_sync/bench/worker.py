@@ -15,6 +15,8 @@ from typing import Any
 
 TOOLS = {
     "bronze_sync": "bronze_sync.bench.tool_bronze",
+    # bronze_sync with `engine: spark`, syncing on the Spark Connect server at spark_remote.
+    "bronze_sync[spark]": "bronze_sync.bench.tool_bronze",
     "dlt": "bronze_sync.bench.tool_dlt",
     "notebook": "bronze_sync.bench.tool_notebook",
 }
@@ -31,6 +33,8 @@ class PhaseRequest:
     workdir: str
     # bronze_sync plans its memory by this budget (the cage's limit when one is set).
     memory_budget_mb: int | None = None
+    # sc://host:port of the Spark Connect server bronze_sync[spark] syncs on.
+    spark_remote: str | None = None
 
 
 def main(argv: list[str]) -> None:

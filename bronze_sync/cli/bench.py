@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bronze_sync.cli import cli, console, err_console
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_ROWS = {"postgres": 1_000_000, "dataverse": 200_000}
+SPARK_TOOL = "bronze_sync[spark]"  # bronze_sync.bench.harness.SPARK_TOOL (kept import-free)
 
 
 @cli.command()
@@ -48,6 +50,16 @@ DEFAULT_ROWS = {"postgres": 1_000_000, "dataverse": 200_000}
     ),
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["native", "spark", "both"]),
+    default="native",
+    show_default=True,
+    help=(
+        "bronze_sync's engine: spark syncs on a local Sail Spark Connect server "
+        "(as bronze_sync[spark]); both runs the two side by side."
+    ),
+)
+@click.option(
     "--latency-ms",
     type=click.FloatRange(min=0),
     default=150.0,
@@ -62,6 +74,7 @@ def bench(
     tools: str,
     workdir: str | None,
     memory_limit_mb: int | None,
+    engine: str,
     latency_ms: float,
 ) -> None:
     """Measure initial, daily (1 % changes) and no-op syncs against dlt and the notebook way."""
@@ -70,13 +83,15 @@ def bench(
     # Rollback and maintenance report through alerts; the benchmark's output is the table.
     logging.getLogger("bronze_sync.alerts").setLevel(logging.ERROR)
     count = rows or DEFAULT_ROWS[source]
+    if source == "dataverse" and engine != "native":
+        raise click.UsageError("--engine spark|both benchmarks the PostgreSQL source only")
     if source == "dataverse":
         from bronze_sync.bench.dataverse import run_dataverse_bench
 
         err_console.print(f"syncing {count:,} rows through the Dataverse emulator …")
         results = run_dataverse_bench(count, latency_ms=latency_ms)
     else:
-        results = _postgres(count, pg_url, tools, workdir, memory_limit_mb)
+        results = _postgres(count, pg_url, _tools(tools, engine), workdir, memory_limit_mb)
     machine = machine_description(pg_url)
     console.print(markdown(results, machine), markup=False, highlight=False, soft_wrap=True)
     if source == "dataverse":
@@ -88,17 +103,33 @@ def bench(
         write_json(Path(json_path), count, results, machine)
 
 
-def _postgres(
-    rows: int, pg_url: str, tools: str, workdir: str | None, memory_limit_mb: int | None
-) -> list[dict[str, Any]]:
-    """Run every chosen tool against a generated PostgreSQL table; return their figures."""
-    from bronze_sync.bench import pg_source
-    from bronze_sync.bench.harness import default_workdir, run_tool
-
+def _tools(tools: str, engine: str) -> list[str]:
+    """Return the tools to run: bronze_sync once per engine asked (bronze_sync[spark])."""
     chosen = [t.strip() for t in tools.split(",") if t.strip()]
     unknown = set(chosen) - {"bronze_sync", "dlt", "notebook"}
     if unknown:
         raise click.UsageError(f"unknown tool(s): {', '.join(sorted(unknown))}")
+    if engine == "native":
+        return chosen
+    if "bronze_sync" not in chosen:
+        raise click.UsageError(f"--engine {engine} benchmarks bronze_sync: add it to --tools")
+    if importlib.util.find_spec("pysail") is None or importlib.util.find_spec("pyspark") is None:
+        raise click.UsageError(
+            "--engine spark needs pysail and pyspark-client: pip install -e '.[spark]' pysail"
+        )
+    engines = {"spark": [SPARK_TOOL], "both": ["bronze_sync", SPARK_TOOL]}[engine]
+    index = chosen.index("bronze_sync")
+    return chosen[:index] + engines + chosen[index + 1 :]
+
+
+def _postgres(
+    rows: int, pg_url: str, chosen: list[str], workdir: str | None, memory_limit_mb: int | None
+) -> list[dict[str, Any]]:
+    """Run every chosen tool against a generated PostgreSQL table; return their figures."""
+    from bronze_sync.bench import pg_source
+    from bronze_sync.bench.harness import default_workdir, run_tool
+    from bronze_sync.bench.sail import sail_server
+
     if "dlt" in chosen and importlib.util.find_spec("dlt") is None:
         raise click.UsageError("dlt is not installed: pip install -e '.[bench]'")
     folder = Path(workdir) if workdir else default_workdir()
@@ -107,13 +138,21 @@ def _postgres(
     pg_source.build_template(engine, rows)
     engine.dispose()
     results = []
-    for tool in chosen:
-        results += run_tool(
-            tool, rows, pg_url, folder, lambda line: err_console.print(line), memory_limit_mb
-        )
-    if "bronze_sync" in chosen:
+    with ExitStack() as stack:
+        server = None
+        if SPARK_TOOL in chosen:
+            server = stack.enter_context(sail_server())
+            err_console.print(f"started a local Sail Spark Connect server at {server.remote}")
+        for tool in chosen:
+            results += run_tool(tool, rows, pg_url, folder, _progress, memory_limit_mb, server)
+    if {"bronze_sync", SPARK_TOOL} & set(chosen):
         from bronze_sync.bench.rollback import bench_rollback
 
         err_console.print("rolling back 50 tables of 10,000 rows in one run …")
         results += bench_rollback(tables=50, rows_per_table=10_000, workdir=folder)
     return results
+
+
+def _progress(line: str) -> None:
+    """Print a progress line as it is (tool names such as bronze_sync[spark] are not markup)."""
+    err_console.print(line, markup=False, highlight=False)
