@@ -12,6 +12,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import SparkEngineError
 from bronze_sync.rows.keys import refuse_duplicates
 from bronze_sync.sync.spark import statements as st
+from bronze_sync.sync.spark.session import lacks_delta
 
 
 def refuse_repeats(spark: Any, view: str, keys: list[str], table: str, what: str) -> None:
@@ -21,6 +22,16 @@ def refuse_repeats(spark: Any, view: str, keys: list[str], table: str, what: str
         f"SELECT {cols} FROM {view} GROUP BY {cols} HAVING count(*) > 1 LIMIT 5"
     ).toArrow()
     refuse_duplicates(repeated, keys, table, what)
+
+
+def require_delta(spark: Any, uri: str) -> None:
+    """Fail before any work when the cluster has no Delta Lake data source."""
+    try:
+        spark.read.format("delta").load(uri).schema  # noqa: B018  # asks the cluster to resolve it
+    except Exception as exc:  # the client raises Spark errors of many classes
+        if lacks_delta(str(exc)):
+            raise
+        # A cluster with Delta reports that no table is there yet, as before any first load.
 
 
 def check_protocol(delta: DeltaTable, table: TableConfig) -> None:

@@ -28,7 +28,12 @@ from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
 from bronze_sync.sync.spark import statements as st
-from bronze_sync.sync.spark.checks import check_protocol, flag_counts, refuse_repeats
+from bronze_sync.sync.spark.checks import (
+    check_protocol,
+    flag_counts,
+    refuse_repeats,
+    require_delta,
+)
 from bronze_sync.sync.spark.lake_staging import LakeStaging
 from bronze_sync.sync.spark.session import cluster_errors, spark_session
 from bronze_sync.sync.spark.tally import check_null_keys
@@ -65,6 +70,7 @@ def _load(
     staging: LakeStaging,
 ) -> SyncResult:
     keys, uri = list(table.primary_key), job.store.table_uri(table.name)
+    require_delta(spark, uri)  # before every source row travels to the lake for nothing
     with timer("extract"):
         job.progress(table.name, "extract", "staging every source row in the lake")
         rows = staging.stage("rows", job.source.read_rows(table, schema, None), schema)

@@ -17,8 +17,13 @@ from bronze_sync.errors import BronzeSyncError, SparkEngineError, SparkUnavailab
 DEFAULT_PORT = 15002  # Spark Connect's
 SESSION_SETTINGS = {"spark.sql.session.timeZone": "UTC"}
 _UNREACHABLE = ("UNAVAILABLE", "failed to connect", "Connection refused", "DEADLINE_EXCEEDED")
-_REFUSED = ("UNAUTHENTICATED", "PERMISSION_DENIED", "401", "403", "invalid token")
-_NO_DELTA = ("delta", "DELTA")
+# gRPC's auth statuses, or an HTTP 401/403 from a proxy in front of the cluster. Bare "401"
+# would match a port or a stack trace's line number and misname any failure as a refusal.
+_REFUSED = re.compile(
+    r"UNAUTHENTICATED|PERMISSION_DENIED|invalid token|(?:status|HTTP)[: ]+40[13]\b", re.IGNORECASE
+)
+# What a Spark without the Delta Lake package says when asked for format("delta") or delta.`…`.
+_NO_DELTA = ("DATA_SOURCE_NOT_FOUND", "UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY")
 
 
 @contextmanager
@@ -98,11 +103,20 @@ def describe_failure(
     text = redact(str(exc), settings.remote)
     first = _headline(text) or type(exc).__name__
     where = f"Spark Connect endpoint {settings.endpoint}"
-    if any(mark in text for mark in _REFUSED):
+    if lacks_delta(text):
+        return SparkEngineError(
+            f"{where} has no Delta Lake support ({action}): {first}", table=table
+        )
+    if _REFUSED.search(text):
         return SparkEngineError(f"{where} refused the credentials ({action}): {first}", table=table)
     if any(mark in text for mark in _UNREACHABLE):
         return SparkUnavailableError(f"cannot reach {where} ({action}): {first}", table=table)
     return SparkEngineError(f"{where} failed to {action}: {first}", table=table)
+
+
+def lacks_delta(text: str) -> bool:
+    """Tell whether a cluster error says the cluster has no Delta Lake data source."""
+    return any(mark in text for mark in _NO_DELTA) and "delta" in text.lower()
 
 
 def redact(text: str, remote: str) -> str:
