@@ -17,9 +17,9 @@ TRACE = "\n\tat org.apache.spark.sql.Dataset.ofRows(Dataset.scala:401)\n\tat x.y
     [
         ("[DATA_SOURCE_NOT_FOUND] Failed to find the data source: delta." + TRACE, "no Delta"),
         ("[UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY] ... type for direct query: delta", "no Delta"),
-        ("status = StatusCode.UNAUTHENTICATED\n\tdetails = \"invalid token\"", "refused"),
+        ('status = StatusCode.UNAUTHENTICATED\n\tdetails = "invalid token"', "refused"),
         ("Received http2 header with status: 403", "refused"),
-        ("status = StatusCode.UNAVAILABLE\n\tdetails = \"failed to connect\"", "cannot reach"),
+        ('status = StatusCode.UNAVAILABLE\n\tdetails = "failed to connect"', "cannot reach"),
         ("[TABLE_OR_VIEW_NOT_FOUND] The table `rows` cannot be found." + TRACE, "failed to"),
         ("[DATA_SOURCE_NOT_FOUND] Failed to find the data source: avro." + TRACE, "failed to"),
     ],
