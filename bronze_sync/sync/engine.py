@@ -137,14 +137,15 @@ def _spark_schema(
     """Return the schema plan a spark sync writes under, or why this sync runs natively.
 
     The spark engine writes rows only: a sync that changes bronze's schema (new, widened or
-    re-added columns, a newly dropped one) runs on the native engine, which rewrites files.
+    re-added columns) runs on the native engine, which rewrites files. A column gone from the
+    source changes no schema (bronze keeps it), so the cluster syncs on.
     """
     dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
     bronze = pa.schema(delta.schema().to_arrow())
     plan = plan_schema(
         source_schema, bronze, table.name, dropped_before, metadata_fields(table.metadata_columns)
     )
-    if plan.rewrites_table or plan.widened or set(plan.dropped) != set(dropped_before):
+    if plan.rewrites_table or plan.widened:
         return "the source's columns changed (the native engine evolves the schema)"
     return plan
 

@@ -65,6 +65,9 @@ def sync_with_spark(
             result = _sync(job, table, delta, read_schema, timer, lease, state_row, spark, staging)
     finally:
         staging.remove()
+    # Saved as the table's DroppedColumns: left out, a column coming back would keep the
+    # values bronze froze when it left, instead of being read afresh (SchemaPlan.readded).
+    result.columns_dropped = list(schema_plan.dropped)
     result.seconds = time.perf_counter() - started
     result.phases = dict(timer.seconds)
     return result

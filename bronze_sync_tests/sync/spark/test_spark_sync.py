@@ -135,3 +135,39 @@ def test_mass_delete_guard_refuses_and_bronze_is_unchanged(
     assert spark_h.sync(allow_mass_delete=True).deleted == 5
     flags = spark_h.bronze().column("IsDeleted")
     assert pc.sum(flags).as_py() == 5
+
+
+def test_a_column_gone_from_the_source_stays_in_bronze_and_a_returning_one_is_read_afresh(
+    pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote
+):
+    src, native_h, spark_h = _twins(
+        pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote, max_delete_fraction=1
+    )
+    src.insert([{"id": f"k{i}", "createdon": NOW} for i in range(4)])
+    _sync_both(native_h, spark_h, NOW)
+    src.execute(f"ALTER TABLE {src.source} DROP COLUMN amount")
+    src.update(["k1"], name="changed")
+    src.execute(
+        f"INSERT INTO {src.source} (id, name, createdon, modifiedon) "
+        "VALUES ('k9', 'new', now(), now())"
+    )
+    src.delete(["k2"])
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=1))
+    assert (spark.engine, spark.engine_note) == ("spark", None)  # no schema change: the cluster
+    assert spark.columns_dropped == native.columns_dropped == ["amount"]
+    assert _rows(spark_h) == _rows(native_h)
+    assert spark_h.state()["DroppedColumns"] == native_h.state()["DroppedColumns"] == '["amount"]'
+
+    src.update(["k3"], name="again")
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=2))
+    assert spark.engine == "spark" and spark_h.state()["DroppedColumns"] == '["amount"]'
+    assert _rows(spark_h) == _rows(native_h)
+
+    src.execute(f"ALTER TABLE {src.source} ADD COLUMN amount NUMERIC(38, 18)")
+    src.execute(f"UPDATE {src.source} SET amount = 7")  # modifiedon kept: only a re-read sees it
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=3))
+    assert spark.columns_readded == native.columns_readded == ["amount"]
+    assert spark.engine_note  # the schema change ran natively, and says so
+    live = [r for r in _rows(spark_h) if not r["IsDeleted"]]
+    assert {r["amount"] for r in live} == {7}
+    assert _rows(spark_h) == _rows(native_h)
