@@ -24,6 +24,7 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError, SparkEngineError
 from bronze_sync.faults import fault_point
 from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
+from bronze_sync.sync.changes import RETAINED_COLUMN
 from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import FULL
@@ -86,7 +87,7 @@ def _sync(
 ) -> SyncResult:
     version, uri = delta.version(), job.store.table_uri(table.name)
     keys = list(table.primary_key)
-    sql = _statements(job, table, schema)
+    sql = _statements(job, table, schema, delta)
     with timer("state"):
         spark.read.format("delta").option("versionAsOf", version).load(uri).createOrReplaceTempView(
             "bronze"
@@ -119,8 +120,12 @@ def _sync(
     return result
 
 
-def _statements(job: SyncJob, table: TableConfig, schema: pa.Schema) -> st.SyncSql:
+def _statements(
+    job: SyncJob, table: TableConfig, schema: pa.Schema, delta: DeltaTable
+) -> st.SyncSql:
+    bronze_columns = pa.schema(delta.schema().to_arrow()).names
     return st.SyncSql(
+        retained=RETAINED_COLUMN if RETAINED_COLUMN in bronze_columns else None,
         keys=tuple(table.primary_key),
         data=tuple(schema.names),
         modified=table.modified_column if table.modified_column in schema.names else None,

@@ -22,6 +22,7 @@ from bronze_sync.bronze.tracking import (
     SYNC_OPERATION,
     SyncOp,
 )
+from bronze_sync.sync.changes import RETAINED
 
 # What a candidate row does (`_act`); the first three are written.
 INSERT, UPDATE, UNDELETE = SyncOp.INSERT.value, SyncOp.UPDATE.value, SyncOp.UNDELETE.value
@@ -57,6 +58,9 @@ class SyncSql:
     trust_modified: bool
     skip_older: bool
     track_deletes: bool
+    # Bronze's long-term-retention column (Dataverse msft_datastate): a vanished row bronze or
+    # this extraction saw moved to retention is a PURGE, as sync.changes.retained_keys says.
+    retained: str | None = None
 
     def to_fetch(self) -> str:
         """Return keys to read back: late inserts, and flagged rows back in the source."""
@@ -111,13 +115,26 @@ class SyncSql:
     def vanished(self, purge_before: dt.datetime | None) -> str:
         """Return bronze's active rows the source lost, each with DELETE or PURGE."""
         cols = ", ".join(f"b.{q(c)}" for c in self.data)
-        purge = "false"
+        purge, retained = [], ""
         if purge_before is not None and self.created:
-            purge = f"coalesce(CAST(b.{q(self.created)} AS TIMESTAMP) < {ts(purge_before)}, false)"
+            purge.append(
+                f"coalesce(CAST(b.{q(self.created)} AS TIMESTAMP) < {ts(purge_before)}, false)"
+            )
+        if self.retained:
+            column = q(self.retained)
+            purge.append(f"coalesce(b.{column} = {RETAINED}, false)")
+            if self.retained in self.data:
+                keys = ", ".join(q(k) for k in self.keys)
+                retained = (
+                    f" LEFT JOIN (SELECT DISTINCT {keys} FROM rows WHERE {column} = {RETAINED}) r"
+                    f" ON {joined(self.keys, 'b', 'r')}"
+                )
+                purge.append(f"r.{q(self.keys[0])} IS NOT NULL")
+        verdict = " OR ".join(purge) or "false"
         return (
-            f"SELECT {cols}, CASE WHEN {purge} THEN '{PURGE}' ELSE '{DELETE}' END AS _act "
-            f"FROM bronze b LEFT ANTI JOIN source_keys k ON {joined(self.keys, 'b', 'k')} "
-            f"WHERE {ACTIVE}"
+            f"SELECT {cols}, CASE WHEN {verdict} THEN '{PURGE}' ELSE '{DELETE}' END AS _act "
+            f"FROM bronze b LEFT ANTI JOIN source_keys k ON {joined(self.keys, 'b', 'k')}"
+            f"{retained} WHERE {ACTIVE}"
         )
 
     def edits(self, with_vanished: bool) -> str:

@@ -171,3 +171,23 @@ def test_a_column_gone_from_the_source_stays_in_bronze_and_a_returning_one_is_re
     live = [r for r in _rows(spark_h) if not r["IsDeleted"]]
     assert {r["amount"] for r in live} == {7}
     assert _rows(spark_h) == _rows(native_h)
+
+
+def test_a_row_moved_to_long_term_retention_is_purged_not_deleted(
+    pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote
+):
+    src, native_h, spark_h = _twins(
+        pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote, max_delete_fraction=1
+    )
+    src.execute(f"ALTER TABLE {src.source} ADD COLUMN msft_datastate INTEGER DEFAULT 0")
+    src.insert([{"id": f"k{i}", "createdon": NOW} for i in range(5)])
+    src.execute(f"UPDATE {src.source} SET msft_datastate = 1 WHERE id = 'k1'")
+    _sync_both(native_h, spark_h, NOW)
+    src.delete(["k1", "k2"])  # k1 went to Dataverse's long-term retention, k2 was deleted
+    src.update(["k3"], name="still here")
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=1))
+    assert spark.engine == "spark"
+    assert (spark.purged, spark.deleted) == (native.purged, native.deleted) == (1, 1)
+    ops = {r["id"]: r["SyncOperation"] for r in _rows(spark_h)}
+    assert (ops["k1"], ops["k2"], ops["k3"]) == ("PURGE", "DELETE", "UPDATE")
+    assert _rows(spark_h) == _rows(native_h)
