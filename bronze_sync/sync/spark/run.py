@@ -24,7 +24,8 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError, SparkEngineError
 from bronze_sync.faults import fault_point
 from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
-from bronze_sync.sync.changes import RETAINED_COLUMN
+from bronze_sync.sources.base import ChangeFeed, ExtractPlan
+from bronze_sync.sync.changes import CHANGE_TOKEN, RETAINED_COLUMN, saved_token
 from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import FULL
@@ -93,23 +94,37 @@ def _sync(
             "bronze"
         )
         since = _since(spark, table)
+    feed = _change_feed(job, table, schema, since, state_row)
+    if feed is not None and feed.full:
+        since = None  # the feed read every current row: compare every key with them
     with timer("extract"):
-        job.progress(table.name, "extract", f"extracting rows changed since {since or 'ever'}")
-        extracted = staging.stage("rows", job.source.read_rows(table, schema, since), schema)
+        batches = feed.rows if feed is not None else job.source.read_rows(table, schema, since)
+        extracted = staging.stage("rows", batches, schema)
         rows = spark.read.parquet(staging.location("rows"))
         rows.createOrReplaceTempView("rows")
         check_null_keys(spark, "rows", keys, table.name, "extracted rows")
         refuse_repeats(spark, "rows", keys, table.name, "extracted rows")
-    source_rows = _stage_keys(job, table, schema, since, spark, staging, timer, extracted)
+    changes_only = feed is not None and not feed.full
+    if changes_only:
+        assert feed is not None
+        _stage_removed(table, schema, spark, staging, feed.deleted_keys)
+        source_rows = None  # no key scan ran
+    else:
+        source_rows = _stage_keys(job, table, schema, since, spark, staging, timer, extracted)
+    scanned = table.track_deletes and not changes_only
     with timer("diff"):
-        _fetch(job, table, schema, spark, staging, sql)
-        spark.sql(sql.candidates(table.track_deletes)).createOrReplaceTempView("candidates")
+        _fetch(job, table, schema, spark, staging, sql, scanned)
+        spark.sql(sql.candidates(scanned)).createOrReplaceTempView("candidates")
         purge_before = _purge_date(job, table, state_row)
         if table.track_deletes:
-            spark.sql(sql.vanished(purge_before)).createOrReplaceTempView("vanished")
+            vanished = sql.vanished(purge_before, "removed" if changes_only else None)
+            spark.sql(vanished).createOrReplaceTempView("vanished")
         counts = tally(spark, table.track_deletes)
     check_mass_delete(job, table, counts.deleted, counts.active_before, counts.purged)
     result = _result(table, version, since, extracted, source_rows, counts)
+    if feed is not None:  # read after staging: a full feed learns its position at the end
+        result.mode = "changes" if changes_only else "full"
+        result.source_state = dict(feed.state)
     if counts.written:
         with timer("commit"):
             _commit(job, table, uri, version, sql, spark, lease, result)
@@ -178,6 +193,38 @@ def _stage_keys(
     return found
 
 
+def _change_feed(
+    job: SyncJob,
+    table: TableConfig,
+    schema: pa.Schema,
+    since: dt.datetime | None,
+    state_row: dict[str, object],
+) -> ChangeFeed | None:
+    """Return the source's changes since the saved token (None: extract and scan keys)."""
+    token = saved_token(state_row)
+    plan = ExtractPlan(table, schema, since, {CHANGE_TOKEN: token} if token else {})
+    feed = job.source.read_changes(plan)
+    if feed is None:
+        job.progress(table.name, "extract", f"extracting rows changed since {since or 'ever'}")
+    elif feed.full:
+        why = "no saved change token" if not token else "the saved change token was not usable"
+        job.progress(table.name, "extract", f"full read with change tracking ({why})")
+    else:
+        job.progress(table.name, "extract", "reading changes since the saved change token")
+    return feed
+
+
+def _stage_removed(
+    table: TableConfig, schema: pa.Schema, spark: Any, staging: LakeStaging, removed: pa.Table
+) -> None:
+    """Stage the keys a change feed reported deleted (view `removed`); no key scan runs."""
+    if not table.track_deletes:
+        return
+    key_schema = pa.schema([schema.field(k) for k in table.primary_key])
+    staging.stage("removed", iter(removed.cast(key_schema).to_batches()), key_schema)
+    spark.read.parquet(staging.location("removed")).createOrReplaceTempView("removed")
+
+
 def _fetch(
     job: SyncJob,
     table: TableConfig,
@@ -185,10 +232,11 @@ def _fetch(
     spark: Any,
     staging: LakeStaging,
     sql: st.SyncSql,
+    scanned: bool,
 ) -> None:
     """Read back by key the late inserts and the flagged rows the source holds again."""
     wanted = None
-    if table.track_deletes:
+    if scanned:  # a change feed reports late and returning rows itself
         wanted = spark.sql(sql.to_fetch()).toArrow()
     if wanted is not None and wanted.num_rows:
         job.progress(table.name, "diff", f"reading {wanted.num_rows:,} rows back by key")

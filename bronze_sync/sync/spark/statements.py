@@ -112,8 +112,12 @@ class SyncSql:
         tests = [f"NOT (s.{q(c)} <=> b.{q(c)})" for c in self.data]
         return "(" + " OR ".join(tests) + ")" if tests else "false"
 
-    def vanished(self, purge_before: dt.datetime | None) -> str:
-        """Return bronze's active rows the source lost, each with DELETE or PURGE."""
+    def vanished(self, purge_before: dt.datetime | None, removed: str | None = None) -> str:
+        """Return bronze's active rows the source lost, each with DELETE or PURGE.
+
+        Lost means missing from view `source_keys`, or, from a change feed, named in view
+        `removed` and not extracted again (deleted, then created anew).
+        """
         cols = ", ".join(f"b.{q(c)}" for c in self.data)
         purge, retained = [], ""
         if purge_before is not None and self.created:
@@ -133,8 +137,15 @@ class SyncSql:
         verdict = " OR ".join(purge) or "false"
         return (
             f"SELECT {cols}, CASE WHEN {verdict} THEN '{PURGE}' ELSE '{DELETE}' END AS _act "
-            f"FROM bronze b LEFT ANTI JOIN source_keys k ON {joined(self.keys, 'b', 'k')}"
-            f"{retained} WHERE {ACTIVE}"
+            f"FROM bronze b {self._lost(removed)}{retained} WHERE {ACTIVE}"
+        )
+
+    def _lost(self, removed: str | None) -> str:
+        if removed is None:
+            return f"LEFT ANTI JOIN source_keys k ON {joined(self.keys, 'b', 'k')}"
+        return (
+            f"LEFT SEMI JOIN {removed} k ON {joined(self.keys, 'b', 'k')} "
+            f"LEFT ANTI JOIN rows s ON {joined(self.keys, 'b', 's')}"
         )
 
     def edits(self, with_vanished: bool) -> str:
