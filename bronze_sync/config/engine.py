@@ -56,6 +56,4 @@ def engine_problems(settings: Any) -> list[str]:
         problems.append("engine spark needs a spark block (spark: {remote: sc://host:port})")
     if settings.kind != "merged":
         problems.append(f"engine spark syncs kind merged tables only, not {settings.kind}")
-    if settings.metadata_columns:
-        problems.append("engine spark does not write metadata_columns yet")
     return problems

@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 from bronze_sync.bronze.lease import TableLease
 from bronze_sync.bronze.properties import ensure_retention_properties
 from bronze_sync.bronze.reader import count_flags
-from bronze_sync.bronze.row_metadata import metadata_fields
+from bronze_sync.bronze.row_metadata import RECORD_HASH, metadata_fields
 from bronze_sync.bronze.schema import SchemaPlan, check_source_columns, plan_schema
 from bronze_sync.config.engine import SPARK
 from bronze_sync.config.models import TableConfig
@@ -147,6 +147,9 @@ def _spark_schema(
     )
     if plan.rewrites_table or plan.widened:
         return "the source's columns changed (the native engine evolves the schema)"
+    if plan.dropped and RECORD_HASH in table.metadata_columns:
+        # record_hash covers bronze's copy of a dropped column, which only native reads.
+        return f"record_hash covers columns the source dropped {sorted(plan.dropped)}"
     return plan
 
 

@@ -46,11 +46,6 @@ def test_engine_defaults_to_native_and_spark_can_come_from_defaults():
             f"{{name: a, source: a, primary_key: id, engine: spark, kind: static, {SPARK}}}",
             "kind merged tables only",
         ),
-        (
-            "{name: a, source: a, primary_key: id, engine: spark, metadata_columns: [batch_id], "
-            f"{SPARK}}}",
-            "metadata_columns",
-        ),
         ("{name: a, source: a, primary_key: id, engine: flink}", "engine"),
     ],
 )

@@ -27,6 +27,7 @@ from bronze_sync.faults import fault_point
 from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.row_stamp import row_stamp
 from bronze_sync.sync.spark import statements as st
 from bronze_sync.sync.spark.checks import (
     check_protocol,
@@ -36,6 +37,7 @@ from bronze_sync.sync.spark.checks import (
 )
 from bronze_sync.sync.spark.lake_staging import LakeStaging
 from bronze_sync.sync.spark.session import cluster_errors, spark_session
+from bronze_sync.sync.spark.stamp import SparkStamp, initial_columns, spark_stamp, stage_rows
 from bronze_sync.sync.spark.tally import check_null_keys
 
 
@@ -70,10 +72,13 @@ def _load(
     staging: LakeStaging,
 ) -> SyncResult:
     keys, uri = list(table.primary_key), job.store.table_uri(table.name)
+    now = job.clock()
+    stamp = spark_stamp(row_stamp(job, table, now))
     require_delta(spark, uri)  # before every source row travels to the lake for nothing
     with timer("extract"):
         job.progress(table.name, "extract", "staging every source row in the lake")
-        rows = staging.stage("rows", job.source.read_rows(table, schema, None), schema)
+        source = job.source.read_rows(table, schema, None)
+        rows = stage_rows(staging, "rows", source, schema, stamp)
         spark.read.parquet(staging.location("rows")).createOrReplaceTempView("rows")
         check_null_keys(spark, "rows", keys, table.name, "source")
         refuse_repeats(spark, "rows", keys, table.name, "source")
@@ -86,7 +91,8 @@ def _load(
         PII_POLICY_FIELD: policy_text(table.pii),
     }
     with timer("commit"):
-        frame = spark.sql(_initial_rows(schema.names, keys[0], table.created_column, job.clock()))
+        select = _initial_rows(schema.names, keys[0], table.created_column, now, stamp)
+        frame = spark.sql(select)
         writer = frame.write.format("delta").mode("error")
         writer = writer.option("userMetadata", json.dumps(_prefixed(metadata), default=str))
         for name, value in retention_properties(table).items():
@@ -118,8 +124,14 @@ def _load(
     )
 
 
-def _initial_rows(data: list[str], first_key: str, created: str | None, now: dt.datetime) -> str:
-    """Return every staged row with live tracking columns, in created order."""
+def _initial_rows(
+    data: list[str],
+    first_key: str,
+    created: str | None,
+    now: dt.datetime,
+    stamp: SparkStamp | None,
+) -> str:
+    """Return every staged row with live tracking (and metadata) columns, in created order."""
     # IF(key IS NULL, ...) keeps the tracking columns nullable, as native tables have them.
     live = f"IF({st.q(first_key)} IS NULL, NULL, "
     tracking = [
@@ -129,6 +141,7 @@ def _initial_rows(data: list[str], first_key: str, created: str | None, now: dt.
         f"CAST(NULL AS TIMESTAMP) AS {PURGED_DATE}",
         f"{live}{st.ts(now)}) AS {LAST_SYNCED}",
         f"{live}'{SyncOp.INSERT.value}') AS {SYNC_OPERATION}",
+        *initial_columns(stamp, st.ts(now), live),
     ]
     order = f" ORDER BY {st.q(created)}" if created and created in data else ""
     columns = ", ".join([*(st.q(c) for c in data), *tracking])

@@ -31,10 +31,12 @@ from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import FULL
 from bronze_sync.sync.mass_delete import check_mass_delete
 from bronze_sync.sync.result import SyncResult
+from bronze_sync.sync.row_stamp import row_stamp
 from bronze_sync.sync.spark import statements as st
 from bronze_sync.sync.spark.checks import check_protocol, flag_counts, refuse_repeats
 from bronze_sync.sync.spark.lake_staging import LakeStaging
 from bronze_sync.sync.spark.session import cluster_errors, spark_session
+from bronze_sync.sync.spark.stamp import spark_stamp, stage_rows
 from bronze_sync.sync.spark.tally import SparkTally, check_null_keys, tally
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
@@ -99,7 +101,7 @@ def _sync(
         since = None  # the feed read every current row: compare every key with them
     with timer("extract"):
         batches = feed.rows if feed is not None else job.source.read_rows(table, schema, since)
-        extracted = staging.stage("rows", batches, schema)
+        extracted = stage_rows(staging, "rows", batches, schema, sql.stamp)
         rows = spark.read.parquet(staging.location("rows"))
         rows.createOrReplaceTempView("rows")
         check_null_keys(spark, "rows", keys, table.name, "extracted rows")
@@ -141,6 +143,7 @@ def _statements(
     bronze_columns = pa.schema(delta.schema().to_arrow()).names
     return st.SyncSql(
         retained=RETAINED_COLUMN if RETAINED_COLUMN in bronze_columns else None,
+        stamp=spark_stamp(row_stamp(job, table, job.clock())),
         keys=tuple(table.primary_key),
         data=tuple(schema.names),
         modified=table.modified_column if table.modified_column in schema.names else None,
@@ -241,7 +244,7 @@ def _fetch(
     if wanted is not None and wanted.num_rows:
         job.progress(table.name, "diff", f"reading {wanted.num_rows:,} rows back by key")
         batches = job.source.read_rows_by_keys(table, schema, wanted)
-        staging.stage("fetched", batches, schema)
+        stage_rows(staging, "fetched", batches, schema, sql.stamp)
         spark.read.parquet(staging.location("fetched")).createOrReplaceTempView("fetched")
     else:
         spark.sql("SELECT * FROM rows WHERE false").createOrReplaceTempView("fetched")

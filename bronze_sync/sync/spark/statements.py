@@ -23,6 +23,7 @@ from bronze_sync.bronze.tracking import (
     SyncOp,
 )
 from bronze_sync.sync.changes import RETAINED
+from bronze_sync.sync.spark.stamp import HASH, SparkStamp
 
 # What a candidate row does (`_act`); the first three are written.
 INSERT, UPDATE, UNDELETE = SyncOp.INSERT.value, SyncOp.UPDATE.value, SyncOp.UNDELETE.value
@@ -61,6 +62,13 @@ class SyncSql:
     # Bronze's long-term-retention column (Dataverse msft_datastate): a vanished row bronze or
     # this extraction saw moved to retention is a PURGE, as sync.changes.retained_keys says.
     retained: str | None = None
+    # The table's metadata columns (None: it keeps none).
+    stamp: SparkStamp | None = None
+
+    @property
+    def carried(self) -> str:
+        """Return the staged columns candidates carry besides the data (`, hash` or '')."""
+        return f", {HASH}" if self.stamp is not None and self.stamp.hashes else ""
 
     def to_fetch(self) -> str:
         """Return keys to read back: late inserts, and flagged rows back in the source."""
@@ -80,7 +88,7 @@ class SyncSql:
 
     def candidates(self, with_keys: bool) -> str:
         """Return the extracted and fetched rows, each with what the sync does to it."""
-        cols = ", ".join(q(c) for c in self.data)
+        cols = ", ".join(q(c) for c in self.data) + self.carried
         rows = f"SELECT {cols}, false AS _late FROM rows"
         if with_keys:  # the key scan ran after extraction: a row it no longer sees is gone
             on = joined(self.keys, "r", "k")
@@ -152,9 +160,11 @@ class SyncSql:
         """Return the rows the MERGE writes (from views `candidates` and `vanished`)."""
         cols = ", ".join(q(c) for c in self.data)
         acts = f"'{INSERT}', '{UPDATE}', '{UNDELETE}'"
-        written = f"SELECT {cols}, _act FROM candidates WHERE _act IN ({acts})"
-        if with_vanished:
-            written += f" UNION ALL SELECT {cols}, _act FROM vanished"
+        carried = self.carried
+        written = f"SELECT {cols}{carried}, _act FROM candidates WHERE _act IN ({acts})"
+        if with_vanished:  # a flagged row keeps its stored hash
+            kept = f", CAST(NULL AS STRING) AS {HASH}" if carried else ""
+            written += f" UNION ALL SELECT {cols}{kept}, _act FROM vanished"
         return written
 
     def merge(self, target: str, now: dt.datetime) -> str:
@@ -166,6 +176,11 @@ class SyncSql:
             f"t.{PURGED_DATE} = NULL, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = u._act"
         )
         update = f"{data_set}, {live}" if data_set else live
+        flagged = ""
+        if self.stamp is not None:
+            hashed = f"u.{HASH}" if self.stamp.hashes else None
+            update = ", ".join([update, *self.stamp.updates("t", when, hashed)])
+            flagged = ", " + ", ".join(self.stamp.updates("t", when, None))
         columns = [
             *self.data,
             IS_DELETED,
@@ -183,13 +198,18 @@ class SyncSql:
             when,
             "u._act",
         ]
+        if self.stamp is not None:
+            stamped = self.stamp.values(when, f"u.{HASH}")
+            columns, values = [*columns, *stamped], [*values, *stamped.values()]
         return (
             f"MERGE INTO delta.{q(target)} t USING edits u ON {joined(self.keys, 't', 'u')} "
             f"WHEN MATCHED AND u._act IN ('{UPDATE}', '{UNDELETE}') THEN UPDATE SET {update} "
             f"WHEN MATCHED AND u._act = '{DELETE}' THEN UPDATE SET t.{IS_DELETED} = true, "
-            f"t.{DELETED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{DELETE}' "
+            f"t.{DELETED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{DELETE}'"
+            f"{flagged} "
             f"WHEN MATCHED AND u._act = '{PURGE}' THEN UPDATE SET t.{IS_PURGED} = true, "
-            f"t.{PURGED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{PURGE}' "
+            f"t.{PURGED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{PURGE}'"
+            f"{flagged} "
             f"WHEN NOT MATCHED AND u._act = '{INSERT}' "
             f"THEN INSERT ({', '.join(q(c) for c in columns)}) "
             f"VALUES ({', '.join(values)})"

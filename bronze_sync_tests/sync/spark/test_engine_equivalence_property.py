@@ -24,14 +24,16 @@ AMOUNTS = st.decimals(min_value=-(10**6), max_value=10**6, places=4, allow_nan=F
 COUNTED = ("inserted", "updated", "deleted", "purged", "undeleted", "late_inserts")
 
 
-def machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path, remote):
+def machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path, remote, **settings):
     class EngineTwins(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             name = f"t_{uuid.uuid4().hex[:8]}"
             self.src = PgTable(pg_engine, pg_schema, name)
             spark = {"engine": "spark", "spark": {"remote": remote}}
-            entry = self.src.config(name=name, max_delete_fraction=1, watermark_overlap_minutes=0)
+            entry = self.src.config(
+                name=name, max_delete_fraction=1, watermark_overlap_minutes=0, **settings
+            )
             self.native = harness_for(
                 make_config([entry], bronze={"path": str(tmp_path / name / "n")})
             )
@@ -99,7 +101,8 @@ def machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path, remo
             self.syncs += 1
             when = NOW + dt.timedelta(hours=self.syncs)
             self.native.now = self.spark.now = when
-            native, spark = self.native.sync(), self.spark.sync()
+            batch = f"batch-{self.syncs}"  # one sync batch: the same batch_id in both
+            native, spark = self.native.sync(partition=batch), self.spark.sync(partition=batch)
             if self.syncs > 1:
                 assert spark.engine == "spark"
             assert [getattr(spark, c) for c in COUNTED] == [getattr(native, c) for c in COUNTED]
@@ -132,3 +135,20 @@ def test_spark_and_native_engines_write_the_same_bronze(
 ):
     machine = machine_class(pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote)
     run_state_machine(machine, "BRONZE_SYNC_ENGINE_PROPERTY", examples=10, steps=14)
+
+
+@pytest.mark.slow
+def test_spark_and_native_engines_stamp_the_same_row_metadata(
+    pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote
+):
+    metadata = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
+    machine = machine_class(
+        pg_engine,
+        pg_schema,
+        make_config,
+        harness_for,
+        tmp_path,
+        sail_remote,
+        metadata_columns=metadata,
+    )
+    run_state_machine(machine, "BRONZE_SYNC_ENGINE_PROPERTY", examples=6, steps=14)

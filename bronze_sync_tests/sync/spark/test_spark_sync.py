@@ -191,3 +191,54 @@ def test_a_row_moved_to_long_term_retention_is_purged_not_deleted(
     ops = {r["id"]: r["SyncOperation"] for r in _rows(spark_h)}
     assert (ops["k1"], ops["k2"], ops["k3"]) == ("PURGE", "DELETE", "UPDATE")
     assert _rows(spark_h) == _rows(native_h)
+
+
+METADATA = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
+
+
+def test_metadata_columns_are_stamped_on_the_cluster_as_native_stamps_them(
+    pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote
+):
+    src, native_h, spark_h = _twins(
+        pg_engine,
+        pg_schema,
+        make_config,
+        harness_for,
+        tmp_path,
+        sail_remote,
+        max_delete_fraction=1,
+        metadata_columns=METADATA,
+        source_system="CRM's \\ prod",  # quotes and backslashes reach SQL as a literal
+    )
+    old = NOW - dt.timedelta(days=400)
+    src.insert([{"id": f"k{i}", "createdon": old if i < 2 else NOW} for i in range(7)])
+    _sync_both(native_h, spark_h, NOW, partition="2026-12-01")
+    assert pa.schema(spark_h.delta().schema().to_arrow()) == pa.schema(
+        native_h.delta().schema().to_arrow()
+    )
+    assert _rows(spark_h) == _rows(native_h)
+
+    src.update(["k2"], name="changed")
+    src.update(["k3"], name=None)  # a null leaves its column out of the hash
+    src.delete(["k4"])
+    src.purge_before(NOW - dt.timedelta(days=365))  # k0, k1
+    src.insert([{"id": "k9", "createdon": NOW}])
+    for h in (native_h, spark_h):
+        record_purge(h.meta, h.config.tables[0], NOW - dt.timedelta(days=365), NOW)
+    native, spark = _sync_both(
+        native_h, spark_h, NOW + dt.timedelta(hours=1), partition="2026-12-02"
+    )
+    assert spark.engine == "spark" and (spark.purged, spark.deleted) == (2, 1)
+    assert _rows(spark_h) == _rows(native_h)
+
+    src.insert([{"id": "k4", "createdon": NOW, "name": "back"}])  # undeleted
+    native, spark = _sync_both(
+        native_h, spark_h, NOW + dt.timedelta(hours=2), partition="2026-12-03"
+    )
+    assert spark.undeleted == native.undeleted == 1
+    rows = {r["id"]: r for r in _rows(spark_h)}
+    assert rows["k4"]["batch_id"] == "2026-12-03" and rows["k5"]["batch_id"] == "2026-12-01"
+    assert rows["k4"]["load_timestamp"] < rows["k4"]["update_timestamp"]
+    assert rows["k0"]["batch_id"] == "2026-12-02"  # the purge stamped it, hash kept
+    assert rows["k9"]["source_system"] == "CRM's \\ prod"
+    assert _rows(spark_h) == _rows(native_h)
