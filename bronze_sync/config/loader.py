@@ -157,6 +157,9 @@ def _apply_defaults(raw: dict[str, Any]) -> dict[str, Any]:
         if key not in allowed:
             hint = " (it belongs to each table)" if key in _TABLE_ONLY_KEYS else ""
             raise ConfigError(f"defaults.{key}: unknown setting{hint}")
+    if raw.get("spark") is not None and "spark" not in defaults:
+        # The shared Spark Connect endpoint (ARCHITECTURE §12): every table's, unless its own.
+        defaults = {**defaults, "spark": raw["spark"]}
     tables = raw.get("tables")
     if not isinstance(tables, list):
         return raw
@@ -179,7 +182,9 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
         elif error["type"] == "union_tag_invalid":
             path = f"{path}.kind"
             message = f"{_kind(raw)!r} is not a source kind ({error['ctx']['expected_tags']})"
-        lines.append(f"{path}: {message}")
+        line = f"{path}: {message}"
+        if line not in lines:
+            lines.append(line)
     if len(lines) == 1:
         return lines[0]
     return "invalid configuration:\n  " + "\n  ".join(lines)
@@ -194,6 +199,8 @@ def _format_loc(loc: list[Any], raw: dict[str, Any]) -> str:
         key = loc[2]
         if isinstance(table, dict) and key not in table and key in (raw.get("defaults") or {}):
             return f"defaults.{key} (applied to tables[{loc[1]}])"
+        if isinstance(table, dict) and key == "spark" and key not in table and "spark" in raw:
+            loc = loc[2:]  # the shared block's own fault, reported once under its own path
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

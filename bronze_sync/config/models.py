@@ -245,6 +245,8 @@ class Config(StrictModel):
     source: SourceConfig
     bronze: BronzeConfig
     defaults: dict[str, Any] = Field(default_factory=dict)
+    # The Spark Connect endpoint of tables with engine spark that name none of their own.
+    spark: SparkSettings | None = None
     sync: SyncSettings = Field(default_factory=SyncSettings)
     rollback: RollbackSettings = Field(default_factory=RollbackSettings)
     purge: PurgeSettings = Field(default_factory=PurgeSettings)

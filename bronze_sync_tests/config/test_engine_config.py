@@ -60,3 +60,29 @@ def test_a_remote_that_is_not_spark_connect_is_refused_without_its_token():
         'spark: {remote: "http://cluster:15002/;token=${TOKEN}"}}\n'
     )
     assert "not a Spark Connect address" in text and "secret-token" not in text
+
+
+def test_a_top_level_spark_block_is_every_spark_tables_endpoint_unless_it_names_its_own():
+    config = parse(
+        f"{SPARK}\n"
+        "defaults: {engine: native}\n"
+        "tables:\n  - {name: a, source: a, primary_key: id, engine: spark}\n"
+        "  - {name: b, source: b, primary_key: id, engine: spark, "
+        "spark: {remote: 'sc://other.internal:443'}}\n"
+        "  - {name: c, source: c, primary_key: id}\n"
+    )
+    a, b, c = config.tables
+    assert a.spark is not None and a.spark.endpoint == "sc://cluster.internal:15002"
+    assert b.spark is not None and b.spark.endpoint == "sc://other.internal:443"
+    assert c.engine == "native"
+
+
+def test_a_bad_top_level_spark_block_is_named_as_such():
+    text = error(
+        "spark: {remote: 'http://cluster:15002'}\ntables:\n  - {name: a, source: a, "
+        "primary_key: id, engine: spark}\n"
+    )
+    assert text == (
+        "cfg.yaml: spark.remote: remote 'http://cluster:15002' is not a Spark Connect address "
+        "(sc://host:port/;token=...)"
+    )
