@@ -170,47 +170,51 @@ class SyncSql:
     def merge(self, target: str, now: dt.datetime) -> str:
         """Return the one MERGE that writes the edits into bronze."""
         when = ts(now)
-        data_set = ", ".join(f"t.{q(c)} = u.{q(c)}" for c in self.data if c not in self.keys)
-        live = (
-            f"t.{IS_DELETED} = false, t.{IS_PURGED} = false, t.{DELETED_DATE} = NULL, "
-            f"t.{PURGED_DATE} = NULL, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = u._act"
+        return (
+            f"MERGE INTO delta.{q(target)} t USING edits u ON {joined(self.keys, 't', 'u')} "
+            f"WHEN MATCHED AND u._act IN ('{UPDATE}', '{UNDELETE}') "
+            f"THEN UPDATE SET {self._live_set(when)} "
+            f"WHEN MATCHED AND u._act = '{DELETE}' "
+            f"THEN UPDATE SET {self._flag_set(DELETE, IS_DELETED, DELETED_DATE, when)} "
+            f"WHEN MATCHED AND u._act = '{PURGE}' "
+            f"THEN UPDATE SET {self._flag_set(PURGE, IS_PURGED, PURGED_DATE, when)} "
+            f"WHEN NOT MATCHED AND u._act = '{INSERT}' THEN {self._insert(when)}"
         )
-        update = f"{data_set}, {live}" if data_set else live
-        flagged = ""
+
+    def _live_set(self, when: str) -> str:
+        """Return the SET of an updated or undeleted row: its values, live tracking, stamp."""
+        sets = [f"t.{q(c)} = u.{q(c)}" for c in self.data if c not in self.keys]
+        sets += [
+            f"t.{IS_DELETED} = false",
+            f"t.{IS_PURGED} = false",
+            f"t.{DELETED_DATE} = NULL",
+            f"t.{PURGED_DATE} = NULL",
+            f"t.{LAST_SYNCED} = {when}",
+            f"t.{SYNC_OPERATION} = u._act",
+        ]
         if self.stamp is not None:
-            hashed = f"u.{HASH}" if self.stamp.hashes else None
-            update = ", ".join([update, *self.stamp.updates("t", when, hashed)])
-            flagged = ", " + ", ".join(self.stamp.updates("t", when, None))
-        columns = [
-            *self.data,
-            IS_DELETED,
-            IS_PURGED,
-            DELETED_DATE,
-            PURGED_DATE,
-            LAST_SYNCED,
-            SYNC_OPERATION,
+            sets += self.stamp.updates("t", when, f"u.{HASH}" if self.stamp.hashes else None)
+        return ", ".join(sets)
+
+    def _flag_set(self, act: str, flag: str, date: str, when: str) -> str:
+        """Return the SET of a deleted or purged row (its values and hash kept)."""
+        sets = [
+            f"t.{flag} = true",
+            f"t.{date} = {when}",
+            f"t.{LAST_SYNCED} = {when}",
+            f"t.{SYNC_OPERATION} = '{act}'",
         ]
-        values = [f"u.{q(c)}" for c in self.data] + [
-            "false",
-            "false",
-            "NULL",
-            "NULL",
-            when,
-            "u._act",
-        ]
+        if self.stamp is not None:
+            sets += self.stamp.updates("t", when, None)
+        return ", ".join(sets)
+
+    def _insert(self, when: str) -> str:
+        """Return the INSERT of a new row: its values, live tracking, stamp."""
+        columns = [*self.data, IS_DELETED, IS_PURGED, DELETED_DATE, PURGED_DATE]
+        values = [*(f"u.{q(c)}" for c in self.data), "false", "false", "NULL", "NULL"]
+        columns += [LAST_SYNCED, SYNC_OPERATION]
+        values += [when, "u._act"]
         if self.stamp is not None:
             stamped = self.stamp.values(when, f"u.{HASH}")
             columns, values = [*columns, *stamped], [*values, *stamped.values()]
-        return (
-            f"MERGE INTO delta.{q(target)} t USING edits u ON {joined(self.keys, 't', 'u')} "
-            f"WHEN MATCHED AND u._act IN ('{UPDATE}', '{UNDELETE}') THEN UPDATE SET {update} "
-            f"WHEN MATCHED AND u._act = '{DELETE}' THEN UPDATE SET t.{IS_DELETED} = true, "
-            f"t.{DELETED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{DELETE}'"
-            f"{flagged} "
-            f"WHEN MATCHED AND u._act = '{PURGE}' THEN UPDATE SET t.{IS_PURGED} = true, "
-            f"t.{PURGED_DATE} = {when}, t.{LAST_SYNCED} = {when}, t.{SYNC_OPERATION} = '{PURGE}'"
-            f"{flagged} "
-            f"WHEN NOT MATCHED AND u._act = '{INSERT}' "
-            f"THEN INSERT ({', '.join(q(c) for c in columns)}) "
-            f"VALUES ({', '.join(values)})"
-        )
+        return f"INSERT ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(values)})"
