@@ -145,8 +145,12 @@ def _spark_schema(
     plan = plan_schema(
         source_schema, bronze, table.name, dropped_before, metadata_fields(table.metadata_columns)
     )
-    if plan.rewrites_table or plan.widened:
-        return "the source's columns changed (the native engine evolves the schema)"
+    if plan.widened or plan.missing_tracking or plan.missing_metadata:
+        return "bronze's column types or managed columns change (the native engine rewrites them)"
+    if plan.fill_columns and (table.metadata_columns or plan.dropped):
+        # Filled rows are written as whole images: their stamps and the columns bronze keeps
+        # for the source are native's to rewrite.
+        return f"columns {list(plan.fill_columns)} are filled natively for this table"
     if plan.dropped and RECORD_HASH in table.metadata_columns:
         # record_hash covers bronze's copy of a dropped column, which only native reads.
         return f"record_hash covers columns the source dropped {sorted(plan.dropped)}"

@@ -9,6 +9,7 @@ the mass-delete guard's counts and the one MERGE). Nothing here reads bronze's r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -34,6 +35,7 @@ from bronze_sync.sync.result import SyncResult
 from bronze_sync.sync.row_stamp import row_stamp
 from bronze_sync.sync.spark import statements as st
 from bronze_sync.sync.spark.checks import check_protocol, flag_counts, refuse_repeats
+from bronze_sync.sync.spark.evolve import Evolution, evolution, fill_bronze, filled_count
 from bronze_sync.sync.spark.lake_staging import LakeStaging
 from bronze_sync.sync.spark.session import cluster_errors, spark_session
 from bronze_sync.sync.spark.stamp import spark_stamp, stage_rows
@@ -66,7 +68,10 @@ def sync_with_spark(
             spark_session(table.spark, table.name) as spark,
             cluster_errors(table.spark, table.name, "run the sync"),
         ):
-            result = _sync(job, table, delta, read_schema, timer, lease, state_row, spark, staging)
+            evolving = evolution(table, schema_plan)
+            result = _sync(
+                job, table, delta, read_schema, timer, lease, state_row, spark, staging, evolving
+            )
     finally:
         staging.remove()
     # Saved as the table's DroppedColumns: left out, a column coming back would keep the
@@ -87,16 +92,19 @@ def _sync(
     state_row: dict[str, object],
     spark: Any,
     staging: LakeStaging,
+    evolving: Evolution | None,
 ) -> SyncResult:
     version, uri = delta.version(), job.store.table_uri(table.name)
     keys = list(table.primary_key)
     sql = _statements(job, table, schema, delta)
     with timer("state"):
-        spark.read.format("delta").option("versionAsOf", version).load(uri).createOrReplaceTempView(
-            "bronze"
-        )
+        stored = spark.read.format("delta").option("versionAsOf", version).load(uri)
+        stored.createOrReplaceTempView("bronze_stored")
+        stored.createOrReplaceTempView("bronze")
         since = _since(spark, table)
     feed = _change_feed(job, table, schema, since, state_row)
+    if feed is not None:  # as natively: a change feed's rows are compared value by value
+        sql = dataclasses.replace(sql, trust_modified=False)
     if feed is not None and feed.full:
         since = None  # the feed read every current row: compare every key with them
     with timer("extract"):
@@ -113,6 +121,8 @@ def _sync(
         source_rows = None  # no key scan ran
     else:
         source_rows = _stage_keys(job, table, schema, since, spark, staging, timer, extracted)
+    if evolving is not None:
+        sql = fill_bronze(job, table, schema, evolving, spark, staging, since, timer, sql)
     scanned = table.track_deletes and not changes_only
     with timer("diff"):
         _fetch(job, table, schema, spark, staging, sql, scanned)
@@ -124,12 +134,15 @@ def _sync(
         counts = tally(spark, table.track_deletes)
     check_mass_delete(job, table, counts.deleted, counts.active_before, counts.purged)
     result = _result(table, version, since, extracted, source_rows, counts)
+    if evolving is not None:
+        result.filled = filled_count(spark)
+        result.columns_added, result.columns_readded = list(evolving.added), list(evolving.readded)
     if feed is not None:  # read after staging: a full feed learns its position at the end
         result.mode = "changes" if changes_only else "full"
         result.source_state = dict(feed.state)
-    if counts.written:
+    if counts.written or evolving is not None:  # new columns change bronze even unfilled
         with timer("commit"):
-            _commit(job, table, uri, version, sql, spark, lease, result)
+            _commit(job, table, uri, version, sql, spark, lease, result, evolving)
     with timer("history"):
         result.note_history(*keep_history(job, table, result.version))
     with timer("validate"):
@@ -311,12 +324,19 @@ def _commit(
     spark: Any,
     lease: TableLease,
     result: SyncResult,
+    evolving: Evolution | None,
 ) -> None:
     """Write the edits in ONE MERGE pinned to `version`; fill `result` with what landed."""
     job.progress(
         table.name, "commit", f"merging {result.changed_rows:,} row changes on the cluster"
     )
-    spark.sql(sql.edits(table.track_deletes)).createOrReplaceTempView("edits")
+    now = job.clock()
+    if evolving is not None:
+        edits = evolving.images(sql.data, st.ts(now), table.track_deletes)
+        statement = evolving.merge(uri)
+    else:
+        edits, statement = sql.edits(table.track_deletes), sql.merge(uri, now)
+    spark.sql(edits).createOrReplaceTempView("edits")
     metadata = {
         **job.commit_identity(),
         **result.commit_metadata(),
@@ -326,7 +346,7 @@ def _commit(
         "updated": result.updated,
         "undeleted": result.undeleted,
         "unchanged": result.unchanged - result.unmodified,
-        "filled": 0,
+        "filled": result.filled,
         PII_POLICY_FIELD: policy_text(table.pii),
     }
     lease.before_commit()
@@ -340,7 +360,7 @@ def _commit(
         USER_METADATA, json.dumps({f"bronze_sync.{k}": v for k, v in metadata.items()}, default=str)
     )
     try:
-        spark.sql(sql.merge(uri, job.clock())).collect()
+        spark.sql(statement).collect()
     except Exception:
         landed = job.store.open(uri)
         if landed is None or landed.version() == version:

@@ -167,7 +167,8 @@ def test_a_column_gone_from_the_source_stays_in_bronze_and_a_returning_one_is_re
     src.execute(f"UPDATE {src.source} SET amount = 7")  # modifiedon kept: only a re-read sees it
     native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=3))
     assert spark.columns_readded == native.columns_readded == ["amount"]
-    assert spark.engine_note  # the schema change ran natively, and says so
+    assert (spark.engine, spark.engine_note) == ("spark", None)  # filled on the cluster
+    assert spark.filled == native.filled == 4  # k0, k1, k3, k9: every live row
     live = [r for r in _rows(spark_h) if not r["IsDeleted"]]
     assert {r["amount"] for r in live} == {7}
     assert _rows(spark_h) == _rows(native_h)
@@ -241,4 +242,45 @@ def test_metadata_columns_are_stamped_on_the_cluster_as_native_stamps_them(
     assert rows["k4"]["load_timestamp"] < rows["k4"]["update_timestamp"]
     assert rows["k0"]["batch_id"] == "2026-12-02"  # the purge stamped it, hash kept
     assert rows["k9"]["source_system"] == "CRM's \\ prod"
+    assert _rows(spark_h) == _rows(native_h)
+
+
+def _types(h) -> dict[str, object]:
+    return {f.name: f.type for f in pa.schema(h.delta().schema().to_arrow())}
+
+
+def test_a_new_source_column_is_added_and_filled_for_every_row_on_the_cluster(
+    pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote
+):
+    src, native_h, spark_h = _twins(
+        pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote, max_delete_fraction=1
+    )
+    src.insert([{"id": f"k{i}", "createdon": NOW} for i in range(6)])
+    _sync_both(native_h, spark_h, NOW)
+    # A default fills old rows without touching their modified value: only a fill sees it.
+    src.execute(f"ALTER TABLE {src.source} ADD COLUMN region TEXT DEFAULT 'north'")
+    src.execute(f"UPDATE {src.source} SET region = NULL WHERE id = 'k5'")
+    src.update(["k1"], name="changed")
+    src.delete(["k2"])
+    src.execute(
+        f"INSERT INTO {src.source} (id, name, amount, createdon, modifiedon, region) "
+        "VALUES ('k9', 'new', 1, now(), now(), 'south')"
+    )
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=1))
+    assert (spark.engine, spark.engine_note) == ("spark", None)
+    assert spark.columns_added == native.columns_added == ["region"]
+    assert spark.filled == native.filled == 4  # k0, k1, k3, k4 (k5 stays NULL, k2 is gone)
+    assert (spark.updated, spark.deleted, spark.inserted) == (native.updated, 1, 1)
+    assert _types(spark_h) == _types(native_h)
+    assert _rows(spark_h) == _rows(native_h)
+    assert spark_h.delta().version() == 1 and spark_h.delta().protocol().min_reader_version == 1
+
+    src.execute(f"UPDATE {src.source} SET region = 'east', modifiedon = now() WHERE id = 'k3'")
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=2))
+    assert spark.engine == "spark" and _rows(spark_h) == _rows(native_h)
+
+    src.execute(f"ALTER TABLE {src.source} ADD COLUMN note TEXT")  # nothing to fill, no change
+    native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=3))
+    assert spark.columns_added == ["note"] and spark.committed == native.committed
+    assert _types(spark_h) == _types(native_h)
     assert _rows(spark_h) == _rows(native_h)
