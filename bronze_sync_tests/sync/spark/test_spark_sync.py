@@ -274,6 +274,7 @@ def test_a_new_source_column_is_added_and_filled_for_every_row_on_the_cluster(
     assert _types(spark_h) == _types(native_h)
     assert _rows(spark_h) == _rows(native_h)
     assert spark_h.delta().version() == 1 and spark_h.delta().protocol().min_reader_version == 1
+    assert spark.history_rows.get(1) == native.history_rows.get(1) == 6  # k0 k1 k3 k4 k2 k9
 
     src.execute(f"UPDATE {src.source} SET region = 'east', modifiedon = now() WHERE id = 'k3'")
     native, spark = _sync_both(native_h, spark_h, NOW + dt.timedelta(hours=2))
