@@ -20,14 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from bronze_sync.bronze.schema import SchemaPlan
-from bronze_sync.bronze.tracking import (
-    DELETED_DATE,
-    IS_DELETED,
-    IS_PURGED,
-    LAST_SYNCED,
-    PURGED_DATE,
-    SYNC_OPERATION,
-)
+from bronze_sync.bronze.tracking import TRACKING_FIELDS
 from bronze_sync.config.models import TableConfig
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.spark import statements as st
@@ -37,7 +30,7 @@ from bronze_sync.sync.spark.tally import check_null_keys
 
 FILL = "FILL"  # a row only the fill changed (its values, LastSynced, SyncOperation UPDATE)
 FILLED = "_filled"
-TRACKING = (IS_DELETED, IS_PURGED, DELETED_DATE, PURGED_DATE, LAST_SYNCED, SYNC_OPERATION)
+TRACKING = tuple(f.name for f in TRACKING_FIELDS)  # their order in every bronze table
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from bronze_sync.bronze.row_metadata import METADATA_TYPES
 from bronze_sync.metadata.pipeline_config import record_purge
 from bronze_sync_tests.helpers import NOW, PgTable, assert_bronze_invariants
 from bronze_sync_tests.stateful import run_state_machine
@@ -152,7 +153,6 @@ def test_spark_and_native_engines_write_the_same_bronze(
 def test_spark_and_native_engines_stamp_the_same_row_metadata(
     pg_engine, pg_schema, make_config, harness_for, tmp_path, sail_remote
 ):
-    metadata = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
     machine = machine_class(
         pg_engine,
         pg_schema,
@@ -160,6 +160,6 @@ def test_spark_and_native_engines_stamp_the_same_row_metadata(
         harness_for,
         tmp_path,
         sail_remote,
-        metadata_columns=metadata,
+        metadata_columns=list(METADATA_TYPES),
     )
     run_state_machine(machine, "BRONZE_SYNC_ENGINE_PROPERTY", examples=6, steps=14)

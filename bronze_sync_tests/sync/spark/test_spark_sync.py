@@ -11,6 +11,7 @@ import pytest
 
 from bronze_sync.bronze.commit import commit_fields
 from bronze_sync.bronze.commit_notes import history
+from bronze_sync.bronze.row_metadata import METADATA_TYPES
 from bronze_sync.errors import MassDeleteError
 from bronze_sync.maintenance import MaintenanceRequest, run_maintenance
 from bronze_sync.metadata.pipeline_config import record_purge
@@ -194,7 +195,7 @@ def test_a_row_moved_to_long_term_retention_is_purged_not_deleted(
     assert _rows(spark_h) == _rows(native_h)
 
 
-METADATA = ["load_timestamp", "update_timestamp", "source_system", "batch_id", "record_hash"]
+METADATA = list(METADATA_TYPES)  # every row metadata column
 
 
 def test_metadata_columns_are_stamped_on_the_cluster_as_native_stamps_them(
