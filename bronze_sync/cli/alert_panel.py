@@ -38,8 +38,13 @@ class AlertPanelHandler(logging.Handler):
 
 
 def show_alerts_as_panels(console: Console) -> None:
-    """Route the `bronze_sync.alerts` log to panels on `console` (once per process)."""
+    """Route the `bronze_sync.alerts` log to panels on `console` (one handler per process)."""
     logger = logging.getLogger("bronze_sync.alerts")
-    if not any(isinstance(h, AlertPanelHandler) for h in logger.handlers):
-        logger.addHandler(AlertPanelHandler(console))
-        logger.propagate = False
+    # A later command in the same process (tests, an embedding program) draws on its own
+    # console, not on the first command's.
+    for handler in logger.handlers:
+        if isinstance(handler, AlertPanelHandler):
+            handler.console = console
+            return
+    logger.addHandler(AlertPanelHandler(console))
+    logger.propagate = False

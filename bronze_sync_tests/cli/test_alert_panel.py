@@ -26,3 +26,17 @@ def test_alert_is_drawn_as_a_titled_panel_with_its_markdown_rendered():
     assert "HIGH: daily_sync failed: account" in text
     assert "account: source unreachable" in text and "**" not in text  # Markdown rendered
     assert text.lstrip().startswith("╭")  # a panel
+
+
+def test_a_second_command_in_the_same_process_draws_on_its_own_console():
+    first, second = io.StringIO(), io.StringIO()
+    logger = logging.getLogger("bronze_sync.alerts")
+    try:
+        show_alerts_as_panels(Console(file=first, width=80, force_terminal=False))
+        show_alerts_as_panels(Console(file=second, width=80, force_terminal=False))
+        LogNotifier().send(Alert(Severity.HIGH, "stale: account", "last sync 30 h ago"))
+        assert len(logger.handlers) == 1
+    finally:
+        logger.handlers.clear()
+        logger.propagate = True
+    assert first.getvalue() == "" and "HIGH: stale: account" in second.getvalue()
