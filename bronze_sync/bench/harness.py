@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from bronze_sync.bench import pg_source
 from bronze_sync.bench.memlimit import MemoryCage
 from bronze_sync.bench.sail import SailServer
-from bronze_sync.bench.worker import PhaseRequest
+from bronze_sync.bench.worker import SPARK_TOOL, PhaseRequest
 
 PHASES = ("initial", "daily", "noop", "daily_recent")
 # The source change each sync phase starts from (none: the no-op and the initial load).
@@ -26,7 +26,6 @@ CHANGES = {
     "daily": pg_source.apply_daily_changes,
     "daily_recent": pg_source.apply_recent_changes,
 }
-SPARK_TOOL = "bronze_sync[spark]"
 # Only bronze_sync has checkpoints to roll back to and a checkpoint-safe VACUUM (on a table
 # the spark engine wrote too: both run through deltalake on any bronze table).
 EXTRA_PHASES = {"bronze_sync": ("rollback", "vacuum"), SPARK_TOOL: ("rollback", "vacuum")}

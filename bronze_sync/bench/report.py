@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bronze_sync.bench.worker import SPARK_TOOL
+
 PHASE_ORDER = ["initial", "daily", "noop", "daily_recent", "rollback", "vacuum"]
-SPARK_TOOL = "bronze_sync[spark]"
 TOOL_ORDER = ["bronze_sync", SPARK_TOOL, "dlt", "notebook"]
 BREAKDOWN = [
     "schema",

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+# bronze_sync with `engine: spark`, syncing on the Spark Connect server at spark_remote.
+SPARK_TOOL = "bronze_sync[spark]"
 TOOLS = {
     "bronze_sync": "bronze_sync.bench.tool_bronze",
-    # bronze_sync with `engine: spark`, syncing on the Spark Connect server at spark_remote.
-    "bronze_sync[spark]": "bronze_sync.bench.tool_bronze",
+    SPARK_TOOL: "bronze_sync.bench.tool_bronze",
     "dlt": "bronze_sync.bench.tool_dlt",
     "notebook": "bronze_sync.bench.tool_notebook",
 }

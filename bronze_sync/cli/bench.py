@@ -11,11 +11,11 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from bronze_sync.bench.worker import SPARK_TOOL  # standard library only: start-up stays light
 from bronze_sync.cli import cli, console, err_console
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_ROWS = {"postgres": 1_000_000, "dataverse": 200_000}
-SPARK_TOOL = "bronze_sync[spark]"  # bronze_sync.bench.harness.SPARK_TOOL (kept import-free)
 
 
 @cli.command()

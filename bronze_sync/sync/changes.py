@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 
 from bronze_sync.config.models import TableConfig
 from bronze_sync.rows.keys import check_keys
-from bronze_sync.sources.base import ExtractPlan
+from bronze_sync.sources.base import ChangeFeed, ExtractPlan
 from bronze_sync.staging import StagingArea
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 
@@ -45,17 +45,9 @@ def extract_changes(
     timer: PhaseTimer,
 ) -> ChangedRows | None:
     """Stage the source's change feed, or return None to extract and scan keys as usual."""
-    state = {CHANGE_TOKEN: token} if token else {}
-    feed = job.source.read_changes(ExtractPlan(table, schema, since, state))
+    feed = read_feed(job, table, schema, since, token)
     if feed is None:
         return None
-    if feed.full:
-        why = "no saved change token" if not token else "the saved change token was not usable"
-        job.progress(table.name, "extract", f"full read with change tracking ({why})")
-        if token:
-            log.warning("%s: change token not usable; full read and key comparison", table.name)
-    else:
-        job.progress(table.name, "extract", "reading changes since the saved change token")
     with timer("extract"):
         rows = staging.stage("rows", feed.rows, schema)
         check_keys(rows, table.primary_key, table.name, "changed rows")
@@ -69,6 +61,28 @@ def extract_changes(
         mode="full" if feed.full else "changes",
         source_state=dict(feed.state),
     )
+
+
+def read_feed(
+    job: SyncJob,
+    table: TableConfig,
+    schema: pa.Schema,
+    since: dt.datetime | None,
+    token: str | None,
+) -> ChangeFeed | None:
+    """Ask the source for its changes since `token` (None: it has no change feed)."""
+    state = {CHANGE_TOKEN: token} if token else {}
+    feed = job.source.read_changes(ExtractPlan(table, schema, since, state))
+    if feed is None:
+        return None
+    if feed.full:
+        why = "no saved change token" if not token else "the saved change token was not usable"
+        job.progress(table.name, "extract", f"full read with change tracking ({why})")
+        if token:
+            log.warning("%s: change token not usable; full read and key comparison", table.name)
+    else:
+        job.progress(table.name, "extract", "reading changes since the saved change token")
+    return feed
 
 
 def retained_keys(delta: DeltaTable, table: TableConfig, extracted: pa.Table) -> pa.Table | None:

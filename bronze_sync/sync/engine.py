@@ -136,9 +136,10 @@ def _spark_schema(
 ) -> SchemaPlan | str:
     """Return the schema plan a spark sync writes under, or why this sync runs natively.
 
-    The spark engine writes rows only: a sync that changes bronze's schema (new, widened or
-    re-added columns) runs on the native engine, which rewrites files. A column gone from the
-    source changes no schema (bronze keeps it), so the cluster syncs on.
+    New and returning columns are filled on the cluster (spark.evolve); widened types and
+    managed columns a table lacks are rewritten by the native engine, as is a fill of a table
+    keeping metadata columns or columns the source dropped. A column gone from the source
+    changes no schema (bronze keeps it), so the cluster syncs on.
     """
     dropped_before = json.loads(str(state_row.get(DROPPED_COLUMNS) or "[]"))
     bronze = pa.schema(delta.schema().to_arrow())

@@ -28,8 +28,7 @@ from bronze_sync.sync.spark.checks import refuse_repeats
 from bronze_sync.sync.spark.lake_staging import LakeStaging
 from bronze_sync.sync.spark.tally import check_null_keys
 
-FILL = "FILL"  # a row only the fill changed (its values, LastSynced, SyncOperation UPDATE)
-FILLED = "_filled"
+FILLED = "_filled"  # the fill changed the row (it is written: values, LastSynced, UPDATE)
 TRACKING = tuple(f.name for f in TRACKING_FIELDS)  # their order in every bronze table
 
 

@@ -25,8 +25,8 @@ from bronze_sync.config.models import TableConfig
 from bronze_sync.errors import CommitConflictError, SparkEngineError
 from bronze_sync.faults import fault_point
 from bronze_sync.pii.source import PII_POLICY_FIELD, policy_text
-from bronze_sync.sources.base import ChangeFeed, ExtractPlan
-from bronze_sync.sync.changes import CHANGE_TOKEN, RETAINED_COLUMN, saved_token
+from bronze_sync.sources.base import ChangeFeed
+from bronze_sync.sync.changes import RETAINED_COLUMN, read_feed, saved_token
 from bronze_sync.sync.history_step import keep_history
 from bronze_sync.sync.job import PhaseTimer, SyncJob
 from bronze_sync.sync.key_check import FULL
@@ -217,16 +217,9 @@ def _change_feed(
     state_row: dict[str, object],
 ) -> ChangeFeed | None:
     """Return the source's changes since the saved token (None: extract and scan keys)."""
-    token = saved_token(state_row)
-    plan = ExtractPlan(table, schema, since, {CHANGE_TOKEN: token} if token else {})
-    feed = job.source.read_changes(plan)
+    feed = read_feed(job, table, schema, since, saved_token(state_row))
     if feed is None:
         job.progress(table.name, "extract", f"extracting rows changed since {since or 'ever'}")
-    elif feed.full:
-        why = "no saved change token" if not token else "the saved change token was not usable"
-        job.progress(table.name, "extract", f"full read with change tracking ({why})")
-    else:
-        job.progress(table.name, "extract", "reading changes since the saved change token")
     return feed
 
 

@@ -6,8 +6,6 @@ carries the hash into the MERGE. A flagged row keeps its stored hash: its values
 change, and every writer keeps the hash equal to the hash of the row's values.
 """
 
-# identifiers are validated by the config and quoted by statements.q
-
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -53,20 +51,17 @@ class SparkStamp:
         return RECORD_HASH in self.stamp.names
 
     def staged_schema(self, schema: pa.Schema) -> pa.Schema:
-        """Return the schema of staged rows: the read schema, plus the hash when kept."""
-        return schema.append(pa.field(HASH, pa.string())) if self.hashes else schema
+        """Return the schema of hashed staged rows: the read schema, plus the hash."""
+        return schema.append(pa.field(HASH, pa.string()))
 
     def hashed(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """Yield `batches` with each row's record_hash appended (when the table keeps it)."""
+        """Yield `batches` with each row's record_hash appended."""
         for batch in batches:
-            if not self.hashes:
-                yield batch
-                continue
             rows = pa.Table.from_batches([batch])
             columns = hashed_columns(rows.column_names, (*self.names, *self.stamp.unhashed))
             hashes = record_hashes(rows, columns)
             yield pa.RecordBatch.from_arrays(
-                [*batch.columns, hashes], schema=batch.schema.append(pa.field(HASH, pa.string()))
+                [*batch.columns, hashes], schema=self.staged_schema(batch.schema)
             )
 
     def values(self, when: str, hash_expr: str) -> dict[str, str]:
@@ -103,7 +98,7 @@ def stage_rows(
     stamp: SparkStamp | None,
 ) -> int:
     """Stage source rows as set `name`, each with its record_hash when the table keeps it."""
-    if stamp is None:
+    if stamp is None or not stamp.hashes:
         return staging.stage(name, batches, schema)
     return staging.stage(name, stamp.hashed(batches), stamp.staged_schema(schema))
 
