@@ -7,6 +7,7 @@ import json
 import operator
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,51 @@ class Raw(str):
 
 class UnknownProperty(ODataError):
     """A $select/$filter/$orderby names a property the entity does not have."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """The rows a date-time filter keeps: values in [low, high) (an end may be open), nulls."""
+
+    column: str
+    low: dt.datetime | None = None
+    high: dt.datetime | None = None
+    values: bool = True
+    nulls: bool = False
+
+
+class _Spanned:
+    """A predicate that also says, as a `Span`, which rows it keeps (for an index lookup)."""
+
+    __slots__ = ("predicate", "span")
+
+    def __init__(self, predicate: Predicate, span: Span) -> None:
+        self.predicate, self.span = predicate, span
+
+    def __call__(self, row: dict[str, Any]) -> bool:
+        return self.predicate(row)
+
+
+def span_of(predicate: Predicate) -> Span | None:
+    """Return the date-time range a filter keeps, or None when it is not one."""
+    return predicate.span if isinstance(predicate, _Spanned) else None
+
+
+def _both(a: Span | None, b: Span | None) -> Span | None:
+    if a is None or b is None or a.column != b.column or a.nulls or b.nulls:
+        return None
+    lows = [v for v in (a.low, b.low) if v is not None]
+    highs = [v for v in (a.high, b.high) if v is not None]
+    return replace(a, low=max(lows, default=None), high=min(highs, default=None))
+
+
+def _either(a: Span | None, b: Span | None) -> Span | None:
+    if a is None or b is None or a.column != b.column:
+        return None
+    only_nulls, ranged = (a, b) if not a.values else (b, a)
+    if only_nulls.values or not only_nulls.nulls:
+        return None
+    return replace(ranged, nulls=True)
 
 
 def parse_filter(text: str, known: Callable[[str], bool]) -> Predicate:
@@ -86,7 +132,9 @@ class _Parser:
         while self._peek() == "or":
             self._take()
             right = self._and()
+            span = _either(span_of(left), span_of(right))
             left = (lambda a, b: lambda row: a(row) or b(row))(left, right)
+            left = _Spanned(left, span) if span else left
         return left
 
     def _and(self) -> Predicate:
@@ -94,7 +142,9 @@ class _Parser:
         while self._peek() == "and":
             self._take()
             right = self._unary()
+            span = _both(span_of(left), span_of(right))
             left = (lambda a, b: lambda row: a(row) and b(row))(left, right)
+            left = _Spanned(left, span) if span else left
         return left
 
     def _unary(self) -> Predicate:
@@ -121,7 +171,9 @@ def _comparison(name: str, op: str, literal: Any) -> Predicate:
     # (with null, and of stored UTC datetimes) skip compare's type dispatch.
     if literal is None and op in {"eq", "ne"}:
         null = op == "eq"
-        return lambda row: (row.get(name) is None) is null
+        return _Spanned(
+            lambda row: (row.get(name) is None) is null, Span(name, values=not null, nulls=null)
+        )
     if type(literal) is not dt.datetime:
         return lambda row: compare(row.get(name), op, literal)
     direct = _DIRECT[op]
@@ -132,6 +184,10 @@ def _comparison(name: str, op: str, literal: Any) -> Predicate:
             return direct(value, literal)
         return compare(value, op, literal)
 
+    if op == "ge":
+        return _Spanned(predicate, Span(name, low=literal))
+    if op == "lt":
+        return _Spanned(predicate, Span(name, high=literal))
     return predicate
 
 
