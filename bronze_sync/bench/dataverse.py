@@ -99,6 +99,7 @@ def run_dataverse_bench(
         EmulatorProcess(setup, latency_ms / 1000) as emulator,
         tempfile.TemporaryDirectory() as workdir,
     ):
+        _warm_up(emulator, f"{workdir}/warm_up", page_size)
         for label, source in RUNS:
             config = _config(emulator.connection(), f"{workdir}/{label}", page_size, **source)
             for phase in ("initial", "daily_1pct"):
@@ -117,6 +118,14 @@ def run_dataverse_bench(
             out.append(_measure_read(emulator, config, label))
     extra = {"page_size": page_size, "latency_ms": latency_ms, "emulator_pid": emulator.pid}
     return [{**r, **extra} for r in out]
+
+
+def _warm_up(emulator: EmulatorProcess, workdir: str, page_size: int) -> None:
+    """Sync the entity once, unmeasured, so the first measured run pays no one-time costs."""
+    # The first sync in a process imports the Delta, history and metadata code, and the
+    # emulator encodes each row's JSON on its first read: neither is the client's per-row work.
+    config = _config(emulator.connection(), workdir, page_size, **RUNS[1][1])
+    sync_once(config, f"bench-dataverse-warm-up-{uuid.uuid4().hex[:6]}")
 
 
 def _measure(emulator: EmulatorProcess, config: Config, phase: str) -> dict[str, Any]:
