@@ -63,6 +63,8 @@ def run_tool(
             request = PhaseRequest(
                 tool, phase, pg_url, source, str(folder), memory_limit_mb, remote
             )
+            if not pg_source.settle(engine) and phase == PHASES[0]:
+                report("CHECKPOINT not allowed: phases may pay for the writes before them")
             figures = _measured(request, memory_limit_mb, server if remote else None)
             figures.update({"tool": tool, "phase": phase, "rows": rows})
             if changes is not None:

@@ -157,6 +157,19 @@ def apply_recent_changes(engine: sa.Engine, tool: str, rows: int) -> DailyChange
     return DailyChanges(updated=recent + older, inserted=inserted, deleted=deleted)
 
 
+def settle(engine: sa.Engine) -> bool:
+    """Flush the server's dirty pages (CHECKPOINT); return False when not allowed to."""
+    # Setting up a phase (the day's changes) and the phase before it (a sync that sets hint
+    # bits on every changed page) leave dirty pages that the checkpointer would otherwise
+    # write out during the next timed phase, whichever tool's it is.
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("CHECKPOINT")
+    except sa.exc.DBAPIError:
+        return False
+    return True
+
+
 def drop_copy(engine: sa.Engine, tool: str) -> None:
     """Drop a tool's source table."""
     with engine.begin() as conn:

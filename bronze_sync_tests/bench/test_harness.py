@@ -76,3 +76,28 @@ def test_source_copies_are_dropped(bench_schema, pg_engine, tmp_path):
     harness.run_tool("bronze_sync", ROWS, PG_URL, tmp_path, lambda _: None)
     inspector = sa.inspect(pg_engine)
     assert pg_source.table_name("bronze_sync") not in inspector.get_table_names(bench_schema)
+
+
+def test_each_phase_starts_after_a_checkpoint_of_the_servers_dirty_pages(pg_engine):
+    def requested() -> int:
+        with pg_engine.connect() as conn:
+            return int(
+                conn.exec_driver_sql("SELECT checkpoints_req FROM pg_stat_bgwriter").scalar()
+            )
+
+    before = requested()
+    assert pg_source.settle(pg_engine) is True
+    assert requested() >= before + 1
+
+
+def test_a_role_without_checkpoint_rights_runs_phases_unsettled(pg_engine, pg_schema):
+    role = f"{pg_schema}_plain"
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
+    try:
+        plain = sa.create_engine(pg_engine.url.set(username=role))
+        assert pg_source.settle(plain) is False
+        plain.dispose()
+    finally:
+        with pg_engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP ROLE "{role}"')
