@@ -113,9 +113,17 @@ def run_dataverse_bench(
                 out.append(_measure(emulator, config, f"{phase}_{label}"))
         # The read path alone (requests, JSON, Arrow; no staging, Delta commit or row
         # history), one stream and 4 ranges: the ranges' speed-up without the sync's fixed costs.
-        for label, source in (("1_stream", RUNS[2][1]), ("4_ranges", RUNS[1][1])):
-            config = _config(emulator.connection(), f"{workdir}/read", page_size, **source)
-            out.append(_measure_read(emulator, config, label))
+        reads = [("1_stream", RUNS[2][1]), ("4_ranges", RUNS[1][1])]
+        configs = {
+            label: _config(emulator.connection(), f"{workdir}/read", page_size, **source)
+            for label, source in reads
+        }
+        # One unmeasured read of each kind first: after the daily changes the emulator
+        # re-sorts the rows and rebuilds its createdon index on first use (Dataverse keeps
+        # its indexes), which would land on whichever read came first.
+        for label, config in configs.items():
+            _measure_read(emulator, config, label)
+        out += [_measure_read(emulator, config, label) for label, config in configs.items()]
     extra = {"page_size": page_size, "latency_ms": latency_ms, "emulator_pid": emulator.pid}
     return [{**r, **extra} for r in out]
 
