@@ -6,8 +6,8 @@ import hypothesis.strategies as st
 import pyarrow as pa
 from hypothesis import given
 
-from bronze_sync.history.images import every_column
 from bronze_sync.history.columns import FLAG_COLUMNS
+from bronze_sync.history.images import every_column
 
 NAMES = st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=8, unique=True)
 
