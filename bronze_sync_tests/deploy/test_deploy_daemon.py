@@ -172,7 +172,10 @@ def test_daemon_re_executes_a_failed_sync_run_up_to_run_retries(
         while time.monotonic() < deadline:
             assert daemon.poll() is None, _tail(logs / "daemon.err")
             chain = _retry_chain(instance)
-            if len(chain) == 3 and all(r.is_finished for r in chain):
+            # Dagster tags a failed run with its retry decision just after storing the
+            # failure: a run can read as finished a moment before it carries the tag.
+            decided = all("dagster/will_retry" in r.tags for r in chain)
+            if len(chain) == 3 and all(r.is_finished for r in chain) and decided:
                 break
             time.sleep(1)
         assert len(chain) == 3, f"{len(chain)} run(s); daemon log: {_tail(logs / 'daemon.err')}"
