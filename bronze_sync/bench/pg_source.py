@@ -159,9 +159,8 @@ def apply_recent_changes(engine: sa.Engine, tool: str, rows: int) -> DailyChange
 
 def settle(engine: sa.Engine) -> bool:
     """Flush the server's dirty pages (CHECKPOINT); return False when not allowed to."""
-    # Setting up a phase (the day's changes) and the phase before it (a sync that sets hint
-    # bits on every changed page) leave dirty pages that the checkpointer would otherwise
-    # write out during the next timed phase, whichever tool's it is.
+    # The day's changes (and the reads after them) leave dirty pages that the checkpointer
+    # would otherwise write out during the next timed phase, whichever tool's it is.
     try:
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("CHECKPOINT")

@@ -134,7 +134,7 @@ class _Parser:
             right = self._and()
             span = _either(span_of(left), span_of(right))
             left = (lambda a, b: lambda row: a(row) or b(row))(left, right)
-            left = _Spanned(left, span) if span else left
+            left = _Spanned(left, span) if span is not None else left
         return left
 
     def _and(self) -> Predicate:
@@ -144,7 +144,7 @@ class _Parser:
             right = self._unary()
             span = _both(span_of(left), span_of(right))
             left = (lambda a, b: lambda row: a(row) and b(row))(left, right)
-            left = _Spanned(left, span) if span else left
+            left = _Spanned(left, span) if span is not None else left
         return left
 
     def _unary(self) -> Predicate:

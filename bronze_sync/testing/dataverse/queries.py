@@ -182,15 +182,11 @@ def _positions(
     None when the column holds anything but UTC date-times and nulls.
     """
     key = ("index", entity.logical_name, id(entity), store.version, span.column)
-    index = store.query_cache.get(key)
+    if key not in store.query_cache:
+        store.query_cache[key] = _index(rows, span.column)
+    index = store.query_cache[key]
     if index is None:
-        values = [row.get(span.column) for row in rows]
-        if any(v is not None and type(v) is not dt.datetime for v in values):
-            return None
-        value: Callable[[int], Any] = values.__getitem__
-        order = sorted((i for i, v in enumerate(values) if v is not None), key=value)
-        index = ([values[i] for i in order], order, [i for i, v in enumerate(values) if v is None])
-        store.query_cache[key] = index
+        return None
     stamps, order, nulls = index
     picked: list[int] = []
     if span.values:
@@ -198,6 +194,18 @@ def _positions(
         high = bisect.bisect_left(stamps, span.high) if span.high is not None else len(stamps)
         picked = order[low:high]
     return sorted(picked + nulls) if span.nulls else sorted(picked)
+
+
+def _index(
+    rows: list[dict[str, Any]], column: str
+) -> tuple[list[dt.datetime], list[int], list[int]] | None:
+    """Return `column`'s sorted values, their positions and its nulls' (None: not date-times)."""
+    values: list[Any] = [row.get(column) for row in rows]
+    if any(v is not None and type(v) is not dt.datetime for v in values):
+        return None  # kept too: the next filter on this column skips the scan
+    value: Callable[[int], Any] = values.__getitem__
+    order = sorted((i for i, v in enumerate(values) if v is not None), key=value)
+    return [values[i] for i in order], order, [i for i, v in enumerate(values) if v is None]
 
 
 def _matching(
